@@ -1,0 +1,78 @@
+"""What the engine needs from a payment provider: refund money, report a refund's status.
+
+Amounts are integers in the currency's minor unit. Every refund carries an idempotency key that the
+workflow minted and stored before the first call, so a retried call can never refund twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REVERSED = "reversed"
+
+
+class RefundCommand(BaseModel):
+    idempotency_key: str = Field(min_length=1, max_length=255)
+    payment_reference: str = Field(min_length=1)
+    payment_method: str = Field(min_length=1)
+    amount: int = Field(gt=0, strict=True)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    reason: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    # When the original payment was made; providers refuse refunds of payments that are too old.
+    payment_created_at: datetime | None = None
+
+
+class ProviderRefund(BaseModel):
+    provider: str
+    provider_refund_id: str
+    idempotency_key: str
+    status: RefundStatus
+    amount: int
+    currency: str
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentEvent(BaseModel):
+    """A verified provider webhook: `refund.succeeded`, `refund.failed` or `refund.reversed`."""
+
+    event_id: str
+    type: str
+    created_at: datetime
+    refund: ProviderRefund
+
+
+class PaymentProviderUnavailable(Exception):
+    """Transient: network error, timeout, 5xx or 429. The same call, same key, may be retried."""
+
+
+class RefundRefused(Exception):
+    """Final: the provider will not make this refund (`payment_too_old`, `idempotency_key_reused`,
+    `amount_exceeds_payment`, `unknown_payment`, ...). Retrying the same call cannot help."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message or code
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class PaymentGateway(Protocol):
+    name: str
+
+    async def create_refund(self, command: RefundCommand) -> ProviderRefund: ...
+
+    async def get_refund(self, provider_refund_id: str) -> ProviderRefund: ...

@@ -1,0 +1,124 @@
+"""The sandbox payment provider's HTTP API behind the PaymentGateway port."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from adapters.payments.port import (
+    PaymentEvent,
+    PaymentProviderUnavailable,
+    ProviderRefund,
+    RefundCommand,
+    RefundRefused,
+    RefundStatus,
+)
+
+PROVIDER_NAME = "sandbox"
+
+
+class _WireRefund(BaseModel):
+    id: str
+    status: RefundStatus
+    amount: int
+    currency: str
+    idempotency_key: str
+    failure_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    def to_port(self) -> ProviderRefund:
+        return ProviderRefund(
+            provider=PROVIDER_NAME,
+            provider_refund_id=self.id,
+            idempotency_key=self.idempotency_key,
+            status=self.status,
+            amount=self.amount,
+            currency=self.currency,
+            failure_reason=self.failure_reason,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+
+class _WireEvent(BaseModel):
+    id: str
+    type: str
+    created: int
+    data: _WireRefund
+
+
+def parse_webhook_event(raw_body: bytes) -> PaymentEvent:
+    """A webhook body, already verified with `signing.verify`, as a PaymentEvent.
+
+    Raises pydantic.ValidationError (a ValueError) when the body is not a sandbox event."""
+    event = _WireEvent.model_validate_json(raw_body)
+    return PaymentEvent(
+        event_id=event.id,
+        type=event.type,
+        created_at=datetime.fromtimestamp(event.created, UTC),
+        refund=event.data.to_port(),
+    )
+
+
+class SandboxPaymentGateway:
+    name = PROVIDER_NAME
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._timeout = timeout
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+
+    async def create_refund(self, command: RefundCommand) -> ProviderRefund:
+        body = command.model_dump(mode="json", exclude={"idempotency_key"}, exclude_none=True)
+        headers = {**self._headers, "Idempotency-Key": command.idempotency_key}
+        response = await self._send("POST", "/v1/refunds", json=body, headers=headers)
+        return _WireRefund.model_validate_json(response.content).to_port()
+
+    async def get_refund(self, provider_refund_id: str) -> ProviderRefund:
+        path = f"/v1/refunds/{quote(provider_refund_id, safe='')}"
+        response = await self._send("GET", path, headers=self._headers)
+        return _WireRefund.model_validate_json(response.content).to_port()
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._client.request(
+                method, self._base_url + path, timeout=self._timeout, **kwargs
+            )
+        except httpx.TransportError as exc:
+            raise PaymentProviderUnavailable(f"sandbox unreachable: {exc!r}") from exc
+        status = response.status_code
+        if response.is_success:
+            return response
+        code, message = _error_of(response)
+        # Server trouble, throttling, and a rejected API key are not about this refund: the same
+        # call succeeds once the provider (or our configuration) is healthy again.
+        if status >= 500 or status in (401, 403, 408, 429):
+            raise PaymentProviderUnavailable(f"sandbox answered {status} {code}: {message}")
+        raise RefundRefused(code, message)
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("code"), str):
+        return body["code"], str(body.get("message") or body["code"])
+    return f"http_{response.status_code}", response.text[:200] or response.reason_phrase

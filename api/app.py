@@ -1,0 +1,47 @@
+"""The API process: `uvicorn api.app:create_app --factory`. Its composition root is the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api import metrics, problems
+from api.routes import health, orders, tickets, webhooks
+from persistence.db import make_engine, make_session_factory
+from settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    """`temporal` lets a caller that already holds a client (tests) share it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config = settings or get_settings()
+        engine = make_engine(config.require_database_url())
+        app.state.settings = config
+        app.state.sessions = make_session_factory(engine)
+        app.state.temporal = temporal or await Client.connect(
+            config.temporal_address,
+            namespace=config.temporal_namespace,
+            data_converter=pydantic_data_converter,
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="After-sales engine",
+        version="0.1.0",
+        description="Refunds, returns and exchanges; every ticket is a durable Temporal workflow.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    metrics.install(app)
+    for router in (health.router, orders.router, tickets.router, webhooks.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,59 @@
+"""`Idempotency-Key`: same key and body -> same answer; same key, other body -> 422."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import Principal
+from api.problems import Problem
+from persistence.models import IdempotentRequest
+
+
+def request_hash(scope: str, body: Any) -> str:
+    canonical = json.dumps([scope, body], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def replayed(
+    session: AsyncSession, principal: Principal, key: str | None, scope: str, digest: str
+) -> IdempotentRequest | None:
+    """The earlier request under this key, if any; refuses a key reused for another request."""
+    if key is None:
+        return None
+    earlier = await session.get(IdempotentRequest, (principal.name, key))
+    if earlier is None:
+        return None
+    if earlier.scope != scope or earlier.request_hash != digest:
+        raise Problem(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different request",
+        )
+    return earlier
+
+
+def remember(
+    session: AsyncSession,
+    principal: Principal,
+    key: str | None,
+    scope: str,
+    digest: str,
+    resource_id: str,
+    status_code: int,
+) -> None:
+    if key is None:
+        return
+    session.add(
+        IdempotentRequest(
+            principal=principal.name,
+            key=key,
+            scope=scope,
+            request_hash=digest,
+            resource_id=resource_id,
+            status_code=status_code,
+        )
+    )

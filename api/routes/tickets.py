@@ -1,0 +1,117 @@
+"""Opening tickets and reading them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from api.auth import Principal, Role
+from api.deps import (
+    IdempotencyKeyDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    require,
+)
+from api.presenters import ticket_detail, ticket_summary
+from api.problems import Problem
+from api.schemas.tickets import TicketCreate, TicketDetail, TicketPage
+from api.scopes import ticket_scope
+from api.services.ticket_opening import open_ticket
+from domain.tickets import TicketStatus, TicketType
+from persistence import tickets as repo
+
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+TicketNo = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+@router.post("", response_model=TicketDetail, status_code=201)
+async def create_ticket(
+    body: TicketCreate,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    response: Response,
+    principal: Annotated[Principal, Depends(require(Role.buyer, Role.support))],
+    idempotency_key: IdempotencyKeyDep = None,
+) -> TicketDetail:
+    """Open a ticket and start its workflow; the same `Idempotency-Key` gives the same ticket."""
+    ticket_no, created = await open_ticket(
+        session, temporal, settings, principal, body, idempotency_key
+    )
+    if not created:
+        response.status_code = 200
+    return await _detail(session, ticket_no, principal)
+
+
+@router.get("", response_model=TicketPage)
+async def list_tickets(
+    session: SessionDep,
+    principal: PrincipalDep,
+    type: TicketType | None = None,
+    status: TicketStatus | None = None,
+    order_id: Annotated[str | None, Query(max_length=64)] = None,
+    ticket_no: Annotated[str | None, Query(max_length=32)] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> TicketPage:
+    """The caller's tickets, newest first, one page at a time (`next_cursor` until exhausted)."""
+    rows = await repo.list_tickets(
+        session,
+        ticket_scope(principal),
+        repo.TicketFilter(
+            type=type,
+            status=status,
+            order_id=order_id,
+            ticket_no=ticket_no,
+            created_from=created_from,
+            created_to=created_to,
+        ),
+        limit=limit + 1,
+        after=_decode_cursor(cursor) if cursor else None,
+    )
+    page = rows[:limit]
+    more = len(rows) > limit
+    return TicketPage(
+        items=[ticket_summary(t) for t in page],
+        next_cursor=_encode_cursor(page[-1].created_at, page[-1].ticket_no) if more else None,
+    )
+
+
+@router.get("/{ticket_no}", response_model=TicketDetail)
+async def get_ticket(
+    ticket_no: TicketNo, session: SessionDep, principal: PrincipalDep
+) -> TicketDetail:
+    return await _detail(session, ticket_no, principal)
+
+
+async def _detail(session: SessionDep, ticket_no: str, principal: Principal) -> TicketDetail:
+    ticket = await repo.find_ticket(session, ticket_no, ticket_scope(principal))
+    if ticket is None:
+        raise Problem(404, "ticket_not_found", f"no ticket {ticket_no}")
+    return ticket_detail(
+        ticket, await repo.refunds(session, ticket_no), await repo.timeline(session, ticket_no)
+    )
+
+
+def _encode_cursor(created_at: datetime, ticket_no: str) -> str:
+    raw = json.dumps([created_at.isoformat(), ticket_no]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, ticket_no = json.loads(raw)
+        return datetime.fromisoformat(created_at), str(ticket_no)
+    except (ValueError, TypeError) as error:
+        raise Problem(
+            422, "invalid_cursor", "the cursor is not one this API gave out", field="cursor"
+        ) from error

@@ -1,0 +1,193 @@
+"""Opening a ticket: check the application, record it, start its workflow — all or nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError
+
+from activities.contracts import TicketInput
+from api import idempotency
+from api.auth import Principal, Role
+from api.problems import Problem
+from api.schemas.tickets import TicketCreate
+from api.services.policy import refund_policy, ticket_policy
+from domain.eligibility import EligibilityError, check_lines, check_order
+from domain.money import format_minor
+from domain.orders import OrderSnapshot
+from domain.refunds import RefundRequest, RefundRuleError, RequestedLine, quote_refund
+from domain.tickets import Actor, Destination, TicketStatus, TicketType
+from persistence.models import Ticket, TicketLine
+from persistence.orders import get_order, prior_refunds, to_snapshot
+from persistence.tickets import lines_with_open_tickets, next_ticket_no
+from settings import Settings
+from workflows import search_attributes as sa
+from workflows.ticket import TicketWorkflow
+
+_SCOPE = "POST /v1/tickets"
+
+
+def _served(order: OrderSnapshot, body: TicketCreate) -> None:
+    """Flows this engine runs today; others are refused before anything is recorded."""
+    if body.type is not TicketType.refund_only or order.is_shipped:
+        raise Problem(
+            422,
+            "flow_not_available",
+            "only refund_only tickets on paid, unshipped orders are handled so far; "
+            f"a {body.type} ticket on a {order.status} order is not",
+            field="type",
+        )
+    if body.destination is not Destination.original:
+        raise Problem(
+            422,
+            "destination_not_available",
+            "refunds go back to the original payment for now",
+            field="destination",
+        )
+
+
+def _refused(error: EligibilityError | RefundRuleError) -> Problem:
+    return Problem(422, error.code, error.message, field=error.field)
+
+
+async def open_ticket(
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    principal: Principal,
+    body: TicketCreate,
+    idempotency_key: str | None,
+) -> tuple[str, bool]:
+    """Returns the ticket number and whether this call created it.
+
+    The caller's session is left uncommitted on refusal, so closing it rolls everything back.
+    """
+    digest = idempotency.request_hash(_SCOPE, body.model_dump(mode="json"))
+    order_row = await get_order(session, body.order_id, lock=True)
+    if order_row is None or (
+        principal.role is Role.buyer and order_row.buyer_id != principal.subject_id
+    ):
+        raise Problem(404, "order_not_found", f"no order {body.order_id}", field="order_id")
+    earlier = await idempotency.replayed(session, principal, idempotency_key, _SCOPE, digest)
+    if earlier is not None and earlier.resource_id:
+        return earlier.resource_id, False
+
+    order = to_snapshot(order_row)
+    prior = await prior_refunds(session, order.order_id)
+    requested = [RequestedLine(line_id=x.line_id, quantity=x.quantity) for x in body.lines]
+    policy = ticket_policy(settings, order.currency)
+    try:
+        check_order(order, body.type, prior)
+        check_lines(order, requested, prior, await lines_with_open_tickets(session, order.order_id))
+        _served(order, body)
+        quote = quote_refund(
+            order,
+            prior,
+            RefundRequest(
+                lines=requested,
+                reason_code=body.reason_code,
+                requested_amount=body.requested_amount,
+            ),
+            refund_policy(settings, order.currency),
+        )
+    except (EligibilityError, RefundRuleError) as error:
+        raise _refused(error) from error
+
+    now = datetime.now(UTC)
+    ticket_no = await next_ticket_no(session, now)
+    session.add(
+        Ticket(
+            ticket_no=ticket_no,
+            order_id=order.order_id,
+            buyer_id=order.buyer_id,
+            merchant_id=order.merchant_id,
+            type=body.type,
+            reason_code=body.reason_code,
+            description=body.description,
+            evidence=[str(url) for url in body.evidence],
+            destination=body.destination,
+            currency=order.currency,
+            requested_amount=body.requested_amount,
+            quoted_amount=quote.total,
+            breakdown=quote.model_dump(mode="json"),
+            status=TicketStatus.submitted,
+            next_actor=Actor.system,
+            policy=policy.model_dump(mode="json"),
+            version=0,
+            created_by_role=principal.role,
+            lines=[
+                TicketLine(order_id=order.order_id, line_id=x.line_id, quantity=x.quantity)
+                for x in requested
+            ],
+        )
+    )
+    idempotency.remember(session, principal, idempotency_key, _SCOPE, digest, ticket_no, 201)
+    try:
+        # Unique constraints speak now, before the workflow exists.
+        await session.flush()
+    except IntegrityError as error:
+        raise Problem(
+            409, "concurrent_request", "the same request is being handled; retry shortly"
+        ) from error
+    ticket = TicketInput(
+        ticket_no=ticket_no,
+        order_id=order.order_id,
+        buyer_id=order.buyer_id,
+        merchant_id=order.merchant_id,
+        type=body.type,
+        order_shipped=order.is_shipped,
+        currency=order.currency,
+        quoted_amount=quote.total,
+        reason_code=body.reason_code,
+        lines={x.line_id: x.quantity for x in requested},
+        policy=policy,
+        opened_by=Actor(principal.role),
+        opened_at=now,
+    )
+    await _start_workflow(temporal, settings, ticket)
+    try:
+        await session.commit()
+    except Exception:
+        # The workflow must not outlive a ticket that was never stored.
+        await temporal.get_workflow_handle(ticket_no).terminate("ticket was not stored")
+        raise
+    return ticket_no, True
+
+
+async def _start_workflow(temporal: Client, settings: Settings, ticket: TicketInput) -> None:
+    amount = format_minor(ticket.quoted_amount, ticket.currency)
+    try:
+        await temporal.start_workflow(
+            TicketWorkflow.run,
+            ticket,
+            id=ticket.ticket_no,
+            task_queue=settings.temporal_task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.TICKET_TYPE, ticket.type),
+                    SearchAttributePair(sa.TICKET_STATUS, TicketStatus.submitted),
+                    SearchAttributePair(sa.ORDER_ID, ticket.order_id),
+                    SearchAttributePair(sa.MERCHANT_ID, ticket.merchant_id),
+                    SearchAttributePair(sa.BUYER_ID, ticket.buyer_id),
+                    SearchAttributePair(sa.REFUND_AMOUNT, ticket.quoted_amount),
+                    SearchAttributePair(sa.ESCALATED, False),
+                ]
+            ),
+            static_summary=f"{ticket.type} · order {ticket.order_id} · {amount}",
+            static_details=(
+                f"Ticket **{ticket.ticket_no}** opened by {ticket.opened_by} on order "
+                f"**{ticket.order_id}** (buyer {ticket.buyer_id}, merchant {ticket.merchant_id}).\n\n"
+                f"Reason: {ticket.reason_code}. Lines: "
+                + ", ".join(f"{line} x{qty}" for line, qty in ticket.lines.items())
+                + f".\n\nQuoted refund: {amount}. Policy {ticket.policy.version}."
+            ),
+        )
+    except RPCError as error:
+        # Leaving the transaction by exception rolls the ticket back: nothing half-created.
+        raise Problem(
+            503, "temporal_unavailable", f"the ticket could not be started: {error.message}"
+        ) from error

@@ -1,0 +1,64 @@
+"""Ticket types, states and who acts next (SPEC §2 and §3)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TicketType(StrEnum):
+    refund_only = "refund_only"
+    return_refund = "return_refund"
+    exchange = "exchange"
+
+
+class TicketStatus(StrEnum):
+    # Written once by the API when it accepts the application, before the workflow's first step.
+    submitted = "submitted"
+    awaiting_merchant_review = "awaiting_merchant_review"
+    awaiting_second_approval = "awaiting_second_approval"
+    awaiting_buyer_return = "awaiting_buyer_return"
+    return_in_transit = "return_in_transit"
+    awaiting_inspection = "awaiting_inspection"
+    awaiting_reship = "awaiting_reship"
+    replacement_in_transit = "replacement_in_transit"
+    refunding = "refunding"
+    rejected = "rejected"
+    inspection_failed = "inspection_failed"
+    under_arbitration = "under_arbitration"
+    refund_failed = "refund_failed"
+    completed = "completed"
+    cancelled = "cancelled"
+    closed = "closed"
+
+
+TERMINAL_STATUSES = frozenset({TicketStatus.completed, TicketStatus.cancelled, TicketStatus.closed})
+
+
+class Actor(StrEnum):
+    buyer = "buyer"
+    merchant = "merchant"
+    warehouse = "warehouse"
+    support = "support"
+    platform = "platform"
+    system = "system"
+
+
+class Destination(StrEnum):
+    original = "original"
+    balance = "balance"
+    bank_transfer = "bank_transfer"
+    coupon = "coupon"
+
+
+def is_open(status: str) -> bool:
+    return status not in TERMINAL_STATUSES
+
+
+def ticket_number(day_yyyymmdd: str, sequence: int) -> str:
+    """Human-readable ticket number, also the workflow id: `AS20261123-000042`."""
+    return f"AS{day_yyyymmdd}-{sequence:06d}"
+
+
+def refund_idempotency_key(ticket_no: str, refund_seq: int) -> str:
+    """Derived from business ids so every retry of one refund reuses it."""
+    return f"{ticket_no}-R{refund_seq}"

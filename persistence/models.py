@@ -1,0 +1,241 @@
+"""Tables. Money columns are BIGINT minor units next to their ISO currency; timestamps are aware."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+
+    merchant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(16), default="zh-CN")
+    created_at: Mapped[datetime] = _created()
+
+
+class Warehouse(Base):
+    __tablename__ = "warehouses"
+
+    warehouse_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.merchant_id"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+
+
+class Buyer(Base):
+    __tablename__ = "buyers"
+
+    buyer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(16), default="zh-CN")
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiKey(Base):
+    """An API key is stored only as its SHA-256; the prefix lets people tell keys apart."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(String(64), index=True)
+    merchant_id: Mapped[str] = mapped_column(String(64), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    shipping_fee: Mapped[int] = mapped_column(BigInteger)
+    payment: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer)
+    after_sales_status: Mapped[str] = mapped_column(String(24), default="none")
+    refunded_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        order_by="OrderLine.position",
+        lazy="selectin",
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    order_id: Mapped[str] = mapped_column(
+        ForeignKey("orders.order_id", ondelete="CASCADE"), primary_key=True
+    )
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class Ticket(Base):
+    """The ticket's read model. The workflow owns `status` onwards; the API writes the application."""
+
+    __tablename__ = "tickets"
+
+    ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), index=True)
+    buyer_id: Mapped[str] = mapped_column(String(64), index=True)
+    merchant_id: Mapped[str] = mapped_column(String(64), index=True)
+    warehouse_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(24))
+    reason_code: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    destination: Mapped[str] = mapped_column(String(16), default="original")
+    currency: Mapped[str] = mapped_column(String(3))
+    requested_amount: Mapped[int | None] = mapped_column(BigInteger)
+    quoted_amount: Mapped[int] = mapped_column(BigInteger)
+    granted_amount: Mapped[int | None] = mapped_column(BigInteger)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    breakdown: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    next_actor: Mapped[str | None] = mapped_column(String(16))
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    on_timeout: Mapped[str | None] = mapped_column(Text)
+    policy: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    lines: Mapped[list[TicketLine]] = relationship(
+        cascade="all, delete-orphan", order_by="TicketLine.line_id", lazy="selectin"
+    )
+
+
+class TicketLine(Base):
+    __tablename__ = "ticket_lines"
+
+    ticket_no: Mapped[str] = mapped_column(
+        ForeignKey("tickets.ticket_no", ondelete="CASCADE"), primary_key=True
+    )
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class TimelineEntry(Base):
+    """One transition of a ticket; (ticket_no, seq) makes a retried write land once."""
+
+    __tablename__ = "ticket_timeline"
+    __table_args__ = (UniqueConstraint("ticket_no", "seq"),)
+
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("tickets.ticket_no", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(48))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Refund(Base):
+    """A granted refund and its execution. The idempotency key is fixed before the provider call."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("ticket_no", "seq"),)
+
+    refund_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("tickets.ticket_no"), index=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    line_quantities: Mapped[dict[str, Any]]
+    line_amounts: Mapped[dict[str, Any]]
+    shipping_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    breakdown: Mapped[dict[str, Any]]
+    destination: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_refund_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    status_history: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class PaymentEventSeen(Base):
+    """Provider webhook events already applied, so a replayed webhook changes nothing."""
+
+    __tablename__ = "payment_events"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.refund_id"))
+    received_at: Mapped[datetime] = _created()
+
+
+class IdempotentRequest(Base):
+    """An `Idempotency-Key` seen from one caller, with what it answered."""
+
+    __tablename__ = "idempotent_requests"
+
+    principal: Mapped[str] = mapped_column(String(96), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created()

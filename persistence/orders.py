@@ -1,0 +1,122 @@
+"""Order snapshots: stored as sent by the platform, read back as domain objects."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.orders import OrderLine as DomainLine
+from domain.orders import OrderSnapshot, Payment
+from domain.refunds import PriorRefunds
+from persistence.models import Order, OrderLine, Refund
+
+
+class StaleOrderVersion(Exception):
+    def __init__(self, stored: int, sent: int) -> None:
+        super().__init__(f"the stored order is at version {stored}; version {sent} is older")
+        self.stored = stored
+        self.sent = sent
+
+
+class OrderVersionConflict(Exception):
+    def __init__(self, version: int) -> None:
+        super().__init__(f"version {version} is already stored with other content")
+        self.version = version
+
+
+def to_snapshot(order: Order) -> OrderSnapshot:
+    return OrderSnapshot(
+        order_id=order.order_id,
+        buyer_id=order.buyer_id,
+        merchant_id=order.merchant_id,
+        currency=order.currency,
+        lines=[
+            DomainLine(
+                line_id=line.line_id,
+                sku=line.sku,
+                title=line.title,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount=line.discount,
+            )
+            for line in order.lines
+        ],
+        shipping_fee=order.shipping_fee,
+        payment=Payment.model_validate(order.payment),
+        status=order.status,
+        shipped_at=order.shipped_at,
+        delivered_at=order.delivered_at,
+        version=order.version,
+    )
+
+
+async def get_order(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order | None:
+    query = select(Order).where(Order.order_id == order_id)
+    if lock:
+        # Serialises everything that touches one order's money (SPEC §4 caps).
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def upsert_order(session: AsyncSession, snapshot: OrderSnapshot) -> tuple[Order, str]:
+    """Insert or replace a snapshot; returns the row and `created`, `updated` or `unchanged`."""
+    order = await get_order(session, snapshot.order_id, lock=True)
+    if order is not None:
+        if order.version > snapshot.version:
+            raise StaleOrderVersion(order.version, snapshot.version)
+        if order.version == snapshot.version:
+            if to_snapshot(order) != snapshot:
+                raise OrderVersionConflict(snapshot.version)
+            return order, "unchanged"
+        outcome = "updated"
+    else:
+        outcome = "created"
+        order = Order(order_id=snapshot.order_id, after_sales_status="none", refunded_total=0)
+        session.add(order)
+    order.buyer_id = snapshot.buyer_id
+    order.merchant_id = snapshot.merchant_id
+    order.currency = snapshot.currency
+    order.shipping_fee = snapshot.shipping_fee
+    order.payment = snapshot.payment.model_dump(mode="json")
+    order.status = snapshot.status
+    order.shipped_at = snapshot.shipped_at
+    order.delivered_at = snapshot.delivered_at
+    order.version = snapshot.version
+    existing = {line.line_id: line for line in order.lines}
+    lines = []
+    for position, sent in enumerate(snapshot.lines):
+        line = existing.get(sent.line_id) or OrderLine(
+            order_id=snapshot.order_id, line_id=sent.line_id
+        )
+        line.position = position
+        line.sku, line.title = sent.sku, sent.title
+        line.quantity, line.unit_price, line.discount = (
+            sent.quantity,
+            sent.unit_price,
+            sent.discount,
+        )
+        lines.append(line)
+    order.lines = lines
+    await session.flush()
+    return order, outcome
+
+
+async def prior_refunds(session: AsyncSession, order_id: str) -> PriorRefunds:
+    """Everything granted so far on the order; a grant counts until it is voided."""
+    rows = (await session.execute(select(Refund).where(Refund.order_id == order_id))).scalars()
+    quantities: dict[str, int] = {}
+    amounts: dict[str, int] = {}
+    shipping = total = 0
+    for refund in rows:
+        for line_id, qty in refund.line_quantities.items():
+            quantities[line_id] = quantities.get(line_id, 0) + int(qty)
+        for line_id, amount in refund.line_amounts.items():
+            amounts[line_id] = amounts.get(line_id, 0) + int(amount)
+        shipping += refund.shipping_amount
+        total += refund.amount
+    return PriorRefunds(
+        line_quantities=quantities,
+        line_amounts=amounts,
+        shipping_amount=shipping,
+        total_amount=total,
+    )

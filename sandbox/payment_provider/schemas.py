@@ -1,0 +1,108 @@
+"""The sandbox's wire format: request bodies, the refund object, rules and webhook events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+RefundState = Literal["pending", "succeeded", "failed", "reversed"]
+RuleOutcome = Literal["fail", "reverse_after_success", "http_503"]
+
+
+class CreateRefundRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payment_reference: str = Field(min_length=1, max_length=255)
+    payment_method: str = Field(min_length=1, max_length=64)
+    amount: StrictInt = Field(gt=0, description="Minor units of `currency`; never a float.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    reason: str | None = Field(default=None, max_length=500)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    payment_created_at: datetime | None = None
+
+    def fingerprint(self) -> str:
+        """Identifies the request's content, to tell a replay from a reused idempotency key."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class RefundObject(BaseModel):
+    id: str
+    object: Literal["refund"] = "refund"
+    status: RefundState
+    amount: int
+    currency: str
+    payment_reference: str
+    payment_method: str
+    reason: str | None
+    metadata: dict[str, str]
+    failure_reason: str | None
+    idempotency_key: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> RefundObject:
+        return cls(
+            id=row["id"],
+            status=row["status"],
+            amount=row["amount"],
+            currency=row["currency"],
+            payment_reference=row["payment_reference"],
+            payment_method=row["payment_method"],
+            reason=row["reason"],
+            metadata=json.loads(row["metadata"]),
+            failure_reason=row["failure_reason"],
+            idempotency_key=row["idempotency_key"],
+            created_at=datetime.fromtimestamp(row["created_at"], UTC),
+            updated_at=datetime.fromtimestamp(row["updated_at"], UTC),
+        )
+
+
+class RefundList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[RefundObject]
+
+
+class RuleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    match_payment_reference: str | None = None
+    outcome: RuleOutcome
+    reason: str | None = None
+    times: int | None = Field(default=None, gt=0, description="Omitted: applies until cleared.")
+
+
+class RuleObject(BaseModel):
+    id: str
+    match_payment_reference: str | None
+    outcome: RuleOutcome
+    reason: str | None
+    times_remaining: int | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> RuleObject:
+        return cls(
+            id=row["id"],
+            match_payment_reference=row["match_payment_reference"],
+            outcome=row["outcome"],
+            reason=row["reason"],
+            times_remaining=row["times_remaining"],
+        )
+
+
+class WebhookEvent(BaseModel):
+    id: str
+    type: Literal["refund.succeeded", "refund.failed", "refund.reversed"]
+    created: int
+    data: RefundObject
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str

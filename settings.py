@@ -1,0 +1,124 @@
+"""Process settings, read from environment variables (and a `.env` file when present).
+
+Durations accept ISO 8601 (`PT48H`, `P7D`) or plain seconds, so a demo or a test can shorten any
+deadline to seconds. Nothing here is read by workflow code: the API snapshots the deadlines that
+apply into each ticket's workflow input when the ticket is opened.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _seconds_or_iso(value: object) -> object:
+    """Plain seconds (`30`, `2.5`) become a number; ISO 8601 text is left to pydantic."""
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        return float(value)
+    return value
+
+
+def _split_durations(value: object) -> object:
+    if isinstance(value, str):
+        return [_seconds_or_iso(part.strip()) for part in value.split(",") if part.strip()]
+    return value
+
+
+def _split_thresholds(value: object) -> object:
+    """`CNY=500000,USD=500000` (minor units) -> {"CNY": 500000, "USD": 500000}."""
+    if isinstance(value, str):
+        pairs = (part.split("=", 1) for part in value.split(",") if part.strip())
+        return {code.strip().upper(): int(amount) for code, amount in pairs}
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
+DurationList = Annotated[list[timedelta], NoDecode, BeforeValidator(_split_durations)]
+ThresholdMap = Annotated[dict[str, int], NoDecode, BeforeValidator(_split_thresholds)]
+
+_ENV = SettingsConfigDict(env_file=".env", extra="ignore")
+
+
+class DeadlineSettings(BaseSettings):
+    """SPEC §3 deadlines, `DEADLINE_*`; a merchant's stored policy overrides them per ticket."""
+
+    model_config = SettingsConfigDict(env_prefix="DEADLINE_", env_file=".env", extra="ignore")
+
+    merchant_review: Duration = timedelta(hours=48)
+    buyer_return: Duration = timedelta(days=7)
+    return_delivery: Duration = timedelta(days=15)
+    warehouse_checkin: Duration = timedelta(days=10)
+    buyer_after_rejection: Duration = timedelta(days=7)
+    resolve_inspection: Duration = timedelta(hours=48)
+    reship: Duration = timedelta(hours=48)
+    confirm_receipt: Duration = timedelta(days=10)
+    refund_settlement: Duration = timedelta(days=7)
+
+
+class ReminderSettings(BaseSettings):
+    model_config = _ENV
+
+    reminders_before_review_deadline: DurationList = Field(
+        default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)]
+    )
+
+
+class MoneySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REFUND_", env_file=".env", extra="ignore")
+
+    # Per-currency second-approval thresholds in minor units; currencies not listed use
+    # 5,000 major units of their own currency (SPEC §4).
+    second_approval_thresholds: ThresholdMap = Field(default_factory=dict)
+    shipping_on_merchant_fault: bool = True
+    # How often the ticket asks the provider for a refund's status when no webhook came.
+    status_poll_interval: Duration = timedelta(minutes=5)
+
+
+class PaymentSandboxSettings(BaseSettings):
+    """The sandbox payment provider: a separate HTTP service the run command starts."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAYMENT_SANDBOX_", env_file=".env", extra="ignore"
+    )
+
+    url: str = "http://127.0.0.1:8010"
+    port: int = 8010
+    api_key: SecretStr = SecretStr("sk_sandbox_local")
+    webhook_secret: SecretStr = SecretStr("whsec_sandbox_local")
+    webhook_tolerance: Duration = timedelta(minutes=5)
+
+
+class Settings(BaseSettings):
+    model_config = _ENV
+
+    database_url: str | None = None
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "aftersales"
+    temporal_ui_url: str = "http://localhost:8233"
+    api_port: int = 8000
+    api_public_url: str = "http://127.0.0.1:8000"
+    data_dir: Path = Path(".data")
+    log_level: str = "INFO"
+
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
+    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+    money: MoneySettings = Field(default_factory=MoneySettings)
+    payment_sandbox: PaymentSandboxSettings = Field(default_factory=PaymentSandboxSettings)
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError(
+                "DATABASE_URL is not set; the run command sets it to its embedded PostgreSQL"
+            )
+        return self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,230 @@
+"""`python -m stack.seed`: the demo marketplace, created once and kept across restarts.
+
+Two merchants with a warehouse each, two buyers, support and platform keys, and orders in every
+state with discounts, shipping fees and several currencies. The plain API keys are printed and
+written to `<data dir>/demo-keys.json`; the database keeps only their hashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import Role, authenticate, issue_key
+from domain.orders import OrderLine, OrderSnapshot, OrderStatus, Payment
+from persistence.db import make_engine, make_session_factory
+from persistence.models import Buyer, Merchant, Warehouse
+from persistence.orders import get_order, upsert_order
+from settings import get_settings
+
+MERCHANTS = [
+    ("m-1001", "Lotus Tea House", "zh-CN", "wh-1001", "Hangzhou DC, 18 Wenyi Rd, Hangzhou"),
+    ("m-2002", "Pacific Outfitters", "en", "wh-2002", "Reno Returns Center, 400 Sierra Ave, Reno"),
+]
+BUYERS = [
+    ("b-501", "Li Wei", "li.wei@example.test", "zh-CN"),
+    ("b-502", "Emma Clarke", "emma.clarke@example.test", "en"),
+]
+PRINCIPALS = [
+    ("buyer:b-501", Role.buyer, "b-501"),
+    ("buyer:b-502", Role.buyer, "b-502"),
+    ("merchant:m-1001", Role.merchant, "m-1001"),
+    ("merchant:m-2002", Role.merchant, "m-2002"),
+    ("warehouse:wh-1001", Role.warehouse, "wh-1001"),
+    ("warehouse:wh-2002", Role.warehouse, "wh-2002"),
+    ("support:s-1", Role.support, "s-1"),
+    ("platform:shop", Role.platform, None),
+]
+
+
+def _line(line_id: str, sku: str, title: str, qty: int, price: int, discount: int = 0) -> OrderLine:
+    return OrderLine(
+        line_id=line_id, sku=sku, title=title, quantity=qty, unit_price=price, discount=discount
+    )
+
+
+def _order(
+    order_id: str,
+    buyer: str,
+    merchant: str,
+    currency: str,
+    lines: list[OrderLine],
+    shipping: int,
+    status: OrderStatus,
+    method: str,
+    now: datetime,
+) -> OrderSnapshot:
+    shipped = delivered = None
+    if status is not OrderStatus.paid:
+        shipped = now - timedelta(days=4)
+    if status in (OrderStatus.delivered, OrderStatus.completed):
+        delivered = now - timedelta(days=2)
+    return OrderSnapshot(
+        order_id=order_id,
+        buyer_id=buyer,
+        merchant_id=merchant,
+        currency=currency,
+        lines=lines,
+        shipping_fee=shipping,
+        payment=Payment(
+            provider="sandbox",
+            reference=f"pay_{order_id.lower()}",
+            method=method,
+            paid_total=sum(line.cost for line in lines) + shipping,
+        ),
+        status=status,
+        shipped_at=shipped,
+        delivered_at=delivered,
+        version=1,
+    )
+
+
+def demo_orders(now: datetime) -> list[OrderSnapshot]:
+    paid, shipped = OrderStatus.paid, OrderStatus.shipped
+    delivered, completed = OrderStatus.delivered, OrderStatus.completed
+    tea = _line("L1", "TEA-LJ-250", "Longjing green tea 250 g", 2, 8800, 1000)
+    cups = _line("L2", "CUP-CEL-2", "Celadon tea cups, pair", 1, 12900)
+    return [
+        _order("DEMO-CNY-1001", "b-501", "m-1001", "CNY", [tea, cups], 1000, paid, "wallet", now),
+        _order(
+            "DEMO-CNY-1002",
+            "b-501",
+            "m-1001",
+            "CNY",
+            [_line("L1", "TEA-PUER-357", "Pu'er cake 357 g", 3, 3333)],
+            800,
+            paid,
+            "card",
+            now,
+        ),
+        _order(
+            "DEMO-CNY-1003",
+            "b-502",
+            "m-1001",
+            "CNY",
+            [_line("L1", "POT-ZISHA", "Zisha teapot", 1, 45800, 4580)],
+            0,
+            paid,
+            "wallet",
+            now,
+        ),
+        _order(
+            "DEMO-USD-2001",
+            "b-502",
+            "m-2002",
+            "USD",
+            [
+                _line("L1", "JKT-RAIN-M", "Rain jacket, M", 1, 12999, 1300),
+                _line("L2", "SCK-WOOL-3", "Wool socks", 3, 899),
+            ],
+            599,
+            paid,
+            "card",
+            now,
+        ),
+        _order(
+            "DEMO-JPY-2002",
+            "b-501",
+            "m-2002",
+            "JPY",
+            [_line("L1", "CAP-TRAIL", "Trail cap", 2, 3200, 400)],
+            500,
+            paid,
+            "wallet",
+            now,
+        ),
+        _order(
+            "DEMO-KWD-2003",
+            "b-502",
+            "m-2002",
+            "KWD",
+            [_line("L1", "BAG-DUFFEL", "Duffel bag", 1, 24500, 2450)],
+            1500,
+            paid,
+            "card",
+            now,
+        ),
+        _order("DEMO-CNY-1101", "b-501", "m-1001", "CNY", [tea], 1000, shipped, "wallet", now),
+        _order("DEMO-CNY-1102", "b-502", "m-1001", "CNY", [cups], 0, delivered, "card", now),
+        _order(
+            "DEMO-USD-2101",
+            "b-502",
+            "m-2002",
+            "USD",
+            [_line("L1", "BOOT-HIKE-42", "Hiking boots, 42", 1, 18900, 1890)],
+            0,
+            completed,
+            "card",
+            now,
+        ),
+    ]
+
+
+async def _parties(session: AsyncSession) -> None:
+    for merchant_id, name, locale, warehouse_id, address in MERCHANTS:
+        if await session.get(Merchant, merchant_id) is None:
+            session.add(Merchant(merchant_id=merchant_id, name=name, locale=locale))
+            await session.flush()
+        if await session.get(Warehouse, warehouse_id) is None:
+            session.add(
+                Warehouse(
+                    warehouse_id=warehouse_id,
+                    merchant_id=merchant_id,
+                    name=f"{name} returns",
+                    address=address,
+                )
+            )
+    for buyer_id, name, email, locale in BUYERS:
+        if await session.get(Buyer, buyer_id) is None:
+            session.add(Buyer(buyer_id=buyer_id, name=name, email=email, locale=locale))
+
+
+async def _keys(session: AsyncSession, keys_file: Path) -> dict[str, dict[str, Any]]:
+    """Reuse the keys of an earlier seed when they are still valid; issue the missing ones."""
+    known: dict[str, dict[str, Any]] = (
+        json.loads(keys_file.read_text()) if keys_file.exists() else {}
+    )
+    keys: dict[str, dict[str, Any]] = {}
+    for label, role, subject in PRINCIPALS:
+        entry = known.get(label)
+        if entry and await authenticate(session, entry["api_key"]) is not None:
+            keys[label] = entry
+            continue
+        plain = await issue_key(session, role, subject, f"demo {label}")
+        keys[label] = {"role": str(role), "subject_id": subject, "api_key": plain}
+    return keys
+
+
+async def seed(database_url: str, data_dir: Path) -> dict[str, dict[str, Any]]:
+    engine = make_engine(database_url, pool_size=1)
+    sessions = make_session_factory(engine)
+    keys_file = data_dir / "demo-keys.json"
+    try:
+        async with sessions.begin() as session:
+            await _parties(session)
+            keys = await _keys(session, keys_file)
+            for order in demo_orders(datetime.now(UTC)):
+                # Existing demo orders keep whatever happened to them since.
+                if await get_order(session, order.order_id) is None:
+                    await upsert_order(session, order)
+    finally:
+        await engine.dispose()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    keys_file.write_text(json.dumps(keys, indent=2) + "\n")
+    keys_file.chmod(0o600)
+    return keys
+
+
+def main() -> None:
+    settings = get_settings()
+    keys = asyncio.run(seed(settings.require_database_url(), settings.data_dir))
+    print(f"demo marketplace ready; {len(keys)} API keys in {settings.data_dir / 'demo-keys.json'}")
+
+
+if __name__ == "__main__":
+    main()

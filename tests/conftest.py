@@ -1,0 +1,53 @@
+"""Session-wide real infrastructure: PostgreSQL (migrated by Alembic) and Temporal servers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from persistence.db import make_engine, make_session_factory
+from tests.support.database import fresh_database, server_url
+from tests.support.temporal import dev_server_path, test_server_path
+from workflows.search_attributes import ALL_KEYS
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with server_url(tmp_path_factory.mktemp("pg")) as server, fresh_database(server) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal CLI dev server, with the search attributes of SPEC §9 registered."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=dev_server_path(),
+        search_attributes=ALL_KEYS,
+        data_converter=pydantic_data_converter,
+        ui=False,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: durable timers of days pass in milliseconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server_path(),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
