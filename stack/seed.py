@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -184,11 +183,10 @@ async def _parties(session: AsyncSession) -> None:
             session.add(Buyer(buyer_id=buyer_id, name=name, email=email, locale=locale))
 
 
-async def _keys(session: AsyncSession, keys_file: Path) -> dict[str, dict[str, Any]]:
+async def _keys(
+    session: AsyncSession, known: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
     """Reuse the keys of an earlier seed when they are still valid; issue the missing ones."""
-    known: dict[str, dict[str, Any]] = (
-        json.loads(keys_file.read_text()) if keys_file.exists() else {}
-    )
     keys: dict[str, dict[str, Any]] = {}
     for label, role, subject in PRINCIPALS:
         entry = known.get(label)
@@ -200,30 +198,34 @@ async def _keys(session: AsyncSession, keys_file: Path) -> dict[str, dict[str, A
     return keys
 
 
-async def seed(database_url: str, data_dir: Path) -> dict[str, dict[str, Any]]:
+async def seed(
+    database_url: str, known_keys: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Create what is missing of the demo marketplace; returns its API keys by label."""
     engine = make_engine(database_url, pool_size=1)
     sessions = make_session_factory(engine)
-    keys_file = data_dir / "demo-keys.json"
     try:
         async with sessions.begin() as session:
             await _parties(session)
-            keys = await _keys(session, keys_file)
+            keys = await _keys(session, known_keys)
             for order in demo_orders(datetime.now(UTC)):
                 # Existing demo orders keep whatever happened to them since.
                 if await get_order(session, order.order_id) is None:
                     await upsert_order(session, order)
     finally:
         await engine.dispose()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    keys_file.write_text(json.dumps(keys, indent=2) + "\n")
-    keys_file.chmod(0o600)
     return keys
 
 
 def main() -> None:
     settings = get_settings()
-    keys = asyncio.run(seed(settings.require_database_url(), settings.data_dir))
-    print(f"demo marketplace ready; {len(keys)} API keys in {settings.data_dir / 'demo-keys.json'}")
+    keys_file = settings.data_dir / "demo-keys.json"
+    known = json.loads(keys_file.read_text()) if keys_file.exists() else {}
+    keys = asyncio.run(seed(settings.require_database_url(), known))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys_file.write_text(json.dumps(keys, indent=2) + "\n")
+    keys_file.chmod(0o600)
+    print(f"demo marketplace ready; {len(keys)} API keys in {keys_file}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,204 @@
+"""Brings the engine up on embedded defaults and takes it down again, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from settings import Settings
+from stack import temporal_dev
+from stack.banner import banner, read_demo_keys
+from stack.errors import StackError
+from stack.ports import require_free
+from stack.postgres import EmbeddedPostgres
+from stack.processes import Child, say
+from stack.temporal_admin import ensure_namespace_and_search_attributes
+
+READY_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    data_dir: Path
+    api_port: int
+    sandbox_port: int
+    namespace: str
+    ui_url: str
+    temporal_address: str | None  # None: start the embedded dev server
+    database_url: str | None  # None: start the embedded PostgreSQL
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Plan:
+        external_temporal = "temporal_address" in settings.model_fields_set
+        return cls(
+            data_dir=settings.data_dir.resolve(),
+            api_port=settings.api_port,
+            sandbox_port=settings.payment_sandbox.port,
+            namespace=settings.temporal_namespace,
+            ui_url=settings.temporal_ui_url,
+            temporal_address=settings.temporal_address if external_temporal else None,
+            database_url=settings.database_url,
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def log(self, name: str) -> Path:
+        return self.data_dir / "logs" / f"{name}.log"
+
+
+class Stack:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "DATA_DIR": str(plan.data_dir)}
+        self.children: list[Child] = []
+        self.postgres: EmbeddedPostgres | None = None
+        self.stopping = False
+
+    async def start(self) -> None:
+        plan = self.plan
+        (plan.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        require_free(self._ports())
+        await self._start_temporal()
+        self._start_postgres()
+        self.env.setdefault("PAYMENT_SANDBOX_URL", f"http://127.0.0.1:{plan.sandbox_port}")
+        self.env.setdefault("API_PUBLIC_URL", plan.api_url)
+        python = sys.executable
+        await self._run_once("migrate", [python, "-m", "persistence.migrate"])
+        await self._run_once("seed", [python, "-m", "stack.seed"])
+        webhook = f"{plan.api_url}/v1/webhooks/payments/sandbox"
+        await self._spawn(
+            "payment-sandbox",
+            [
+                *(python, "-m", "sandbox.payment_provider"),
+                *("--host", "127.0.0.1", "--port", str(plan.sandbox_port)),
+                *("--data-dir", str(plan.data_dir / "payment-sandbox"), "--webhook-url", webhook),
+            ],
+        )
+        await self._spawn("worker", [python, "worker.py"])
+        await self._spawn(
+            "api",
+            [
+                *(python, "-m", "uvicorn", "api.app:create_app", "--factory"),
+                *("--host", "127.0.0.1", "--port", str(plan.api_port)),
+            ],
+        )
+        await self._wait_until_ready()
+        keys_path = plan.data_dir / "demo-keys.json"
+        print(banner(plan.api_url, plan.ui_url, keys_path, read_demo_keys(keys_path)), flush=True)
+
+    async def watch(self) -> None:
+        """Return never; raise when a long-running child exits on its own."""
+        waits = {asyncio.create_task(child.wait()): child for child in self.children}
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+        raise self._died(waits[done.pop()])
+
+    async def stop(self) -> None:
+        """Children in reverse start order (API first, Temporal last), then PostgreSQL."""
+        self.stopping = True
+        if not self.children and self.postgres is None:
+            return
+        for child in reversed(self.children):
+            if child.returncode is None:
+                say(f"stopping {child.name}")
+            await child.stop(grace=10.0)
+        self.children.clear()
+        if self.postgres is not None:
+            say("stopping postgres")
+            self.postgres.stop()
+            self.postgres = None
+        say("stopped")
+
+    def _ports(self) -> dict[str, int]:
+        ports = {"API": self.plan.api_port, "payment sandbox": self.plan.sandbox_port}
+        if self.plan.temporal_address is None:
+            ports |= {"Temporal gRPC": temporal_dev.GRPC_PORT, "Temporal UI": temporal_dev.UI_PORT}
+        return ports
+
+    async def _start_temporal(self) -> None:
+        plan = self.plan
+        server = None
+        address = plan.temporal_address
+        if address is None:
+            server = temporal_dev.dev_server(plan.data_dir, plan.namespace, self.env)
+            say(f"starting Temporal dev server on {temporal_dev.ADDRESS} (log: {server.log_path})")
+            await server.start()
+            self.children.append(server)
+            address = temporal_dev.ADDRESS
+        client = await temporal_dev.wait_until_serving(server, address, plan.namespace)
+        added = await ensure_namespace_and_search_attributes(client, plan.namespace)
+        say(f"Temporal ready at {address}, namespace {plan.namespace!r}" + _added(added))
+        self.env["TEMPORAL_ADDRESS"] = address
+
+    def _start_postgres(self) -> None:
+        if self.plan.database_url is not None:
+            say("using the PostgreSQL at DATABASE_URL")
+            self.env["DATABASE_URL"] = self.plan.database_url
+            return
+        pgdata = self.plan.data_dir / "postgres"
+        say(f"starting embedded PostgreSQL in {pgdata}")
+        self.postgres = EmbeddedPostgres(pgdata)
+        self.postgres.start()
+        if self.postgres.ensure_database():
+            say("created database 'aftersales'")
+        self.env["DATABASE_URL"] = self.postgres.sqlalchemy_url()
+
+    async def _run_once(self, name: str, argv: list[str]) -> None:
+        say(f"running {name}")
+        child = Child(name, argv, env=self.env, log_path=self.plan.log(name), echo=False)
+        await child.start()
+        self.children.append(child)
+        code = await child.wait()
+        self.children.remove(child)
+        if code != 0:
+            raise StackError(
+                f"{name} failed with exit code {code}; its output "
+                f"(also in {child.log_path}):\n{child.tail(200)}"
+            )
+
+    async def _spawn(self, name: str, argv: list[str]) -> None:
+        child = Child(name, argv, env=self.env, log_path=self.plan.log(name))
+        await child.start()
+        self.children.append(child)
+
+    async def _wait_until_ready(self) -> None:
+        url = f"{self.plan.api_url}/readyz"
+        say(f"waiting for {url}")
+        deadline = time.monotonic() + READY_TIMEOUT
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                for child in self.children:
+                    if child.returncode is not None:
+                        raise self._died(child)
+                try:
+                    if (await http.get(url)).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.5)
+        tails = "\n".join(
+            f"--- {child.name} ({child.log_path}) ---\n{child.tail()}" for child in self.children
+        )
+        raise StackError(f"{url} did not answer 200 within {READY_TIMEOUT:.0f} s\n{tails}")
+
+    @staticmethod
+    def _died(child: Child) -> StackError:
+        return StackError(
+            f"{child.name} exited unexpectedly with code {child.returncode}; last lines "
+            f"(full log in {child.log_path}):\n{child.tail()}"
+        )
+
+
+def _added(names: list[str]) -> str:
+    return f"; registered search attributes {', '.join(names)}" if names else ""
