@@ -118,7 +118,7 @@ class OrderLine(Base):
 
 
 class Ticket(Base):
-    """The ticket's read model. The workflow owns `status` onwards; the API writes the application."""
+    """The ticket's read model: the API writes the application, the workflow its state."""
 
     __tablename__ = "tickets"
 

@@ -180,7 +180,8 @@ async def _start_workflow(temporal: Client, settings: Settings, ticket: TicketIn
             static_summary=f"{ticket.type} · order {ticket.order_id} · {amount}",
             static_details=(
                 f"Ticket **{ticket.ticket_no}** opened by {ticket.opened_by} on order "
-                f"**{ticket.order_id}** (buyer {ticket.buyer_id}, merchant {ticket.merchant_id}).\n\n"
+                f"**{ticket.order_id}** (buyer {ticket.buyer_id}, "
+                f"merchant {ticket.merchant_id}).\n\n"
                 f"Reason: {ticket.reason_code}. Lines: "
                 + ", ".join(f"{line} x{qty}" for line, qty in ticket.lines.items())
                 + f".\n\nQuoted refund: {amount}. Policy {ticket.policy.version}."
