@@ -11,7 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from persistence.db import make_engine, make_session_factory
 from tests.support.database import fresh_database, server_url
-from tests.support.temporal import dev_server_path, test_server_path
+from tests.support.stack import Stack, running_stack
+from tests.support.temporal import dev_server_path, register_search_attributes, test_server_path
 from workflows.search_attributes import ALL_KEYS
 
 
@@ -49,5 +50,20 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=test_server_path(),
         data_converter=pydantic_data_converter,
     )
+    await register_search_attributes(env.client)
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    database_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    dev_env: WorkflowEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    """API, worker and sandbox payment provider on the dev server and the test database."""
+    async with running_stack(
+        database_url, sessions, dev_env, tmp_path_factory.mktemp("stack")
+    ) as running:
+        yield running

@@ -45,6 +45,8 @@ class TicketWorkflow:
         self._deadline_at: datetime | None = None
         self._on_timeout: str | None = None
         self._refund: c.RefundState | None = None
+        # Where the refund's final status was learned: execute, webhook or poll.
+        self._refund_source = "execute"
         self._seen_events: set[str] = set()
         self._refunded_amount = 0
 
@@ -71,6 +73,7 @@ class TicketWorkflow:
             return
         if self._refund.status in _FINAL_REFUND_STATES:
             return
+        self._refund_source = "webhook"
         self._refund = self._refund.model_copy(
             update={
                 "status": event.status,
@@ -143,7 +146,7 @@ class TicketWorkflow:
                 idempotency_key=grant.idempotency_key,
                 status=refund.status,
                 failure_reason=refund.failure_reason,
-                source="workflow",
+                source=self._refund_source,
             ),
             start_to_close_timeout=_DB_WRITE,
             summary=f"Book the {refund.status} refund of {amount} on the order",
@@ -174,6 +177,7 @@ class TicketWorkflow:
             try:
                 await workflow.wait_condition(self._refund_final, timeout=policy.refund_status_poll)
             except TimeoutError:
+                self._refund_source = "poll"
                 self._refund = await workflow.execute_activity(
                     c.CHECK_REFUND,
                     c.RefundExecution(

@@ -6,6 +6,12 @@ import shutil
 import sys
 from pathlib import Path
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+
+from workflows.search_attributes import ALL_KEYS
+
 
 def _binary(name: str) -> str:
     beside = Path(sys.prefix) / "bin" / name
@@ -23,3 +29,15 @@ def dev_server_path() -> str:
 
 def test_server_path() -> str:
     return _binary("temporal-test-server")
+
+
+async def register_search_attributes(client: Client) -> None:
+    """The time-skipping server keeps no registry of its own: declare SPEC §9's attributes."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in ALL_KEYS
+            },
+        )
+    )

@@ -1,0 +1,61 @@
+"""Order snapshots as the platform sends them, with fresh ids per test."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+
+def new_order_id(prefix: str = "T") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"
+
+
+def line(line_id: str, qty: int, price: int, discount: int = 0) -> dict[str, Any]:
+    return {
+        "line_id": line_id,
+        "sku": f"SKU-{line_id}",
+        "title": f"Item {line_id}",
+        "quantity": qty,
+        "unit_price": price,
+        "discount": discount,
+    }
+
+
+def order_body(
+    lines: list[dict[str, Any]],
+    *,
+    buyer: str = "b-501",
+    merchant: str = "m-1001",
+    currency: str = "CNY",
+    shipping: int = 0,
+    status: str = "paid",
+    version: int = 1,
+    method: str = "wallet",
+    paid_total: int | None = None,
+) -> dict[str, Any]:
+    cost = sum(x["quantity"] * x["unit_price"] - x["discount"] for x in lines)
+    body: dict[str, Any] = {
+        "buyer_id": buyer,
+        "merchant_id": merchant,
+        "currency": currency,
+        "lines": lines,
+        "shipping_fee": shipping,
+        "payment": {
+            "provider": "sandbox",
+            "reference": f"pay_{uuid.uuid4().hex[:12]}",
+            "method": method,
+            "paid_total": cost + shipping if paid_total is None else paid_total,
+        },
+        "status": status,
+        "version": version,
+    }
+    if status != "paid":
+        body["shipped_at"] = "2026-11-20T08:00:00Z"
+    return body
+
+
+async def put_order(platform: httpx.AsyncClient, order_id: str, body: dict[str, Any]) -> None:
+    response = await platform.put(f"/v1/orders/{order_id}", json=body)
+    assert response.status_code in (200, 201), response.text

@@ -1,0 +1,235 @@
+"""The refund-before-shipment flow on the time-skipping test server, activities faked by name."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from temporalio import activity
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import contracts as c
+from domain.tickets import Actor, TicketStatus, TicketType
+from workflows.ticket import TicketWorkflow
+
+AMOUNT = 30500
+
+
+@dataclass
+class FakeProvider:
+    """Stands in for the database and the payment provider under the activities' real names."""
+
+    settle_after_polls: int | None = None
+    final_status: str = "succeeded"
+    refuse: bool = False
+    transitions: list[c.Transition] = field(default_factory=list)
+    polls: int = 0
+    executions: int = 0
+    settlements: list[c.Settlement] = field(default_factory=list)
+
+    def activities(self) -> list[object]:
+        @activity.defn(name=c.RECORD_TRANSITION)
+        async def record_transition(transition: c.Transition) -> None:
+            self.transitions.append(transition)
+
+        @activity.defn(name=c.GRANT_REFUND)
+        async def grant_refund(request: c.GrantRequest) -> c.Grant:
+            return c.Grant(
+                ticket_no=request.ticket_no,
+                refund_seq=request.refund_seq,
+                idempotency_key=request.idempotency_key,
+                currency="CNY",
+                amount=AMOUNT,
+                shipping_amount=1000,
+                needs_second_approval=False,
+                notes=["refund includes shipping: this ticket completes the unshipped order"],
+                breakdown={"total": AMOUNT},
+            )
+
+        @activity.defn(name=c.EXECUTE_REFUND)
+        async def execute_refund(execution: c.RefundExecution) -> c.RefundState:
+            self.executions += 1
+            return c.RefundState(
+                idempotency_key=execution.idempotency_key,
+                provider="sandbox",
+                provider_refund_id=None if self.refuse else "re_1",
+                status="failed" if self.refuse else "pending",
+                failure_reason="payment_too_old: older than 180 days" if self.refuse else None,
+            )
+
+        @activity.defn(name=c.CHECK_REFUND)
+        async def check_refund(execution: c.RefundExecution) -> c.RefundState:
+            self.polls += 1
+            done = self.settle_after_polls is not None and self.polls >= self.settle_after_polls
+            return c.RefundState(
+                idempotency_key=execution.idempotency_key,
+                provider="sandbox",
+                provider_refund_id="re_1",
+                status=self.final_status if done else "pending",
+            )
+
+        @activity.defn(name=c.SETTLE_REFUND)
+        async def settle_refund(settlement: c.Settlement) -> None:
+            self.settlements.append(settlement)
+
+        return [record_transition, grant_refund, execute_refund, check_refund, settle_refund]
+
+
+def ticket_input(ticket_no: str) -> c.TicketInput:
+    return c.TicketInput(
+        ticket_no=ticket_no,
+        order_id="O-1",
+        buyer_id="b-1",
+        merchant_id="m-1",
+        type=TicketType.refund_only,
+        order_shipped=False,
+        currency="CNY",
+        quoted_amount=AMOUNT,
+        reason_code="no_longer_needed",
+        lines={"L1": 2},
+        policy=c.TicketPolicy(
+            version="test",
+            merchant_review=timedelta(hours=48),
+            refund_settlement=timedelta(days=7),
+            refund_status_poll=timedelta(hours=1),
+            second_approval_threshold=500000,
+        ),
+        opened_by=Actor.buyer,
+        opened_at=datetime.now(UTC),
+    )
+
+
+async def start(
+    env: WorkflowEnvironment, queue: str
+) -> WorkflowHandle[TicketWorkflow, c.TicketResult]:
+    ticket_no = f"AS20261123-{uuid.uuid4().int % 1_000_000:06d}"
+    return await env.client.start_workflow(
+        TicketWorkflow.run, ticket_input(ticket_no), id=ticket_no, task_queue=queue
+    )
+
+
+def statuses(provider: FakeProvider) -> list[TicketStatus]:
+    return [t.to_status for t in provider.transitions]
+
+
+async def test_a_webhook_settles_the_refund_and_completes_the_ticket(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider()
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        time_env.client,
+        task_queue=queue,
+        workflows=[TicketWorkflow],
+        activities=provider.activities(),
+    ):
+        handle = await start(time_env, queue)
+        # Wait until the refund was sent, then deliver the provider's webhook twice.
+        while provider.executions == 0:
+            await time_env.sleep(timedelta(seconds=1))
+        signal = c.PaymentSignal(
+            event_id="evt_1",
+            idempotency_key=f"{handle.id}-R1",
+            provider_refund_id="re_1",
+            status="succeeded",
+        )
+        await handle.signal(TicketWorkflow.payment_event, signal)
+        await handle.signal(TicketWorkflow.payment_event, signal)
+        result = await handle.result()
+
+    assert result.status is TicketStatus.completed
+    assert result.refunded_amount == AMOUNT
+    assert statuses(provider) == [TicketStatus.refunding, TicketStatus.completed]
+    approved = provider.transitions[0]
+    assert approved.event == "approved_by_rule"
+    assert "needs no merchant review" in approved.reason
+    assert "includes shipping" in approved.reason
+    assert approved.granted_amount == AMOUNT
+    assert approved.deadline_at is not None and approved.on_timeout
+    assert [s.source for s in provider.settlements] == ["webhook"]
+    assert provider.polls == 0
+    assert [t.seq for t in provider.transitions] == [1, 2]
+
+
+async def test_without_a_webhook_the_ticket_polls_the_provider_until_final(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider(settle_after_polls=3)
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        time_env.client,
+        task_queue=queue,
+        workflows=[TicketWorkflow],
+        activities=provider.activities(),
+    ):
+        result = await (await start(time_env, queue)).result()
+
+    assert result.status is TicketStatus.completed
+    assert provider.polls == 3
+    assert [s.source for s in provider.settlements] == ["poll"]
+
+
+async def test_a_refund_pending_past_its_deadline_alerts_support_and_keeps_reconciling(
+    time_env: WorkflowEnvironment,
+) -> None:
+    # Polled hourly; settles on the 200th poll, i.e. past the 7-day settlement deadline.
+    provider = FakeProvider(settle_after_polls=200)
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        time_env.client,
+        task_queue=queue,
+        workflows=[TicketWorkflow],
+        activities=provider.activities(),
+    ):
+        result = await (await start(time_env, queue)).result()
+
+    assert result.status is TicketStatus.completed
+    assert statuses(provider) == [
+        TicketStatus.refunding,
+        TicketStatus.refunding,
+        TicketStatus.completed,
+    ]
+    overdue = provider.transitions[1]
+    assert overdue.event == "settlement_overdue"
+    assert overdue.next_actor is Actor.support
+    assert overdue.at - provider.transitions[0].at >= timedelta(days=7)
+
+
+async def test_a_refund_the_provider_fails_leaves_the_ticket_to_support(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider(settle_after_polls=1, final_status="failed")
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        time_env.client,
+        task_queue=queue,
+        workflows=[TicketWorkflow],
+        activities=provider.activities(),
+    ):
+        result = await (await start(time_env, queue)).result()
+
+    assert result.status is TicketStatus.refund_failed
+    assert result.refunded_amount == 0
+    assert provider.transitions[-1].next_actor is Actor.support
+    assert [s.status for s in provider.settlements] == ["failed"]
+
+
+async def test_a_refund_the_provider_refuses_outright_is_never_polled(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider(refuse=True)
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        time_env.client,
+        task_queue=queue,
+        workflows=[TicketWorkflow],
+        activities=provider.activities(),
+    ):
+        result = await (await start(time_env, queue)).result()
+
+    assert result.status is TicketStatus.refund_failed
+    assert provider.polls == 0
+    assert "payment_too_old" in provider.transitions[-1].reason
