@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio import activity
 from temporalio.client import WorkflowHandle
@@ -30,7 +32,7 @@ class FakeProvider:
     executions: int = 0
     settlements: list[c.Settlement] = field(default_factory=list)
 
-    def activities(self) -> list[object]:
+    def activities(self) -> list[Callable[..., Any]]:
         @activity.defn(name=c.RECORD_TRANSITION)
         async def record_transition(transition: c.Transition) -> None:
             self.transitions.append(transition)

@@ -1,0 +1,81 @@
+"""`make bench`: medians of the hot pure paths, measured in one run on this machine.
+
+Timed here, never in tests: the machines are shared and noisy, so only medians and ratios
+from one run are quoted.
+"""
+
+from __future__ import annotations
+
+import statistics
+import timeit
+from collections.abc import Callable
+
+from adapters.payments.signing import sign, verify
+from domain.orders import OrderLine, OrderSnapshot, OrderStatus, Payment
+from domain.reasons import ReasonCode
+from domain.refunds import PriorRefunds, RefundPolicy, RefundRequest, RequestedLine, quote_refund
+
+ROUNDS = 15
+
+
+def _order(lines: int) -> OrderSnapshot:
+    order_lines = [
+        OrderLine(
+            line_id=f"L{i}", sku=f"S{i}", title="item", quantity=7, unit_price=1999, discount=13
+        )
+        for i in range(lines)
+    ]
+    return OrderSnapshot(
+        order_id="BENCH",
+        buyer_id="b",
+        merchant_id="m",
+        currency="CNY",
+        lines=order_lines,
+        shipping_fee=800,
+        payment=Payment(
+            provider="sandbox",
+            reference="p",
+            method="card",
+            paid_total=sum(x.cost for x in order_lines) + 800,
+        ),
+        status=OrderStatus.paid,
+        version=1,
+    )
+
+
+def _median_us(action: Callable[[], object], number: int) -> float:
+    runs = timeit.repeat(action, number=number, repeat=ROUNDS)
+    return statistics.median(runs) / number * 1e6
+
+
+def _quoting(
+    order: OrderSnapshot, request: RefundRequest, policy: RefundPolicy
+) -> Callable[[], object]:
+    return lambda: quote_refund(order, PriorRefunds(), request, policy)
+
+
+def main() -> None:
+    policy = RefundPolicy()
+    results = {}
+    for size in (1, 10, 50):
+        order = _order(size)
+        request = RefundRequest(
+            lines=[RequestedLine(line_id=x.line_id, quantity=3) for x in order.lines],
+            reason_code=ReasonCode.no_longer_needed,
+        )
+        results[f"quote_refund, {size} line(s)"] = _median_us(_quoting(order, request, policy), 200)
+    body = b'{"id":"evt_1","type":"refund.succeeded"}' * 20
+    header = sign("whsec", body, 1_700_000_000)
+    results["webhook signature verify, 800 B"] = _median_us(
+        lambda: verify("whsec", header, body, now=1_700_000_000, tolerance_seconds=300), 2000
+    )
+    width = max(map(len, results))
+    print(f"median of {ROUNDS} rounds, microseconds per call")
+    for name, micros in results.items():
+        print(f"  {name:<{width}}  {micros:10.1f}")
+    ratio = results["quote_refund, 50 line(s)"] / results["quote_refund, 1 line(s)"]
+    print(f"  quote cost 50 lines / 1 line: {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
