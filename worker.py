@@ -41,6 +41,7 @@ def build_worker(
             refunds.execute_refund,
             refunds.check_refund,
             refunds.settle_refund,
+            refunds.void_grant,
         ],
     )
 

@@ -18,6 +18,7 @@ GRANT_REFUND = "grant_refund"
 EXECUTE_REFUND = "execute_refund"
 CHECK_REFUND = "check_refund"
 SETTLE_REFUND = "settle_refund"
+VOID_GRANT = "void_grant"
 
 
 class TicketPolicy(BaseModel):
@@ -25,6 +26,7 @@ class TicketPolicy(BaseModel):
 
     version: str
     merchant_review: timedelta
+    buyer_after_rejection: timedelta
     refund_settlement: timedelta
     refund_status_poll: timedelta
     second_approval_threshold: int
@@ -124,3 +126,17 @@ class Settlement(BaseModel):
     status: str
     failure_reason: str | None = None
     source: str
+
+
+class SecondApproval(BaseModel):
+    """Support's decision on a refund above the second-approval threshold."""
+
+    approve: bool
+    note: str = ""
+    actor_id: str | None = None
+    expected_version: int | None = None
+
+
+class ActionResult(BaseModel):
+    status: TicketStatus
+    version: int

@@ -216,6 +216,19 @@ class RefundActivities:
             )
             await _book_on_order(session, order)
 
+    @activity.defn(name=c.VOID_GRANT)
+    async def void_grant(self, voiding: c.Settlement) -> None:
+        """A grant that will never be paid stops counting against the order's caps."""
+        async with self._sessions.begin() as session:
+            refund = await _refund_by_key(session, voiding.idempotency_key)
+            order = await get_order(session, refund.order_id, lock=True)
+            assert order is not None
+            if refund.status != "granted":
+                return
+            _record_status(refund, "voided", voiding.source, voiding.failure_reason)
+            await session.flush()
+            await _book_on_order(session, order)
+
     async def _store(
         self,
         key: str,

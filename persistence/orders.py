@@ -103,7 +103,11 @@ async def upsert_order(session: AsyncSession, snapshot: OrderSnapshot) -> tuple[
 
 async def prior_refunds(session: AsyncSession, order_id: str) -> PriorRefunds:
     """Everything granted so far on the order; a grant counts until it is voided."""
-    rows = (await session.execute(select(Refund).where(Refund.order_id == order_id))).scalars()
+    rows = (
+        await session.execute(
+            select(Refund).where(Refund.order_id == order_id, Refund.status != "voided")
+        )
+    ).scalars()
     quantities: dict[str, int] = {}
     amounts: dict[str, int] = {}
     shipping = total = 0

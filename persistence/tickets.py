@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Select, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.tickets import TERMINAL_STATUSES, ticket_number
+from domain.tickets import TERMINAL_STATUSES, TicketStatus, ticket_number
 from persistence.models import Refund, Ticket, TicketLine, TimelineEntry
 
 
@@ -18,11 +18,16 @@ async def next_ticket_no(session: AsyncSession, day: datetime) -> str:
 
 
 async def lines_with_open_tickets(session: AsyncSession, order_id: str) -> dict[str, str]:
-    """line_id -> the open ticket holding it (SPEC §2: one open ticket per order line)."""
+    """line_id -> the open ticket holding it (SPEC §2: one open ticket per order line).
+
+    A rejected ticket no longer holds its lines: the buyer may apply for them again."""
     rows = await session.execute(
         select(TicketLine.line_id, Ticket.ticket_no)
         .join(Ticket, Ticket.ticket_no == TicketLine.ticket_no)
-        .where(TicketLine.order_id == order_id, Ticket.status.not_in(TERMINAL_STATUSES))
+        .where(
+            TicketLine.order_id == order_id,
+            Ticket.status.not_in([*TERMINAL_STATUSES, TicketStatus.rejected]),
+        )
     )
     return {line_id: ticket_no for line_id, ticket_no in rows.all()}
 

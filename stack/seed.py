@@ -113,6 +113,17 @@ def demo_orders(now: datetime) -> list[OrderSnapshot]:
             now,
         ),
         _order(
+            "DEMO-CNY-1004",
+            "b-501",
+            "m-1001",
+            "CNY",
+            [_line("L1", "TBL-ROSEWOOD", "Rosewood tea table", 1, 699900, 20000)],
+            0,
+            paid,
+            "card",
+            now,
+        ),
+        _order(
             "DEMO-USD-2001",
             "b-502",
             "m-2002",

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from activities.contracts import SecondApproval
 from api.auth import Principal, Role
 from api.deps import (
     IdempotencyKeyDep,
@@ -20,11 +21,13 @@ from api.deps import (
 )
 from api.presenters import ticket_detail, ticket_summary
 from api.problems import Problem
-from api.schemas.tickets import TicketCreate, TicketDetail, TicketPage
+from api.schemas.tickets import SecondApprovalBody, TicketCreate, TicketDetail, TicketPage
 from api.scopes import ticket_scope
+from api.services.ticket_actions import send_action
 from api.services.ticket_opening import open_ticket
 from domain.tickets import TicketStatus, TicketType
 from persistence import tickets as repo
+from workflows.ticket import TicketWorkflow
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 TicketNo = Annotated[str, Path(min_length=1, max_length=32)]
@@ -83,6 +86,35 @@ async def list_tickets(
         items=[ticket_summary(t) for t in page],
         next_cursor=_encode_cursor(page[-1].created_at, page[-1].ticket_no) if more else None,
     )
+
+
+@router.post("/{ticket_no}/second-approval", response_model=TicketDetail)
+async def second_approval(
+    ticket_no: TicketNo,
+    body: SecondApprovalBody,
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Annotated[Principal, Depends(require(Role.support))],
+    idempotency_key: IdempotencyKeyDep = None,
+) -> TicketDetail:
+    """Approve or decline a refund above the second-approval threshold, before money moves."""
+    if await repo.find_ticket(session, ticket_no, ticket_scope(principal)) is None:
+        raise Problem(404, "ticket_not_found", f"no ticket {ticket_no}")
+    await send_action(
+        temporal,
+        ticket_no,
+        TicketWorkflow.second_approval,
+        SecondApproval(
+            approve=body.decision == "approve",
+            note=body.note,
+            actor_id=principal.subject_id,
+            expected_version=body.expected_version,
+        ),
+        idempotency_key,
+    )
+    # Expire what this session read before the action, so the answer shows the new state.
+    await session.rollback()
+    return await _detail(session, ticket_no, principal)
 
 
 @router.get("/{ticket_no}", response_model=TicketDetail)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, HttpUrl
 
@@ -88,3 +88,9 @@ class TicketDetail(TicketSummary):
 class TicketPage(BaseModel):
     items: list[TicketSummary]
     next_cursor: str | None
+
+
+class SecondApprovalBody(BaseModel):
+    decision: Literal["approve", "decline"]
+    note: str = Field("", max_length=1000)
+    expected_version: int | None = Field(None, ge=0)

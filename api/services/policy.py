@@ -18,6 +18,7 @@ def ticket_policy(settings: Settings, currency: str) -> TicketPolicy:
     )
     values = {
         "merchant_review": settings.deadlines.merchant_review,
+        "buyer_after_rejection": settings.deadlines.buyer_after_rejection,
         "refund_settlement": settings.deadlines.refund_settlement,
         "refund_status_poll": money.status_poll_interval,
         "second_approval_threshold": threshold,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from temporalio import activity
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -25,6 +28,7 @@ class FakeProvider:
     """Stands in for the database and the payment provider under the activities' real names."""
 
     settle_after_polls: int | None = None
+    needs_second_approval: bool = False
     final_status: str = "succeeded"
     refuse: bool = False
     transitions: list[c.Transition] = field(default_factory=list)
@@ -46,7 +50,7 @@ class FakeProvider:
                 currency="CNY",
                 amount=AMOUNT,
                 shipping_amount=1000,
-                needs_second_approval=False,
+                needs_second_approval=self.needs_second_approval,
                 notes=["refund includes shipping: this ticket completes the unshipped order"],
                 breakdown={"total": AMOUNT},
             )
@@ -77,7 +81,18 @@ class FakeProvider:
         async def settle_refund(settlement: c.Settlement) -> None:
             self.settlements.append(settlement)
 
-        return [record_transition, grant_refund, execute_refund, check_refund, settle_refund]
+        @activity.defn(name=c.VOID_GRANT)
+        async def void_grant(voiding: c.Settlement) -> None:
+            self.settlements.append(voiding)
+
+        return [
+            record_transition,
+            grant_refund,
+            execute_refund,
+            check_refund,
+            settle_refund,
+            void_grant,
+        ]
 
 
 def ticket_input(ticket_no: str) -> c.TicketInput:
@@ -95,6 +110,7 @@ def ticket_input(ticket_no: str) -> c.TicketInput:
         policy=c.TicketPolicy(
             version="test",
             merchant_review=timedelta(hours=48),
+            buyer_after_rejection=timedelta(days=7),
             refund_settlement=timedelta(days=7),
             refund_status_poll=timedelta(hours=1),
             second_approval_threshold=500000,
@@ -102,6 +118,16 @@ def ticket_input(ticket_no: str) -> c.TicketInput:
         opened_by=Actor.buyer,
         opened_at=datetime.now(UTC),
     )
+
+
+@asynccontextmanager
+async def worker(env: WorkflowEnvironment, provider: FakeProvider) -> AsyncIterator[str]:
+    """A worker on a task queue of its own; yields the queue's name."""
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        env.client, task_queue=queue, workflows=[TicketWorkflow], activities=provider.activities()
+    ):
+        yield queue
 
 
 async def start(
@@ -121,13 +147,7 @@ async def test_a_webhook_settles_the_refund_and_completes_the_ticket(
     time_env: WorkflowEnvironment,
 ) -> None:
     provider = FakeProvider()
-    queue = f"wf-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        time_env.client,
-        task_queue=queue,
-        workflows=[TicketWorkflow],
-        activities=provider.activities(),
-    ):
+    async with worker(time_env, provider) as queue:
         handle = await start(time_env, queue)
         # Wait until the refund was sent, then deliver the provider's webhook twice.
         while provider.executions == 0:
@@ -160,13 +180,7 @@ async def test_without_a_webhook_the_ticket_polls_the_provider_until_final(
     time_env: WorkflowEnvironment,
 ) -> None:
     provider = FakeProvider(settle_after_polls=3)
-    queue = f"wf-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        time_env.client,
-        task_queue=queue,
-        workflows=[TicketWorkflow],
-        activities=provider.activities(),
-    ):
+    async with worker(time_env, provider) as queue:
         result = await (await start(time_env, queue)).result()
 
     assert result.status is TicketStatus.completed
@@ -179,13 +193,7 @@ async def test_a_refund_pending_past_its_deadline_alerts_support_and_keeps_recon
 ) -> None:
     # Polled hourly; settles on the 200th poll, i.e. past the 7-day settlement deadline.
     provider = FakeProvider(settle_after_polls=200)
-    queue = f"wf-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        time_env.client,
-        task_queue=queue,
-        workflows=[TicketWorkflow],
-        activities=provider.activities(),
-    ):
+    async with worker(time_env, provider) as queue:
         result = await (await start(time_env, queue)).result()
 
     assert result.status is TicketStatus.completed
@@ -204,13 +212,7 @@ async def test_a_refund_the_provider_fails_leaves_the_ticket_to_support(
     time_env: WorkflowEnvironment,
 ) -> None:
     provider = FakeProvider(settle_after_polls=1, final_status="failed")
-    queue = f"wf-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        time_env.client,
-        task_queue=queue,
-        workflows=[TicketWorkflow],
-        activities=provider.activities(),
-    ):
+    async with worker(time_env, provider) as queue:
         result = await (await start(time_env, queue)).result()
 
     assert result.status is TicketStatus.refund_failed
@@ -223,15 +225,84 @@ async def test_a_refund_the_provider_refuses_outright_is_never_polled(
     time_env: WorkflowEnvironment,
 ) -> None:
     provider = FakeProvider(refuse=True)
-    queue = f"wf-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        time_env.client,
-        task_queue=queue,
-        workflows=[TicketWorkflow],
-        activities=provider.activities(),
-    ):
+    async with worker(time_env, provider) as queue:
         result = await (await start(time_env, queue)).result()
 
     assert result.status is TicketStatus.refund_failed
     assert provider.polls == 0
     assert "payment_too_old" in provider.transitions[-1].reason
+
+
+async def _until_status(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], status: TicketStatus
+) -> None:
+    while (await handle.query(TicketWorkflow.state))["status"] != status:
+        await env.sleep(timedelta(seconds=1))
+
+
+async def test_a_large_refund_waits_for_support_and_moves_money_only_once_approved(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider(settle_after_polls=1, needs_second_approval=True)
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue)
+        await _until_status(time_env, handle, TicketStatus.awaiting_second_approval)
+        # Days pass without a decision: nothing is sent to the provider.
+        await time_env.sleep(timedelta(days=3))
+        assert provider.executions == 0
+        with pytest.raises(WorkflowUpdateFailedError) as stale:
+            await handle.execute_update(
+                TicketWorkflow.second_approval,
+                c.SecondApproval(approve=True, expected_version=0),
+            )
+        answer = await handle.execute_update(
+            TicketWorkflow.second_approval,
+            c.SecondApproval(approve=True, note="checked the order", actor_id="s-1"),
+        )
+        result = await handle.result()
+
+    assert isinstance(stale.value.cause, ApplicationError)
+    assert stale.value.cause.type == "VersionConflict"
+    assert answer.status is TicketStatus.refunding
+    assert result.status is TicketStatus.completed and result.refunded_amount == AMOUNT
+    assert provider.executions == 1
+    assert statuses(provider) == [
+        TicketStatus.awaiting_second_approval,
+        TicketStatus.refunding,
+        TicketStatus.completed,
+    ]
+    approved = provider.transitions[1]
+    assert (approved.event, approved.actor_role, approved.actor_id) == (
+        "second_approval_granted",
+        Actor.support,
+        "s-1",
+    )
+
+
+async def test_a_declined_large_refund_voids_the_grant_and_closes_after_the_buyer_deadline(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider(needs_second_approval=True)
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue)
+        await _until_status(time_env, handle, TicketStatus.awaiting_second_approval)
+        answer = await handle.execute_update(
+            TicketWorkflow.second_approval, c.SecondApproval(approve=False, note="duplicate claim")
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as again:
+            await handle.execute_update(
+                TicketWorkflow.second_approval, c.SecondApproval(approve=True)
+            )
+        result = await handle.result()
+
+    assert answer.status is TicketStatus.rejected
+    assert isinstance(again.value.cause, ApplicationError)
+    assert again.value.cause.type == "IllegalTransition"
+    assert result.status is TicketStatus.closed and result.refunded_amount == 0
+    assert provider.executions == 0
+    assert [s.status for s in provider.settlements] == ["voided"]
+    rejected, closed = provider.transitions[1], provider.transitions[2]
+    assert rejected.to_status is TicketStatus.rejected and rejected.next_actor is Actor.buyer
+    assert rejected.deadline_at is not None
+    assert closed.to_status is TicketStatus.closed
+    assert closed.at - rejected.at >= timedelta(days=7)

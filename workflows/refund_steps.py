@@ -1,0 +1,158 @@
+"""Granting, executing and reconciling a refund, as steps of a ticket's workflow."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities import contracts as c
+    from domain.money import format_minor
+    from domain.tickets import Actor, TicketStatus, refund_idempotency_key
+    from workflows import search_attributes as sa
+
+from workflows.ticket_record import DB_WRITE, TicketRecord
+
+_PROVIDER_CALL = timedelta(seconds=60)
+# Provider outages are retried for as long as it takes; the idempotency key makes that safe.
+_PROVIDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+)
+_FINAL_REFUND_STATES = frozenset({"succeeded", "failed"})
+SETTLEMENT_OVERDUE = "alert support, keep reconciling"
+
+
+class RefundSteps(TicketRecord):
+    def __init__(self, ticket: c.TicketInput) -> None:
+        super().__init__(ticket)
+        self._seen_events: set[str] = set()
+        # Where the refund's final status was learned: execute, webhook or poll.
+        self._refund_source = "execute"
+
+    def apply_payment_event(self, event: c.PaymentSignal) -> None:
+        # Providers redeliver webhooks; an event seen once changes nothing the second time.
+        if event.event_id in self._seen_events:
+            return
+        self._seen_events.add(event.event_id)
+        if self._refund is None or event.idempotency_key != self._refund.idempotency_key:
+            return
+        if self._refund.status in _FINAL_REFUND_STATES:
+            return
+        self._refund_source = "webhook"
+        self._refund = self._refund.model_copy(
+            update={
+                "status": event.status,
+                "failure_reason": event.failure_reason,
+                "provider_refund_id": event.provider_refund_id,
+            }
+        )
+
+    async def grant(self, refund_seq: int) -> c.Grant:
+        key = refund_idempotency_key(self._ticket.ticket_no, refund_seq)
+        grant = await workflow.execute_activity(
+            c.GRANT_REFUND,
+            c.GrantRequest(
+                ticket_no=self._ticket.ticket_no, refund_seq=refund_seq, idempotency_key=key
+            ),
+            result_type=c.Grant,
+            start_to_close_timeout=DB_WRITE,
+            summary=f"Record the refund owed on {self._ticket.order_id} (refund #{refund_seq})",
+        )
+        workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(grant.amount)])
+        return grant
+
+    async def void(self, grant: c.Grant, reason: str) -> None:
+        await workflow.execute_activity(
+            c.VOID_GRANT,
+            c.Settlement(
+                ticket_no=grant.ticket_no,
+                idempotency_key=grant.idempotency_key,
+                status="voided",
+                failure_reason=reason,
+                source="workflow",
+            ),
+            start_to_close_timeout=DB_WRITE,
+            summary=f"Void refund #{grant.refund_seq}: no money moves",
+        )
+
+    async def refund(self, grant: c.Grant, overdue_at: datetime) -> None:
+        """Send the granted refund, wait for the provider's final word, book it."""
+        amount = format_minor(grant.amount, grant.currency)
+        self._refund = await workflow.execute_activity(
+            c.EXECUTE_REFUND,
+            c.RefundExecution(ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key),
+            result_type=c.RefundState,
+            start_to_close_timeout=_PROVIDER_CALL,
+            retry_policy=_PROVIDER_RETRY,
+            summary=f"Refund {amount} through the payment provider",
+        )
+        self.show_details()
+        await self._await_settlement(grant, overdue_at)
+        refund = self._refund
+        assert refund is not None
+        await workflow.execute_activity(
+            c.SETTLE_REFUND,
+            c.Settlement(
+                ticket_no=grant.ticket_no,
+                idempotency_key=grant.idempotency_key,
+                status=refund.status,
+                failure_reason=refund.failure_reason,
+                source=self._refund_source,
+            ),
+            start_to_close_timeout=DB_WRITE,
+            summary=f"Book the {refund.status} refund of {amount} on the order",
+        )
+        if refund.status == "succeeded":
+            self._refunded_amount += grant.amount
+            await self.transition(
+                "refund_settled",
+                TicketStatus.completed,
+                f"refund of {amount} settled at {refund.provider} ({refund.provider_refund_id})",
+                data={"provider_refund_id": refund.provider_refund_id, "amount": grant.amount},
+                next_actor=None,
+            )
+        else:
+            await self.transition(
+                "refund_failed",
+                TicketStatus.refund_failed,
+                f"the payment provider refused the refund: {refund.failure_reason}",
+                data={"provider_refund_id": refund.provider_refund_id},
+                next_actor=Actor.support,
+            )
+
+    async def _await_settlement(self, grant: c.Grant, overdue_at: datetime) -> None:
+        """Webhooks arrive as signals; when none comes, ask the provider now and then."""
+        alerted = False
+        while not self._refund_final():
+            try:
+                await workflow.wait_condition(
+                    self._refund_final, timeout=self._ticket.policy.refund_status_poll
+                )
+            except TimeoutError:
+                self._refund_source = "poll"
+                self._refund = await workflow.execute_activity(
+                    c.CHECK_REFUND,
+                    c.RefundExecution(
+                        ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key
+                    ),
+                    result_type=c.RefundState,
+                    start_to_close_timeout=_PROVIDER_CALL,
+                    retry_policy=_PROVIDER_RETRY,
+                    summary="Ask the payment provider for the refund's status",
+                )
+            if not alerted and not self._refund_final() and workflow.now() >= overdue_at:
+                alerted = True
+                await self.transition(
+                    "settlement_overdue",
+                    TicketStatus.refunding,
+                    "refund still pending at the provider past its settlement deadline: "
+                    "support alerted, reconciliation continues",
+                    next_actor=Actor.support,
+                )
+
+    def _refund_final(self) -> bool:
+        return self._refund is not None and self._refund.status in _FINAL_REFUND_STATES

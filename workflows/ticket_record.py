@@ -1,0 +1,105 @@
+"""The ticket's own state inside its workflow, and how each change is recorded and shown."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities import contracts as c
+    from domain.tickets import TERMINAL_STATUSES, Actor, TicketStatus
+    from workflows import search_attributes as sa
+
+DB_WRITE = timedelta(seconds=30)
+
+
+class TicketRecord:
+    """State every flow shares; `transition` is the only way the status changes."""
+
+    def __init__(self, ticket: c.TicketInput) -> None:
+        self._ticket = ticket
+        self._status = TicketStatus.submitted
+        self._version = 0
+        self._recorded_version = 0
+        self._seq = 0
+        self._next_actor: Actor | None = Actor.system
+        self._deadline_at: datetime | None = None
+        self._on_timeout: str | None = None
+        self._refund: c.RefundState | None = None
+        self._refunded_amount = 0
+
+    async def transition(
+        self,
+        event: str,
+        to: TicketStatus,
+        reason: str,
+        *,
+        data: dict[str, Any] | None = None,
+        next_actor: Actor | None = Actor.system,
+        actor: Actor = Actor.system,
+        actor_id: str | None = None,
+        deadline_at: datetime | None = None,
+        on_timeout: str | None = None,
+        granted_amount: int | None = None,
+    ) -> None:
+        self._seq += 1
+        self._version += 1
+        version = self._version
+        previous, self._status = self._status, to
+        self._next_actor = next_actor
+        if to in TERMINAL_STATUSES:
+            deadline_at, on_timeout = None, None
+        self._deadline_at, self._on_timeout = deadline_at, on_timeout
+        workflow.upsert_search_attributes(
+            [
+                sa.TICKET_STATUS.value_set(to),
+                sa.DEADLINE_AT.value_set(deadline_at)
+                if deadline_at
+                else sa.DEADLINE_AT.value_unset(),
+            ]
+        )
+        self.show_details()
+        # A local activity: a short write of the read model, kept next to the workflow task.
+        await workflow.execute_local_activity(
+            c.RECORD_TRANSITION,
+            c.Transition(
+                ticket_no=self._ticket.ticket_no,
+                seq=self._seq,
+                version=version,
+                at=workflow.now(),
+                actor_role=actor,
+                actor_id=actor_id,
+                event=event,
+                from_status=previous,
+                to_status=to,
+                reason=reason,
+                data=data or {},
+                next_actor=next_actor,
+                deadline_at=deadline_at,
+                on_timeout=on_timeout,
+                granted_amount=granted_amount,
+            ),
+            start_to_close_timeout=DB_WRITE,
+        )
+        self._recorded_version = max(self._recorded_version, version)
+
+    def show_details(self) -> None:
+        deadline = (
+            f"{self._deadline_at:%Y-%m-%d %H:%M:%S} UTC, then {self._on_timeout}"
+            if self._deadline_at
+            else "none"
+        )
+        refund = (
+            f"{self._refund.status} at {self._refund.provider}"
+            f" ({self._refund.provider_refund_id or 'not yet accepted'})"
+            if self._refund
+            else "not started"
+        )
+        workflow.set_current_details(
+            f"**State:** {self._status}\n\n"
+            f"**Next actor:** {self._next_actor or 'nobody'}\n\n"
+            f"**Deadline:** {deadline}\n\n"
+            f"**Refund:** {refund}"
+        )
