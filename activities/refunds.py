@@ -203,30 +203,25 @@ class RefundActivities:
     @activity.defn(name=c.SETTLE_REFUND)
     async def settle_refund(self, settlement: c.Settlement) -> None:
         """Book the final outcome on the refund, the ticket and the order."""
-        async with self._sessions.begin() as session:
-            refund = await _refund_by_key(session, settlement.idempotency_key)
-            order = await get_order(session, refund.order_id, lock=True)
-            assert order is not None
-            _record_status(refund, settlement.status, settlement.source, settlement.failure_reason)
-            await session.flush()
-            ticket = await session.get(Ticket, refund.ticket_no)
-            assert ticket is not None
-            ticket.refunded_amount = await _succeeded_total(
-                session, Refund.ticket_no == ticket.ticket_no
-            )
-            await _book_on_order(session, order)
+        await self._book(settlement, settlement.status)
 
     @activity.defn(name=c.VOID_GRANT)
     async def void_grant(self, voiding: c.Settlement) -> None:
         """A grant that will never be paid stops counting against the order's caps."""
+        await self._book(voiding, "voided", only_from="granted")
+
+    async def _book(self, event: c.Settlement, status: str, only_from: str | None = None) -> None:
         async with self._sessions.begin() as session:
-            refund = await _refund_by_key(session, voiding.idempotency_key)
+            refund = await _refund_by_key(session, event.idempotency_key)
             order = await get_order(session, refund.order_id, lock=True)
-            assert order is not None
-            if refund.status != "granted":
-                return
-            _record_status(refund, "voided", voiding.source, voiding.failure_reason)
-            await session.flush()
+            ticket = await session.get(Ticket, refund.ticket_no)
+            assert order is not None and ticket is not None
+            if only_from is None or refund.status == only_from:
+                _record_status(refund, status, event.source, event.failure_reason)
+                await session.flush()
+            ticket.refunded_amount = await _succeeded_total(
+                session, Refund.ticket_no == ticket.ticket_no
+            )
             await _book_on_order(session, order)
 
     async def _store(

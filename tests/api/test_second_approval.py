@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.orders import line, new_order_id, order_body, put_order
+from tests.support.orders import line, open_ticket, order_body
 from tests.support.stack import Stack
 
 BUYER = "buyer:b-501"
@@ -11,23 +11,12 @@ SUPPORT = "support:s-1"
 
 async def _large_ticket(stack: Stack) -> tuple[str, str]:
     """A CNY 6,000.00 refund: above the default threshold of CNY 5,000.00."""
-    order_id = new_order_id()
-    async with stack.client("platform:shop") as platform:
-        await put_order(platform, order_id, order_body([line("L1", 1, 600000)]))
-    async with stack.client(BUYER) as buyer:
-        created = await buyer.post(
-            "/v1/tickets",
-            json={
-                "order_id": order_id,
-                "type": "refund_only",
-                "lines": [{"line_id": "L1", "quantity": 1}],
-                "reason_code": "no_longer_needed",
-            },
+    async with stack.client("platform:shop") as platform, stack.client(BUYER) as buyer:
+        ticket_no = await open_ticket(
+            platform, buyer, order_body([line("L1", 1, 600000)]), ("L1", 1)
         )
-    assert created.status_code == 201, created.text
-    ticket_no = created.json()["ticket_no"]
-    await stack.ticket_when(BUYER, ticket_no, "awaiting_second_approval")
-    return order_id, ticket_no
+    ticket = await stack.ticket_when(BUYER, ticket_no, "awaiting_second_approval")
+    return ticket["order_id"], ticket_no
 
 
 async def test_support_approves_a_large_refund_and_only_then_is_it_paid(stack: Stack) -> None:

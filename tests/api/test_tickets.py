@@ -5,22 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.support.orders import line, new_order_id, order_body, put_order
+from tests.support.orders import application, line, new_order_id, order_body, put_order
 from tests.support.stack import Stack
 from workflows import search_attributes as sa
 
 BUYER = "buyer:b-501"
-
-
-def application(order_id: str, *lines: tuple[str, int], **extra: Any) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "type": "refund_only",
-        "lines": [{"line_id": line_id, "quantity": qty} for line_id, qty in lines],
-        "reason_code": "no_longer_needed",
-        "description": "changed my mind",
-        **extra,
-    }
 
 
 async def new_order(stack: Stack, body: dict[str, Any]) -> str:

@@ -10,27 +10,16 @@ from sqlalchemy import func, select
 
 from adapters.payments.signing import SIGNATURE_HEADER, sign
 from persistence.models import PaymentEventSeen
-from tests.support.orders import line, new_order_id, order_body, put_order
+from tests.support.orders import line, open_ticket, order_body
 from tests.support.stack import WEBHOOK_SECRET, Stack
 
 BUYER = "buyer:b-501"
 
 
 async def _completed_ticket(stack: Stack) -> dict[str, Any]:
-    order_id = new_order_id()
-    async with stack.client("platform:shop") as platform:
-        await put_order(platform, order_id, order_body([line("L1", 1, 2500)]))
-    async with stack.client(BUYER) as buyer:
-        created = await buyer.post(
-            "/v1/tickets",
-            json={
-                "order_id": order_id,
-                "type": "refund_only",
-                "lines": [{"line_id": "L1", "quantity": 1}],
-                "reason_code": "wrong_item",
-            },
-        )
-    return await stack.ticket_when(BUYER, created.json()["ticket_no"], "completed")
+    async with stack.client("platform:shop") as platform, stack.client(BUYER) as buyer:
+        ticket_no = await open_ticket(platform, buyer, order_body([line("L1", 1, 2500)]), ("L1", 1))
+    return await stack.ticket_when(BUYER, ticket_no, "completed")
 
 
 def _event(ticket: dict[str, Any], event_id: str, status: str) -> bytes:

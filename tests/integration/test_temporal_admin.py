@@ -8,25 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from temporalio.common import SearchAttributeIndexedValueType as SAType
 from temporalio.testing import WorkflowEnvironment
 
 from stack.temporal_admin import (
     ensure_namespace_and_search_attributes,
     registered_search_attributes,
 )
-
-EXPECTED = {
-    "TicketStatus": SAType.KEYWORD,
-    "TicketType": SAType.KEYWORD,
-    "OrderId": SAType.KEYWORD,
-    "MerchantId": SAType.KEYWORD,
-    "BuyerId": SAType.KEYWORD,
-    "RiskLevel": SAType.KEYWORD,
-    "DeadlineAt": SAType.DATETIME,
-    "RefundAmount": SAType.INT,
-    "Escalated": SAType.BOOL,
-}
+from tests.support.spec import SEARCH_ATTRIBUTES as SPEC_ATTRIBUTES
 
 
 def _temporal_cli() -> str:
@@ -50,7 +38,7 @@ async def test_registers_the_nine_attributes_once(env: WorkflowEnvironment, name
     first = await ensure_namespace_and_search_attributes(env.client, namespace)
     second = await ensure_namespace_and_search_attributes(env.client, namespace)
 
-    assert sorted(first) == sorted(EXPECTED)
+    assert sorted(first) == sorted(SPEC_ATTRIBUTES)
     assert second == []
     registered = await registered_search_attributes(env.client, namespace)
-    assert {name: registered.get(name) for name in EXPECTED} == EXPECTED
+    assert {name: registered.get(name) for name in SPEC_ATTRIBUTES} == SPEC_ATTRIBUTES

@@ -59,3 +59,31 @@ def order_body(
 async def put_order(platform: httpx.AsyncClient, order_id: str, body: dict[str, Any]) -> None:
     response = await platform.put(f"/v1/orders/{order_id}", json=body)
     assert response.status_code in (200, 201), response.text
+
+
+def application(
+    order_id: str, *lines: tuple[str, int], reason_code: str = "no_longer_needed", **extra: Any
+) -> dict[str, Any]:
+    """A refund-only ticket application on (line_id, quantity) pairs."""
+    return {
+        "order_id": order_id,
+        "type": "refund_only",
+        "lines": [{"line_id": line_id, "quantity": qty} for line_id, qty in lines],
+        "reason_code": reason_code,
+        "description": "changed my mind",
+        **extra,
+    }
+
+
+async def open_ticket(
+    platform: httpx.AsyncClient,
+    buyer: httpx.AsyncClient,
+    order: dict[str, Any],
+    *lines: tuple[str, int],
+) -> str:
+    """Upsert a fresh order and open a ticket on it; returns the ticket number."""
+    order_id = new_order_id()
+    await put_order(platform, order_id, order)
+    created = await buyer.post("/v1/tickets", json=application(order_id, *lines))
+    assert created.status_code == 201, created.text
+    return str(created.json()["ticket_no"])

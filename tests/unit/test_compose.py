@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 from pydantic_settings import BaseSettings
-from temporalio.common import SearchAttributeIndexedValueType as SAType
 
 from settings import Settings
 from stack.temporal_admin import SEARCH_ATTRIBUTES
+from tests.support.spec import SEARCH_ATTRIBUTES as SPEC_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -121,17 +121,7 @@ def test_every_env_name_of_ours_is_a_setting(services: dict[str, dict[str, Any]]
 
 
 def test_admin_job_registers_the_nine_search_attributes_of_spec_9() -> None:
-    assert SEARCH_ATTRIBUTES == {
-        "TicketStatus": SAType.KEYWORD,
-        "TicketType": SAType.KEYWORD,
-        "OrderId": SAType.KEYWORD,
-        "MerchantId": SAType.KEYWORD,
-        "BuyerId": SAType.KEYWORD,
-        "RiskLevel": SAType.KEYWORD,
-        "DeadlineAt": SAType.DATETIME,
-        "RefundAmount": SAType.INT,
-        "Escalated": SAType.BOOL,
-    }
+    assert SEARCH_ATTRIBUTES == SPEC_ATTRIBUTES
 
 
 def test_dependencies_exist_and_are_meaningful(services: dict[str, dict[str, Any]]) -> None:
