@@ -233,7 +233,7 @@ async def test_a_refund_the_provider_refuses_outright_is_never_polled(
     assert "payment_too_old" in provider.transitions[-1].reason
 
 
-async def _until_status(
+async def until_status(
     env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], status: TicketStatus
 ) -> None:
     while (await handle.query(TicketWorkflow.state))["status"] != status:
@@ -246,7 +246,7 @@ async def test_a_large_refund_waits_for_support_and_moves_money_only_once_approv
     provider = FakeProvider(settle_after_polls=1, needs_second_approval=True)
     async with worker(time_env, provider) as queue:
         handle = await start(time_env, queue)
-        await _until_status(time_env, handle, TicketStatus.awaiting_second_approval)
+        await until_status(time_env, handle, TicketStatus.awaiting_second_approval)
         # Days pass without a decision: nothing is sent to the provider.
         await time_env.sleep(timedelta(days=3))
         assert provider.executions == 0
@@ -285,7 +285,7 @@ async def test_a_declined_large_refund_voids_the_grant_and_closes_after_the_buye
     provider = FakeProvider(needs_second_approval=True)
     async with worker(time_env, provider) as queue:
         handle = await start(time_env, queue)
-        await _until_status(time_env, handle, TicketStatus.awaiting_second_approval)
+        await until_status(time_env, handle, TicketStatus.awaiting_second_approval)
         answer = await handle.execute_update(
             TicketWorkflow.second_approval, c.SecondApproval(approve=False, note="duplicate claim")
         )

@@ -1,0 +1,36 @@
+"""Tickets already running must stay replayable: a change to workflow code that alters the
+command sequence of a recorded history fails here, unless it is behind `workflow.patched`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.ticket import TicketWorkflow
+
+HISTORIES = {
+    path.stem: path.read_text()
+    for path in sorted(Path(__file__).with_name("histories").glob("*.json"))
+}
+
+
+def test_every_recorded_flow_has_a_history() -> None:
+    assert {
+        "refund_before_shipment_webhook",
+        "refund_before_shipment_polled",
+        "refund_before_shipment_failed",
+        "second_approval_granted",
+        "second_approval_declined",
+    } <= set(HISTORIES)
+
+
+@pytest.mark.parametrize("name", sorted(HISTORIES))
+async def test_recorded_history_replays(name: str) -> None:
+    history = WorkflowHistory.from_json(name, HISTORIES[name])
+    await Replayer(
+        workflows=[TicketWorkflow], data_converter=pydantic_data_converter
+    ).replay_workflow(history)
