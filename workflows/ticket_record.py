@@ -82,6 +82,7 @@ class TicketRecord:
                 granted_amount=granted_amount,
             ),
             start_to_close_timeout=DB_WRITE,
+            summary=f"Record {event}: {previous} → {to}",
         )
         self._recorded_version = max(self._recorded_version, version)
 
