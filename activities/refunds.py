@@ -13,13 +13,8 @@ from temporalio.exceptions import ApplicationError
 from activities import contracts as c
 from adapters.payments.port import PaymentGateway, RefundCommand, RefundRefused
 from domain.orders import after_sales_status
-from domain.refunds import (
-    RefundPolicy,
-    RefundRequest,
-    RefundRuleError,
-    RequestedLine,
-    quote_refund,
-)
+from domain.refund_terms import RefundPolicy, RefundRequest, RefundRuleError, RequestedLine
+from domain.refunds import quote_refund
 from persistence.models import Order, Refund, Ticket
 from persistence.orders import get_order, prior_refunds, to_snapshot
 

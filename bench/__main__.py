@@ -13,7 +13,8 @@ from collections.abc import Callable
 from adapters.payments.signing import sign, verify
 from domain.orders import OrderLine, OrderSnapshot, OrderStatus, Payment
 from domain.reasons import ReasonCode
-from domain.refunds import PriorRefunds, RefundPolicy, RefundRequest, RequestedLine, quote_refund
+from domain.refund_terms import PriorRefunds, RefundPolicy, RefundRequest, RequestedLine
+from domain.refunds import quote_refund
 
 ROUNDS = 15
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from domain.orders import OrderSnapshot, OrderStatus
-from domain.refunds import PriorRefunds, RequestedLine
+from domain.refund_terms import PriorRefunds, RequestedLine
 from domain.tickets import TicketType
 
 _ALLOWED_ORDER_STATUSES: Mapping[TicketType, frozenset[OrderStatus]] = {

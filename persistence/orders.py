@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import OrderLine as DomainLine
 from domain.orders import OrderSnapshot, Payment
-from domain.refunds import PriorRefunds
+from domain.refund_terms import PriorRefunds
 from persistence.models import Order, OrderLine, Refund
 
 

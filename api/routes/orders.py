@@ -15,7 +15,8 @@ from api.schemas.orders import OrderUpsert, OrderView, QuoteRequest, QuoteView
 from api.scopes import sees_order
 from api.services.policy import refund_policy
 from domain.orders import OrderSnapshot
-from domain.refunds import RefundRequest, RefundRuleError, RequestedLine, quote_refund
+from domain.refund_terms import RefundRequest, RefundRuleError, RequestedLine
+from domain.refunds import quote_refund
 from persistence.orders import (
     OrderVersionConflict,
     StaleOrderVersion,

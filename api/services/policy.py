@@ -7,7 +7,7 @@ import json
 
 from activities.contracts import TicketPolicy
 from domain.money import default_second_approval_threshold
-from domain.refunds import RefundPolicy
+from domain.refund_terms import RefundPolicy
 from settings import Settings
 
 

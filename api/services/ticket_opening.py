@@ -19,7 +19,8 @@ from api.services.policy import refund_policy, ticket_policy
 from domain.eligibility import EligibilityError, check_lines, check_order
 from domain.money import format_minor
 from domain.orders import OrderSnapshot
-from domain.refunds import RefundRequest, RefundRuleError, RequestedLine, quote_refund
+from domain.refund_terms import RefundRequest, RefundRuleError, RequestedLine
+from domain.refunds import quote_refund
 from domain.tickets import Actor, Destination, TicketStatus, TicketType
 from persistence.models import Ticket, TicketLine
 from persistence.orders import get_order, prior_refunds, to_snapshot

@@ -9,17 +9,15 @@ from hypothesis import strategies as st
 from domain.money import CURRENCY_EXPONENTS
 from domain.orders import OrderLine, OrderSnapshot, OrderStatus, Payment
 from domain.reasons import ReasonCode, is_merchant_fault
-from domain.refunds import (
+from domain.refund_terms import (
     PriorRefunds,
     RefundPolicy,
     RefundQuote,
     RefundRequest,
     RefundRuleError,
     RequestedLine,
-    add_to_prior,
-    line_share,
-    quote_refund,
 )
+from domain.refunds import add_to_prior, line_share, quote_refund
 
 POLICY = RefundPolicy()
 

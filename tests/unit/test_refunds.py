@@ -15,17 +15,15 @@ from domain.reasons import (
     fault_of,
     is_merchant_fault,
 )
-from domain.refunds import (
+from domain.refund_terms import (
     PriorRefunds,
     RefundPolicy,
     RefundQuote,
     RefundRequest,
     RefundRuleError,
     RequestedLine,
-    add_to_prior,
-    line_share,
-    quote_refund,
 )
+from domain.refunds import add_to_prior, line_share, quote_refund
 
 BUYER = ReasonCode.no_longer_needed
 MERCHANT = ReasonCode.quality_issue
