@@ -100,7 +100,10 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "aftersales"
-    temporal_ui_url: str = "http://localhost:8233"
+    # Ports of the embedded Temporal dev server the run command starts (no TEMPORAL_ADDRESS).
+    temporal_dev_port: int = 7233
+    temporal_ui_port: int = 8233
+    temporal_ui_url: str | None = None
     api_port: int = 8000
     api_public_url: str = "http://127.0.0.1:8000"
     data_dir: Path = Path(".data")
@@ -110,6 +113,10 @@ class Settings(BaseSettings):
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     money: MoneySettings = Field(default_factory=MoneySettings)
     payment_sandbox: PaymentSandboxSettings = Field(default_factory=PaymentSandboxSettings)
+
+    @property
+    def ui_url(self) -> str:
+        return self.temporal_ui_url or f"http://localhost:{self.temporal_ui_port}"
 
     def require_database_url(self) -> str:
         if not self.database_url:

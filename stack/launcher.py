@@ -29,6 +29,8 @@ class Plan:
     api_port: int
     sandbox_port: int
     namespace: str
+    temporal_port: int
+    ui_port: int
     ui_url: str
     temporal_address: str | None  # None: start the embedded dev server
     database_url: str | None  # None: start the embedded PostgreSQL
@@ -41,7 +43,9 @@ class Plan:
             api_port=settings.api_port,
             sandbox_port=settings.payment_sandbox.port,
             namespace=settings.temporal_namespace,
-            ui_url=settings.temporal_ui_url,
+            temporal_port=settings.temporal_dev_port,
+            ui_port=settings.temporal_ui_port,
+            ui_url=settings.ui_url,
             temporal_address=settings.temporal_address if external_temporal else None,
             database_url=settings.database_url,
         )
@@ -123,7 +127,7 @@ class Stack:
     def _ports(self) -> dict[str, int]:
         ports = {"API": self.plan.api_port, "payment sandbox": self.plan.sandbox_port}
         if self.plan.temporal_address is None:
-            ports |= {"Temporal gRPC": temporal_dev.GRPC_PORT, "Temporal UI": temporal_dev.UI_PORT}
+            ports |= {"Temporal gRPC": self.plan.temporal_port, "Temporal UI": self.plan.ui_port}
         return ports
 
     async def _start_temporal(self) -> None:
@@ -131,11 +135,13 @@ class Stack:
         server = None
         address = plan.temporal_address
         if address is None:
-            server = temporal_dev.dev_server(plan.data_dir, plan.namespace, self.env)
-            say(f"starting Temporal dev server on {temporal_dev.ADDRESS} (log: {server.log_path})")
+            address = temporal_dev.address(plan.temporal_port)
+            server = temporal_dev.dev_server(
+                plan.data_dir, plan.namespace, plan.temporal_port, plan.ui_port, self.env
+            )
+            say(f"starting Temporal dev server on {address} (log: {server.log_path})")
             await server.start()
             self.children.append(server)
-            address = temporal_dev.ADDRESS
         client = await temporal_dev.wait_until_serving(server, address, plan.namespace)
         added = await ensure_namespace_and_search_attributes(client, plan.namespace)
         say(f"Temporal ready at {address}, namespace {plan.namespace!r}" + _added(added))

@@ -33,5 +33,6 @@ def require_free(ports: Mapping[str, int], host: str = "127.0.0.1") -> None:
         raise PortInUseError(
             f"{noun} {', '.join(taken)} already in use on {host}: is a previous "
             "`python -m stack` still running? Stop it, or choose other ports "
-            "(API_PORT, PAYMENT_SANDBOX_PORT, or an external TEMPORAL_ADDRESS)."
+            "(API_PORT, PAYMENT_SANDBOX_PORT, TEMPORAL_DEV_PORT, TEMPORAL_UI_PORT, "
+            "or an external TEMPORAL_ADDRESS)."
         )

@@ -16,9 +16,6 @@ from stack.processes import Child
 from stack.temporal_admin import CLI_TYPE_NAMES, SEARCH_ATTRIBUTES
 
 HOST = "127.0.0.1"
-GRPC_PORT = 7233
-UI_PORT = 8233
-ADDRESS = f"{HOST}:{GRPC_PORT}"
 
 
 class TemporalDied(StackError):
@@ -34,7 +31,11 @@ def temporal_cli() -> str:
     return found
 
 
-def dev_server_argv(data_dir: Path, namespace: str) -> list[str]:
+def address(port: int) -> str:
+    return f"{HOST}:{port}"
+
+
+def dev_server_argv(data_dir: Path, namespace: str, port: int, ui_port: int) -> list[str]:
     argv = [
         temporal_cli(),
         "server",
@@ -42,9 +43,9 @@ def dev_server_argv(data_dir: Path, namespace: str) -> list[str]:
         "--ip",
         HOST,
         "--port",
-        str(GRPC_PORT),
+        str(port),
         "--ui-port",
-        str(UI_PORT),
+        str(ui_port),
         "--db-filename",
         str(data_dir / "temporal" / "temporal.db"),
         # SPEC §10: WAL + synchronous=normal persist as fast as the in-memory store.
@@ -63,11 +64,13 @@ def dev_server_argv(data_dir: Path, namespace: str) -> list[str]:
     return argv
 
 
-def dev_server(data_dir: Path, namespace: str, env: Mapping[str, str]) -> Child:
+def dev_server(
+    data_dir: Path, namespace: str, port: int, ui_port: int, env: Mapping[str, str]
+) -> Child:
     (data_dir / "temporal").mkdir(parents=True, exist_ok=True)
     return Child(
         "temporal",
-        dev_server_argv(data_dir, namespace),
+        dev_server_argv(data_dir, namespace, port, ui_port),
         env=env,
         log_path=data_dir / "logs" / "temporal.log",
         echo=False,

@@ -1,0 +1,148 @@
+"""The README's run command as a new user meets it: zero set-up, a first ticket, a restart.
+
+Runs `python -m stack` on embedded defaults (its own Temporal dev server and pgserver, on free
+ports and a fresh data directory), opens a refund-only ticket with the demo keys, stops it with
+Ctrl-C, starts it again and finds the order, the ticket and the Temporal history still there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from tests.support.servers import free_port
+
+BANNER = "After-sales engine is up"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _environment(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "TEMPORAL_ADDRESS"} and not key.startswith("DEADLINE_")
+    }
+    return env | {
+        "DATA_DIR": str(data_dir),
+        "API_PORT": str(ports["api"]),
+        "PAYMENT_SANDBOX_PORT": str(ports["sandbox"]),
+        "TEMPORAL_DEV_PORT": str(ports["temporal"]),
+        "TEMPORAL_UI_PORT": str(ports["ui"]),
+    }
+
+
+@asynccontextmanager
+async def run_command(env: dict[str, str], output: list[str]) -> AsyncIterator[None]:
+    """`python -m stack` until its banner; Ctrl-C on leaving, which must end it cleanly."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "stack",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+
+    async def read() -> None:
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            output.append(raw.decode(errors="replace"))
+
+    reader = asyncio.create_task(read())
+    try:
+        async with asyncio.timeout(180):
+            while not any(BANNER in line for line in output):
+                if process.returncode is not None:
+                    raise AssertionError("the run command exited:\n" + "".join(output[-40:]))
+                await asyncio.sleep(0.2)
+        yield
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(60):
+            code = await process.wait()
+            await reader
+        assert code == 0, "".join(output[-40:])
+
+
+async def _tickets_of(api: httpx.AsyncClient, order_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = (
+        await api.get("/v1/tickets", params={"order_id": order_id})
+    ).json()["items"]
+    return items
+
+
+async def _completed(api: httpx.AsyncClient, ticket_no: str) -> dict[str, Any]:
+    async with asyncio.timeout(60):
+        while True:
+            ticket: dict[str, Any] = (await api.get(f"/v1/tickets/{ticket_no}")).json()
+            if ticket["status"] in ("completed", "refund_failed"):
+                return ticket
+            await asyncio.sleep(0.2)
+
+
+async def test_the_run_command_serves_a_first_ticket_and_keeps_everything_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    ports = {name: free_port() for name in ("api", "sandbox", "temporal", "ui")}
+    env = _environment(tmp_path / "data", ports)
+    api_url = f"http://127.0.0.1:{ports['api']}"
+    output: list[str] = []
+
+    async with run_command(env, output):
+        keys = json.loads((tmp_path / "data" / "demo-keys.json").read_text())
+        buyer_key = keys["buyer:b-501"]["api_key"]
+        async with httpx.AsyncClient(
+            base_url=api_url, headers={"Authorization": f"Bearer {buyer_key}"}
+        ) as api:
+            created = await api.post(
+                "/v1/tickets",
+                json={
+                    "order_id": "DEMO-CNY-1001",
+                    "type": "refund_only",
+                    "lines": [{"line_id": "L1", "quantity": 2}, {"line_id": "L2", "quantity": 1}],
+                    "reason_code": "no_longer_needed",
+                },
+            )
+            assert created.status_code == 201, created.text
+            ticket = await _completed(api, created.json()["ticket_no"])
+            order = (await api.get("/v1/orders/DEMO-CNY-1001")).json()
+        temporal = await Client.connect(f"127.0.0.1:{ports['temporal']}")
+        found = [w.id async for w in temporal.list_workflows('OrderId = "DEMO-CNY-1001"')]
+
+    assert buyer_key in "".join(output), "the banner prints the demo keys"
+    assert ticket["status"] == "completed"
+    # 2 x (88.00) - 10.00 discount + 129.00 + 10.00 shipping: this ticket completes the order.
+    assert ticket["refunded_amount"] == 30500
+    assert order["after_sales_status"] == "refunded" and order["closed"] is True
+    assert found == [ticket["ticket_no"]]
+
+    output.clear()
+    async with run_command(env, output):
+        again = json.loads((tmp_path / "data" / "demo-keys.json").read_text())
+        async with httpx.AsyncClient(
+            base_url=api_url, headers={"Authorization": f"Bearer {buyer_key}"}
+        ) as api:
+            kept = await _tickets_of(api, "DEMO-CNY-1001")
+            order_after = (await api.get("/v1/orders/DEMO-CNY-1001")).json()
+        temporal = await Client.connect(f"127.0.0.1:{ports['temporal']}")
+        history = await temporal.get_workflow_handle(ticket["ticket_no"]).fetch_history()
+
+    assert again == keys
+    assert [(t["ticket_no"], t["status"], t["refunded_amount"]) for t in kept] == [
+        (ticket["ticket_no"], "completed", 30500)
+    ]
+    assert order_after["refunded_total"] == 30500
+    assert history.events[-1].HasField("workflow_execution_completed_event_attributes")
