@@ -10,6 +10,7 @@ from api.schemas.tickets import (
     TicketSummary,
     TimelineView,
 )
+from domain.actions import Action
 from persistence.models import Order, Refund, Ticket, TimelineEntry
 from persistence.orders import to_snapshot
 
@@ -30,7 +31,10 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
 
 
 def ticket_detail(
-    ticket: Ticket, refunds: list[Refund], timeline: list[TimelineEntry]
+    ticket: Ticket,
+    refunds: list[Refund],
+    timeline: list[TimelineEntry],
+    allowed_actions: list[Action],
 ) -> TicketDetail:
     summary = ticket_summary(ticket).model_dump()
     return TicketDetail(
@@ -44,4 +48,5 @@ def ticket_detail(
         policy=ticket.policy,
         refunds=[RefundView.model_validate(r, from_attributes=True) for r in refunds],
         timeline=[TimelineView.model_validate(t, from_attributes=True) for t in timeline],
+        allowed_actions=[str(action) for action in allowed_actions],
     )

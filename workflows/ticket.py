@@ -9,6 +9,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
+    from domain.actions import WHEN, Action
     from domain.money import format_minor
     from domain.tickets import Actor, TicketStatus, TicketType
 
@@ -52,7 +53,7 @@ class TicketWorkflow(RefundSteps):
 
     @second_approval.validator
     def _check_second_approval(self, decision: c.SecondApproval) -> None:
-        self._expect(TicketStatus.awaiting_second_approval, decision.expected_version)
+        self._expect(Action.second_approval, decision.expected_version)
 
     @workflow.query
     def state(self) -> dict[str, Any]:
@@ -65,11 +66,11 @@ class TicketWorkflow(RefundSteps):
             "refund": self._refund.model_dump() if self._refund else None,
         }
 
-    def _expect(self, status: TicketStatus, expected_version: int | None) -> None:
+    def _expect(self, action: Action, expected_version: int | None) -> None:
         """Validators refuse before anything is written to the history."""
-        if self._status is not status or self._second_approval is not None:
+        if self._status not in WHEN[action] or self._second_approval is not None:
             raise ApplicationError(
-                f"the ticket is {self._status}, not {status}", type=ILLEGAL_TRANSITION
+                f"{action} is not possible: the ticket is {self._status}", type=ILLEGAL_TRANSITION
             )
         if expected_version is not None and expected_version != self._version:
             raise ApplicationError(

@@ -18,6 +18,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
     require,
+    require_action,
 )
 from api.presenters import ticket_detail, ticket_summary
 from api.problems import Problem
@@ -25,7 +26,8 @@ from api.schemas.tickets import SecondApprovalBody, TicketCreate, TicketDetail, 
 from api.scopes import ticket_scope
 from api.services.ticket_actions import send_action
 from api.services.ticket_opening import open_ticket
-from domain.tickets import TicketStatus, TicketType
+from domain.actions import Action, allowed_actions
+from domain.tickets import Actor, TicketStatus, TicketType
 from persistence import tickets as repo
 from workflows.ticket import TicketWorkflow
 
@@ -88,13 +90,13 @@ async def list_tickets(
     )
 
 
-@router.post("/{ticket_no}/second-approval", response_model=TicketDetail)
+@router.post(f"/{{ticket_no}}/{Action.second_approval}", response_model=TicketDetail)
 async def second_approval(
     ticket_no: TicketNo,
     body: SecondApprovalBody,
     session: SessionDep,
     temporal: TemporalDep,
-    principal: Annotated[Principal, Depends(require(Role.support))],
+    principal: Annotated[Principal, Depends(require_action(Action.second_approval))],
     idempotency_key: IdempotencyKeyDep = None,
 ) -> TicketDetail:
     """Approve or decline a refund above the second-approval threshold, before money moves."""
@@ -129,7 +131,10 @@ async def _detail(session: SessionDep, ticket_no: str, principal: Principal) -> 
     if ticket is None:
         raise Problem(404, "ticket_not_found", f"no ticket {ticket_no}")
     return ticket_detail(
-        ticket, await repo.refunds(session, ticket_no), await repo.timeline(session, ticket_no)
+        ticket,
+        await repo.refunds(session, ticket_no),
+        await repo.timeline(session, ticket_no),
+        allowed_actions(TicketStatus(ticket.status), Actor(principal.role)),
     )
 
 

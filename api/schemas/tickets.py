@@ -83,6 +83,9 @@ class TicketDetail(TicketSummary):
     policy: dict[str, Any]
     refunds: list[RefundView]
     timeline: list[TimelineView]
+    allowed_actions: list[str] = Field(
+        description="actions the caller can take now, named as in `POST /v1/tickets/{id}/<action>`"
+    )
 
 
 class TicketPage(BaseModel):
