@@ -45,12 +45,14 @@ async def create_ticket(
     principal: Annotated[Principal, Depends(require(Role.buyer, Role.support))],
     idempotency_key: IdempotencyKeyDep = None,
 ) -> TicketDetail:
-    """Open a ticket and start its workflow; the same `Idempotency-Key` gives the same ticket."""
+    """Open a ticket and start its workflow; the same `Idempotency-Key` and body give the same
+    ticket (marked `Idempotent-Replayed: true`), never a second one."""
     ticket_no, created = await open_ticket(
         session, temporal, settings, principal, body, idempotency_key
     )
     if not created:
-        response.status_code = 200
+        # A replay answers as the first call did, and says that it is one.
+        response.headers["Idempotent-Replayed"] = "true"
     return await _detail(session, ticket_no, principal)
 
 

@@ -112,8 +112,9 @@ async def test_the_same_idempotency_key_gives_the_same_ticket_never_two(stack: S
         listed = (await buyer.get("/v1/tickets", params={"order_id": order_id})).json()
 
     numbers = {r.json()["ticket_no"] for r in (first, second, third) if r.status_code < 300}
-    assert sorted([first.status_code, second.status_code]) in ([200, 201], [201, 409])
-    assert third.status_code == 200
+    assert sorted([first.status_code, second.status_code]) in ([201, 201], [201, 409])
+    assert third.status_code == 201 and third.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers or "Idempotent-Replayed" not in second.headers
     assert len(numbers) == 1
     assert other_body.status_code == 422 and other_body.json()["code"] == "idempotency_key_reused"
     assert [t["ticket_no"] for t in listed["items"]] == list(numbers)
