@@ -105,7 +105,6 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     temporal_ui_url: str | None = None
     api_port: int = 8000
-    api_public_url: str = "http://127.0.0.1:8000"
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
 

@@ -73,7 +73,6 @@ class Stack:
         await self._start_temporal()
         self._start_postgres()
         self.env.setdefault("PAYMENT_SANDBOX_URL", f"http://127.0.0.1:{plan.sandbox_port}")
-        self.env.setdefault("API_PUBLIC_URL", plan.api_url)
         python = sys.executable
         await self._run_once("migrate", [python, "-m", "persistence.migrate"])
         await self._run_once("seed", [python, "-m", "stack.seed"])
