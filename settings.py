@@ -60,6 +60,18 @@ class DeadlineSettings(BaseSettings):
     refund_settlement: Duration = timedelta(days=7)
 
 
+class PolicySettings(BaseSettings):
+    """SPEC §2 windows and limits, `POLICY_*`; a merchant's stored policy overrides them."""
+
+    model_config = SettingsConfigDict(env_prefix="POLICY_", env_file=".env", extra="ignore")
+
+    # How long after delivery a return, exchange or refund may be asked for.
+    no_reason_return_window: Duration = timedelta(days=7)
+    merchant_fault_window: Duration = timedelta(days=15)
+    # Tickets that may ever include one order line, whatever became of them.
+    max_applications_per_line: int = Field(3, ge=1, le=10)
+
+
 class ReminderSettings(BaseSettings):
     model_config = _ENV
 
@@ -110,6 +122,7 @@ class Settings(BaseSettings):
 
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
     money: MoneySettings = Field(default_factory=MoneySettings)
     payment_sandbox: PaymentSandboxSettings = Field(default_factory=PaymentSandboxSettings)
 

@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.refunds import RefundActivities
+from activities.risk import RiskActivities
 from activities.tickets import TicketActivities
 from adapters.payments.port import PaymentGateway
 from adapters.payments.sandbox import SandboxPaymentGateway
@@ -31,6 +32,7 @@ def build_worker(
 ) -> Worker:
     tickets = TicketActivities(sessions)
     refunds = RefundActivities(sessions, gateways)
+    risk = RiskActivities(sessions)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -42,6 +44,7 @@ def build_worker(
             refunds.check_refund,
             refunds.settle_refund,
             refunds.void_grant,
+            risk.assess_risk,
         ],
     )
 

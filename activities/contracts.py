@@ -6,7 +6,7 @@ Pure pydantic and domain types only, so workflow code can import it without pull
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,7 @@ EXECUTE_REFUND = "execute_refund"
 CHECK_REFUND = "check_refund"
 SETTLE_REFUND = "settle_refund"
 VOID_GRANT = "void_grant"
+ASSESS_RISK = "assess_risk"
 
 
 class TicketPolicy(BaseModel):
@@ -31,6 +32,16 @@ class TicketPolicy(BaseModel):
     refund_status_poll: timedelta
     second_approval_threshold: int
     refund_shipping_on_merchant_fault: bool = True
+    # Defaults of SPEC §3, so payloads of tickets opened before these existed still decode.
+    review_reminders: list[timedelta] = Field(
+        default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)]
+    )
+    buyer_return: timedelta = timedelta(days=7)
+    return_delivery: timedelta = timedelta(days=15)
+    warehouse_checkin: timedelta = timedelta(days=10)
+    resolve_inspection: timedelta = timedelta(hours=48)
+    reship: timedelta = timedelta(hours=48)
+    confirm_receipt: timedelta = timedelta(days=10)
 
 
 class TicketInput(BaseModel):
@@ -47,12 +58,39 @@ class TicketInput(BaseModel):
     policy: TicketPolicy
     opened_by: Actor
     opened_at: datetime
+    order_delivered: bool = False
+    requested_amount: int | None = None
 
 
 class TicketResult(BaseModel):
     ticket_no: str
     status: TicketStatus
     refunded_amount: int
+
+
+class ShipmentRecord(BaseModel):
+    direction: Literal["return", "replacement"]
+    carrier: str
+    tracking_no: str
+    shipped_at: datetime
+    delivered_at: datetime | None = None
+    status: str = "shipped"
+
+
+class InspectedLine(BaseModel):
+    line_id: str
+    accepted: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+
+
+class InspectionRecord(BaseModel):
+    warehouse_id: str | None
+    inspector_id: str | None
+    lines: list[InspectedLine]
+    notes: str = ""
+    photos: list[str] = Field(default_factory=list)
+    passed: bool
+    at: datetime
 
 
 class Transition(BaseModel):
@@ -73,12 +111,22 @@ class Transition(BaseModel):
     deadline_at: datetime | None = None
     on_timeout: str | None = None
     granted_amount: int | None = None
+    warehouse_id: str | None = None
+    service_fee: int | None = None
+    escalated: bool | None = None
+    shipment: ShipmentRecord | None = None
+    inspection: InspectionRecord | None = None
 
 
 class GrantRequest(BaseModel):
     ticket_no: str
     refund_seq: int
     idempotency_key: str
+    service_fee: int = 0
+    # A decided amount below the maximum (buyer's request, partial refund, arbitration).
+    requested_amount: int | None = None
+    # Quantities actually refunded when they differ from the ticket's (inspection).
+    lines: dict[str, int] | None = None
 
 
 class Grant(BaseModel):
@@ -128,13 +176,85 @@ class Settlement(BaseModel):
     source: str
 
 
-class SecondApproval(BaseModel):
+class ActorAction(BaseModel):
+    """What every actor action carries; the API fills in who acts."""
+
+    actor: Actor = Actor.support
+    actor_id: str | None = None
+    expected_version: int | None = None
+    note: str = ""
+
+
+class SecondApproval(ActorAction):
     """Support's decision on a refund above the second-approval threshold."""
 
     approve: bool
-    note: str = ""
-    actor_id: str | None = None
-    expected_version: int | None = None
+
+
+class Approve(ActorAction):
+    service_fee: int = Field(0, ge=0)
+    warehouse_id: str | None = None
+
+
+class Reject(ActorAction):
+    reason_code: str
+
+
+class Shipping(ActorAction):
+    """The buyer's return parcel or the merchant's replacement."""
+
+    carrier: str
+    tracking_no: str
+
+
+class Cancel(ActorAction):
+    pass
+
+
+class Escalate(ActorAction):
+    reason: str
+
+
+class Inspection(ActorAction):
+    lines: list[InspectedLine]
+    photos: list[str] = Field(default_factory=list)
+
+
+class ResolveInspection(ActorAction):
+    decision: Literal["partial_refund", "return_to_buyer"]
+    amount: int | None = Field(None, ge=0)
+
+
+class ConfirmReceipt(ActorAction):
+    pass
+
+
+class Arbitration(ActorAction):
+    decision: Literal["refund", "partial_refund", "reject", "return_to_buyer"]
+    amount: int | None = Field(None, ge=0)
+
+
+class TrackingSignal(BaseModel):
+    """A courier's tracking event for one of the ticket's parcels, forwarded by the API."""
+
+    event_id: str
+    tracking_no: str
+    status: Literal["picked_up", "in_transit", "delivered", "exception", "lost"]
+    at: datetime
+    description: str = ""
+
+
+class RiskRequest(BaseModel):
+    ticket_no: str
+
+
+class RiskAssessment(BaseModel):
+    """The buyer's risk when a decision is due, with reasons in words (SPEC §5)."""
+
+    level: Literal["low", "medium", "high"]
+    reasons: list[str] = Field(default_factory=list)
+    watchlisted: bool = False
+    evidence_summary: dict[str, Any] | None = None
 
 
 class ActionResult(BaseModel):

@@ -58,6 +58,13 @@ def _grant(refund: Refund) -> c.Grant:
     )
 
 
+def _refunded_lines(ticket: Ticket, request: c.GrantRequest) -> dict[str, int]:
+    """The ticket's quantities, unless the decision names others (units accepted at inspection)."""
+    if request.lines is not None:
+        return {line_id: qty for line_id, qty in request.lines.items() if qty > 0}
+    return {line.line_id: line.quantity for line in ticket.lines}
+
+
 async def _refund_by_key(session: AsyncSession, key: str) -> Refund:
     refund = (
         await session.execute(select(Refund).where(Refund.idempotency_key == key))
@@ -100,11 +107,16 @@ class RefundActivities:
                     await prior_refunds(session, order.order_id),
                     RefundRequest(
                         lines=[
-                            RequestedLine(line_id=line.line_id, quantity=line.quantity)
-                            for line in ticket.lines
+                            RequestedLine(line_id=line_id, quantity=quantity)
+                            for line_id, quantity in _refunded_lines(ticket, request).items()
                         ],
                         reason_code=ticket.reason_code,
-                        requested_amount=ticket.requested_amount,
+                        service_fee=request.service_fee,
+                        requested_amount=(
+                            request.requested_amount
+                            if request.requested_amount is not None
+                            else ticket.requested_amount
+                        ),
                     ),
                     RefundPolicy(
                         refund_shipping_on_merchant_fault=ticket.policy[

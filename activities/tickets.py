@@ -1,15 +1,15 @@
-"""Writes of the ticket's read model: its current state and its timeline."""
+"""Writes of the ticket's read model: its current state, timeline, parcels and inspection."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import contracts as c
-from domain.tickets import TERMINAL_STATUSES
-from persistence.models import Ticket, TimelineEntry
+from domain.tickets import TERMINAL_STATUSES, TicketStatus
+from persistence.models import Inspection, Shipment, Ticket, TimelineEntry, Warehouse
 
 
 class TicketActivities:
@@ -40,20 +40,66 @@ class TicketActivities:
             )
             if inserted.scalar_one_or_none() is None:
                 return
-            values: dict[str, object] = {
-                "status": transition.to_status,
-                "version": transition.version,
-                "next_actor": transition.next_actor,
-                "deadline_at": transition.deadline_at,
-                "on_timeout": transition.on_timeout,
-            }
-            if transition.granted_amount is not None:
-                values["granted_amount"] = transition.granted_amount
-            if transition.to_status in TERMINAL_STATUSES:
-                values["closed_at"] = transition.at
             await session.execute(
                 update(Ticket)
                 .where(Ticket.ticket_no == transition.ticket_no)
                 .where(Ticket.version < transition.version)
-                .values(**values)
+                .values(**await _ticket_values(session, transition))
             )
+            if transition.shipment is not None:
+                await _record_shipment(session, transition.ticket_no, transition.shipment)
+            if transition.inspection is not None:
+                await _record_inspection(session, transition.ticket_no, transition.inspection)
+
+
+async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dict[str, object]:
+    values: dict[str, object] = {
+        "status": transition.to_status,
+        "version": transition.version,
+        "next_actor": transition.next_actor,
+        "deadline_at": transition.deadline_at,
+        "on_timeout": transition.on_timeout,
+    }
+    if transition.granted_amount is not None:
+        values["granted_amount"] = transition.granted_amount
+    if transition.service_fee is not None:
+        values["service_fee"] = transition.service_fee
+    if transition.escalated is not None:
+        values["escalated"] = transition.escalated
+    if transition.to_status in TERMINAL_STATUSES:
+        values["closed_at"] = transition.at
+    warehouse = transition.warehouse_id
+    if warehouse is None and transition.to_status is TicketStatus.awaiting_buyer_return:
+        # Approved without a chosen warehouse (automatically, say): the shop's first one.
+        warehouse = await session.scalar(
+            select(Warehouse.warehouse_id)
+            .join(Ticket, Ticket.merchant_id == Warehouse.merchant_id)
+            .where(Ticket.ticket_no == transition.ticket_no)
+            .order_by(Warehouse.warehouse_id)
+            .limit(1)
+        )
+    if warehouse is not None:
+        values["warehouse_id"] = warehouse
+    return values
+
+
+async def _record_shipment(session: AsyncSession, ticket_no: str, parcel: c.ShipmentRecord) -> None:
+    await session.execute(
+        insert(Shipment)
+        .values(ticket_no=ticket_no, **parcel.model_dump())
+        .on_conflict_do_update(
+            index_elements=["ticket_no", "direction"],
+            set_={"status": parcel.status, "delivered_at": parcel.delivered_at},
+        )
+    )
+
+
+async def _record_inspection(
+    session: AsyncSession, ticket_no: str, inspection: c.InspectionRecord
+) -> None:
+    values = inspection.model_dump(mode="json", exclude={"at"})
+    await session.execute(
+        insert(Inspection)
+        .values(ticket_no=ticket_no, at=inspection.at, **values)
+        .on_conflict_do_nothing(index_elements=["ticket_no"])
+    )

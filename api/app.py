@@ -10,7 +10,16 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import metrics, problems
-from api.routes import health, orders, tickets, webhooks
+from api.routes import (
+    health,
+    merchant_policies,
+    messages,
+    orders,
+    ticket_actions,
+    tickets,
+    watchlist,
+    webhooks,
+)
 from persistence.db import make_engine, make_session_factory
 from settings import Settings, get_settings
 
@@ -42,6 +51,15 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     )
     problems.install(app)
     metrics.install(app)
-    for router in (health.router, orders.router, tickets.router, webhooks.router):
+    for router in (
+        health.router,
+        orders.router,
+        tickets.router,
+        ticket_actions.router,
+        webhooks.router,
+        merchant_policies.router,
+        messages.router,
+        watchlist.router,
+    ):
         app.include_router(router)
     return app

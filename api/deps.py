@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from api.auth import Principal, Role, authenticate
 from api.problems import Problem
-from domain.actions import WHO, Action
+from domain.actions import Action, who
 from settings import Settings
 
 
@@ -75,4 +75,4 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 
 def require_action(action: Action) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that admits the roles that may ever take `action` (403 for the others)."""
-    return require(*(Role(actor) for actor in WHO[action]))
+    return require(*(Role(actor) for actor in who(action)))

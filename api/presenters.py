@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from api.schemas.messages import MessageView
 from api.schemas.orders import OrderView
+from api.schemas.risk import RiskView
 from api.schemas.tickets import (
+    InspectionView,
     RefundView,
+    ShipmentView,
     TicketDetail,
     TicketLineBody,
     TicketSummary,
     TimelineView,
 )
 from domain.actions import Action
-from persistence.models import Order, Refund, Ticket, TimelineEntry
+from persistence.models import (
+    Inspection,
+    Order,
+    Refund,
+    Shipment,
+    Ticket,
+    TicketMessage,
+    TimelineEntry,
+)
 from persistence.orders import to_snapshot
 
 
@@ -32,11 +44,21 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
 
 def ticket_detail(
     ticket: Ticket,
+    *,
     refunds: list[Refund],
     timeline: list[TimelineEntry],
-    allowed_actions: list[Action],
+    shipments: list[Shipment],
+    inspection: Inspection | None,
+    messages: list[TicketMessage],
+    allowed: list[Action],
+    with_risk: bool,
 ) -> TicketDetail:
     summary = ticket_summary(ticket).model_dump()
+    risk = RiskView(
+        level=ticket.risk_level,
+        reasons=list(ticket.risk_reasons),
+        evidence_summary=ticket.evidence_summary,
+    )
     return TicketDetail(
         **summary,
         description=ticket.description,
@@ -46,7 +68,14 @@ def ticket_detail(
         lines=[TicketLineBody(line_id=x.line_id, quantity=x.quantity) for x in ticket.lines],
         breakdown=ticket.breakdown,
         policy=ticket.policy,
+        service_fee=ticket.service_fee,
         refunds=[RefundView.model_validate(r, from_attributes=True) for r in refunds],
+        shipments=[ShipmentView.model_validate(s, from_attributes=True) for s in shipments],
+        inspection=InspectionView.model_validate(inspection, from_attributes=True)
+        if inspection
+        else None,
+        messages=[MessageView.model_validate(m, from_attributes=True) for m in messages],
         timeline=[TimelineView.model_validate(t, from_attributes=True) for t in timeline],
-        allowed_actions=[str(action) for action in allowed_actions],
+        allowed_actions=[str(action) for action in allowed],
+        risk=risk if with_risk else None,
     )

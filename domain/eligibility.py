@@ -1,10 +1,15 @@
-"""Who may open which ticket on which order lines (SPEC §2)."""
+"""Who may open which ticket on which order lines, and until when (SPEC §2)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict
+
+from domain.durations import describe
 from domain.orders import OrderSnapshot, OrderStatus
+from domain.reasons import ReasonCode, is_merchant_fault
 from domain.refund_terms import PriorRefunds, RequestedLine
 from domain.tickets import TicketType
 
@@ -15,6 +20,22 @@ _ALLOWED_ORDER_STATUSES: Mapping[TicketType, frozenset[OrderStatus]] = {
     ),
     TicketType.exchange: frozenset({OrderStatus.delivered, OrderStatus.completed}),
 }
+
+
+# Orders whose delivery starts the return window; before delivery no window runs yet.
+_WINDOWED_ORDER_STATUSES = frozenset({OrderStatus.delivered, OrderStatus.completed})
+
+
+class ReturnWindows(BaseModel):
+    """How long after delivery a ticket may be opened, by who is at fault (policy)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    no_reason: timedelta
+    merchant_fault: timedelta
+
+    def for_reason(self, reason_code: ReasonCode | str) -> timedelta:
+        return self.merchant_fault if is_merchant_fault(reason_code) else self.no_reason
 
 
 class EligibilityError(ValueError):
@@ -78,4 +99,54 @@ def check_lines(
                 f"line {requested.line_id} has {left} unit(s) left to refund, "
                 f"{requested.quantity} requested",
                 f"{field}.quantity",
+            )
+
+
+def window_closes_at(
+    order: OrderSnapshot, reason_code: ReasonCode | str, windows: ReturnWindows
+) -> datetime | None:
+    """When the window for this reason closes; None while no window runs (not delivered, or the
+    platform did not say when it was)."""
+    if order.status not in _WINDOWED_ORDER_STATUSES or order.delivered_at is None:
+        return None
+    return order.delivered_at + windows.for_reason(reason_code)
+
+
+def check_window(
+    order: OrderSnapshot, reason_code: ReasonCode | str, windows: ReturnWindows, now: datetime
+) -> None:
+    """Every ticket type on a delivered order is bound by the window of its reason."""
+    closes_at = window_closes_at(order, reason_code, windows)
+    if closes_at is None or now <= closes_at:
+        return
+    delivered_at = closes_at - windows.for_reason(reason_code)
+    kind = "merchant-fault" if is_merchant_fault(reason_code) else "no-reason (buyer-fault)"
+    raise EligibilityError(
+        "outside_return_window",
+        f"{kind} tickets ({reason_code}) can be opened up to "
+        f"{describe(windows.for_reason(reason_code))} after delivery; order "
+        f"{order.order_id} was delivered on {_utc(delivered_at)} and the window closed on "
+        f"{_utc(closes_at)}",
+        "reason_code",
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def check_application_limit(
+    lines: Sequence[RequestedLine], applications: Mapping[str, int], limit: int
+) -> None:
+    """A line may be applied for `limit` times in all, whatever became of the earlier tickets.
+
+    `applications` counts, per line, the tickets that ever included it."""
+    for index, requested in enumerate(lines):
+        used = applications.get(requested.line_id, 0)
+        if used >= limit:
+            raise EligibilityError(
+                "too_many_applications",
+                f"line {requested.line_id} has already been applied for {used} time(s); "
+                f"at most {limit} applications per line are allowed",
+                f"lines[{index}].line_id",
             )

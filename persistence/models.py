@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -145,6 +146,11 @@ class Ticket(Base):
     policy: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_by_role: Mapped[str] = mapped_column(String(16))
+    service_fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    risk_level: Mapped[str | None] = mapped_column(String(8))
+    risk_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    evidence_summary: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -239,3 +245,77 @@ class IdempotentRequest(Base):
     resource_id: Mapped[str | None] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created()
+
+
+class Shipment(Base):
+    """A parcel of a ticket: the buyer's return, or the merchant's replacement."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("ticket_no", "direction"),)
+
+    shipment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("tickets.ticket_no", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(16))
+    carrier: Mapped[str] = mapped_column(String(32))
+    tracking_no: Mapped[str] = mapped_column(String(64), index=True)
+    shipped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="shipped")
+
+
+class Inspection(Base):
+    """The warehouse's inspection of a returned parcel, per line."""
+
+    __tablename__ = "inspections"
+
+    ticket_no: Mapped[str] = mapped_column(
+        ForeignKey("tickets.ticket_no", ondelete="CASCADE"), primary_key=True
+    )
+    warehouse_id: Mapped[str | None] = mapped_column(String(64))
+    inspector_id: Mapped[str | None] = mapped_column(String(64))
+    lines: Mapped[list[Any]]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    photos: Mapped[list[Any]] = mapped_column(default=list)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TicketMessage(Base):
+    """Conversation on a ticket; stored here, never in the workflow's history."""
+
+    __tablename__ = "ticket_messages"
+
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(
+        ForeignKey("tickets.ticket_no", ondelete="CASCADE"), index=True
+    )
+    author_role: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = _created()
+
+
+class MerchantPolicy(Base):
+    """A merchant's overrides of the global policy; each change is a new version."""
+
+    __tablename__ = "merchant_policies"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.merchant_id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    overrides: Mapped[dict[str, Any]]
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class WatchlistEntry(Base):
+    """Buyers support watches: their tickets are never approved automatically."""
+
+    __tablename__ = "watchlist"
+
+    buyer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    added_by: Mapped[str | None] = mapped_column(String(64))
+    added_at: Mapped[datetime] = _created()

@@ -13,7 +13,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.tickets import Actor, TicketStatus, refund_idempotency_key
     from workflows import search_attributes as sa
 
-from workflows.ticket_record import DB_WRITE, TicketRecord
+from workflows.actor_inbox import ActorInbox
+from workflows.ticket_record import DB_WRITE
 
 _PROVIDER_CALL = timedelta(seconds=60)
 # Provider outages are retried for as long as it takes; the idempotency key makes that safe.
@@ -26,7 +27,7 @@ _FINAL_REFUND_STATES = frozenset({"succeeded", "failed"})
 SETTLEMENT_OVERDUE = "alert support, keep reconciling"
 
 
-class RefundSteps(TicketRecord):
+class RefundSteps(ActorInbox):
     def __init__(self, ticket: c.TicketInput) -> None:
         super().__init__(ticket)
         self._seen_events: set[str] = set()
@@ -51,12 +52,24 @@ class RefundSteps(TicketRecord):
             }
         )
 
-    async def grant(self, refund_seq: int) -> c.Grant:
+    async def grant(
+        self,
+        refund_seq: int,
+        *,
+        service_fee: int = 0,
+        requested_amount: int | None = None,
+        lines: dict[str, int] | None = None,
+    ) -> c.Grant:
         key = refund_idempotency_key(self._ticket.ticket_no, refund_seq)
         grant = await workflow.execute_activity(
             c.GRANT_REFUND,
             c.GrantRequest(
-                ticket_no=self._ticket.ticket_no, refund_seq=refund_seq, idempotency_key=key
+                ticket_no=self._ticket.ticket_no,
+                refund_seq=refund_seq,
+                idempotency_key=key,
+                service_fee=service_fee,
+                requested_amount=requested_amount,
+                lines=lines,
             ),
             result_type=c.Grant,
             start_to_close_timeout=DB_WRITE,

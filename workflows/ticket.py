@@ -2,58 +2,206 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
-    from domain.actions import WHEN, Action
-    from domain.money import format_minor
-    from domain.tickets import Actor, TicketStatus, TicketType
+    from domain.actions import Action
+    from domain.reasons import is_merchant_fault
+    from domain.tickets import TERMINAL_STATUSES, TicketStatus, TicketType
 
-from workflows.refund_steps import SETTLEMENT_OVERDUE, RefundSteps
+from workflows.actor_inbox import ILLEGAL_TRANSITION, INVALID_ACTION, VERSION_CONFLICT, invalid
+from workflows.exchange_steps import ExchangeSteps
 
-ILLEGAL_TRANSITION = "IllegalTransition"
-VERSION_CONFLICT = "VersionConflict"
+__all__ = ["ILLEGAL_TRANSITION", "INVALID_ACTION", "VERSION_CONFLICT", "TicketWorkflow"]
+
+# Tickets opened before the risk check existed approve a refund before shipment unchecked.
+RISK_CHECK_BEFORE_RULE_APPROVAL = "risk-check-before-rule-approval"
+S = TicketStatus
 
 
 @workflow.defn
-class TicketWorkflow(RefundSteps):
+class TicketWorkflow(ExchangeSteps):
     @workflow.init
     def __init__(self, ticket: c.TicketInput) -> None:
         super().__init__(ticket)
-        self._second_approval: c.SecondApproval | None = None
+        self._steps: dict[TicketStatus, Callable[[], Awaitable[None]]] = {
+            S.awaiting_merchant_review: self.review_step,
+            S.awaiting_second_approval: self.second_approval_step,
+            S.refunding: self.refunding_step,
+            S.rejected: self.rejected_step,
+            S.under_arbitration: self.arbitration_step,
+            S.awaiting_buyer_return: self.buyer_return_step,
+            S.return_in_transit: self.return_transit_step,
+            S.awaiting_inspection: self.inspection_step,
+            S.inspection_failed: self.failed_inspection_step,
+            S.awaiting_reship: self.reship_step,
+            S.replacement_in_transit: self.receipt_step,
+        }
 
     @workflow.run
     async def run(self, ticket: c.TicketInput) -> c.TicketResult:
         if ticket.type is TicketType.refund_only and not ticket.order_shipped:
             await self._refund_before_shipment()
         else:
-            raise ApplicationError(
-                f"no flow for a {ticket.type} ticket on this order", non_retryable=True
-            )
+            await self.open_for_review()
+        # Each waiting state races its actors against its deadline, then moves the ticket on.
+        while self._status not in TERMINAL_STATUSES and self._status is not S.refund_failed:
+            await self._steps[self._status]()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return c.TicketResult(
             ticket_no=ticket.ticket_no, status=self._status, refunded_amount=self._refunded_amount
         )
 
+    async def _refund_before_shipment(self) -> None:
+        if workflow.patched(RISK_CHECK_BEFORE_RULE_APPROVAL):
+            blockers = self.automation_blockers(await self.assess_risk(), review=False)
+            if blockers:
+                await self.to_support(
+                    "escalated_instead_of_auto_approval",
+                    "escalated to support instead of approval by rule: " + "; ".join(blockers),
+                )
+                return
+        await self.pay(
+            "approved_by_rule",
+            "approved automatically: a refund before shipment needs no merchant review",
+            close_on_refusal=True,
+        )
+
+    # --- external events ---------------------------------------------------------------------
+
     @workflow.signal
     def payment_event(self, event: c.PaymentSignal) -> None:
         self.apply_payment_event(event)
 
+    @workflow.signal
+    def tracking_event(self, event: c.TrackingSignal) -> None:
+        self.apply_tracking_event(event)
+
+    # --- actor actions: Updates, refused by their validators before anything is written ------
+
     @workflow.update
-    async def second_approval(self, decision: c.SecondApproval) -> c.ActionResult:
-        self._second_approval = decision
-        # Answer once the resulting transition is stored, so the caller reads the new state.
-        version = self._version
-        await workflow.wait_condition(lambda: self._recorded_version > version)
-        return c.ActionResult(status=self._status, version=self._version)
+    async def approve(self, request: c.Approve) -> c.ActionResult:
+        return await self.accept(Action.approve, request)
+
+    @approve.validator
+    def _check_approve(self, request: c.Approve) -> None:
+        self.expect(Action.approve, request)
+        if request.service_fee and is_merchant_fault(self._ticket.reason_code):
+            raise invalid(
+                "service_fee_not_allowed",
+                f"no service fee on a merchant-fault reason ({self._ticket.reason_code})",
+            )
+        if request.service_fee > self._ticket.quoted_amount:
+            raise invalid(
+                "service_fee_out_of_range",
+                f"the service fee {request.service_fee} exceeds the refund "
+                f"{self._ticket.quoted_amount}",
+            )
+
+    @workflow.update
+    async def reject(self, request: c.Reject) -> c.ActionResult:
+        return await self.accept(Action.reject, request)
+
+    @reject.validator
+    def _check_reject(self, request: c.Reject) -> None:
+        self.expect(Action.reject, request)
+
+    @workflow.update
+    async def return_shipment(self, request: c.Shipping) -> c.ActionResult:
+        return await self.accept(Action.return_shipment, request)
+
+    @return_shipment.validator
+    def _check_return_shipment(self, request: c.Shipping) -> None:
+        self.expect(Action.return_shipment, request)
+
+    @workflow.update
+    async def cancel(self, request: c.Cancel) -> c.ActionResult:
+        return await self.accept(Action.cancel, request)
+
+    @cancel.validator
+    def _check_cancel(self, request: c.Cancel) -> None:
+        self.expect(Action.cancel, request)
+
+    @workflow.update
+    async def escalate(self, request: c.Escalate) -> c.ActionResult:
+        return await self.accept(Action.escalate, request)
+
+    @escalate.validator
+    def _check_escalate(self, request: c.Escalate) -> None:
+        self.expect(Action.escalate, request)
+
+    @workflow.update
+    async def inspection(self, request: c.Inspection) -> c.ActionResult:
+        return await self.accept(Action.inspection, request)
+
+    @inspection.validator
+    def _check_inspection(self, request: c.Inspection) -> None:
+        self.expect(Action.inspection, request)
+        found = {line.line_id: line.accepted + line.rejected for line in request.lines}
+        if len(found) != len(request.lines) or found != self._ticket.lines:
+            expected = ", ".join(f"{k} x{v}" for k, v in self._ticket.lines.items())
+            raise invalid(
+                "inspection_lines_mismatch",
+                "inspect every returned unit once: accepted + rejected per line must be "
+                + expected,
+            )
+
+    @workflow.update
+    async def resolve_inspection(self, request: c.ResolveInspection) -> c.ActionResult:
+        return await self.accept(Action.resolve_inspection, request)
+
+    @resolve_inspection.validator
+    def _check_resolve_inspection(self, request: c.ResolveInspection) -> None:
+        self.expect(Action.resolve_inspection, request)
+        if request.decision == "partial_refund":
+            self._check_amount(request.amount)
+
+    @workflow.update
+    async def reship(self, request: c.Shipping) -> c.ActionResult:
+        return await self.accept(Action.reship, request)
+
+    @reship.validator
+    def _check_reship(self, request: c.Shipping) -> None:
+        self.expect(Action.reship, request)
+
+    @workflow.update
+    async def confirm_receipt(self, request: c.ConfirmReceipt) -> c.ActionResult:
+        return await self.accept(Action.confirm_receipt, request)
+
+    @confirm_receipt.validator
+    def _check_confirm_receipt(self, request: c.ConfirmReceipt) -> None:
+        self.expect(Action.confirm_receipt, request)
+
+    @workflow.update
+    async def arbitrate(self, request: c.Arbitration) -> c.ActionResult:
+        return await self.accept(Action.arbitrate, request)
+
+    @arbitrate.validator
+    def _check_arbitrate(self, request: c.Arbitration) -> None:
+        self.expect(Action.arbitrate, request)
+        if request.decision == "partial_refund":
+            self._check_amount(request.amount)
+
+    @workflow.update
+    async def second_approval(self, request: c.SecondApproval) -> c.ActionResult:
+        return await self.accept(Action.second_approval, request)
 
     @second_approval.validator
-    def _check_second_approval(self, decision: c.SecondApproval) -> None:
-        self._expect(Action.second_approval, decision.expected_version)
+    def _check_second_approval(self, request: c.SecondApproval) -> None:
+        self.expect(Action.second_approval, request)
+
+    def _check_amount(self, amount: int | None) -> None:
+        if amount is None or amount <= 0:
+            raise invalid("amount_required", "a partial refund needs an amount above zero")
+        if amount > self._ticket.quoted_amount:
+            raise invalid(
+                "amount_exceeds_maximum",
+                f"{amount} is more than the ticket's refund of {self._ticket.quoted_amount}",
+            )
 
     @workflow.query
     def state(self) -> dict[str, Any]:
@@ -63,91 +211,6 @@ class TicketWorkflow(RefundSteps):
             "next_actor": self._next_actor,
             "deadline_at": self._deadline_at,
             "on_timeout": self._on_timeout,
+            "risk": self._risk.model_dump() if self._risk else None,
             "refund": self._refund.model_dump() if self._refund else None,
         }
-
-    def _expect(self, action: Action, expected_version: int | None) -> None:
-        """Validators refuse before anything is written to the history."""
-        if self._status not in WHEN[action] or self._second_approval is not None:
-            raise ApplicationError(
-                f"{action} is not possible: the ticket is {self._status}", type=ILLEGAL_TRANSITION
-            )
-        if expected_version is not None and expected_version != self._version:
-            raise ApplicationError(
-                f"the ticket is at version {self._version}, not {expected_version}",
-                type=VERSION_CONFLICT,
-            )
-
-    # --- flows -----------------------------------------------------------------------------
-
-    async def _refund_before_shipment(self) -> None:
-        try:
-            grant = await self.grant(1)
-        except ActivityError as error:
-            if not isinstance(error.cause, ApplicationError):
-                raise
-            # The money rules refused at grant time (another ticket got there first).
-            await self.transition("refund_refused", TicketStatus.closed, error.cause.message)
-            return
-        amount = format_minor(grant.amount, grant.currency)
-        event, actor, actor_id = "approved_by_rule", Actor.system, None
-        reasons = ["approved automatically: a refund before shipment needs no merchant review"]
-        if grant.needs_second_approval:
-            decision = await self._await_second_approval(grant)
-            if not decision.approve:
-                await self._decline(grant, decision)
-                return
-            event, actor, actor_id = "second_approval_granted", Actor.support, decision.actor_id
-            reasons = [f"support approved the refund of {amount} as second approver"]
-            reasons += [decision.note] if decision.note else []
-        overdue_at = workflow.now() + self._ticket.policy.refund_settlement
-        await self.transition(
-            event,
-            TicketStatus.refunding,
-            "; ".join(reasons + grant.notes),
-            data={"amount": grant.amount, "breakdown": grant.breakdown},
-            actor=actor,
-            actor_id=actor_id,
-            granted_amount=grant.amount,
-            deadline_at=overdue_at,
-            on_timeout=SETTLEMENT_OVERDUE,
-        )
-        await self.refund(grant, overdue_at)
-
-    async def _await_second_approval(self, grant: c.Grant) -> c.SecondApproval:
-        """Large refunds wait for support before money moves (SPEC §4)."""
-        threshold = self._ticket.policy.second_approval_threshold
-        await self.transition(
-            "second_approval_requested",
-            TicketStatus.awaiting_second_approval,
-            f"refund of {format_minor(grant.amount, grant.currency)} is above the "
-            f"second-approval threshold of {format_minor(threshold, grant.currency)}",
-            data={"amount": grant.amount, "threshold": threshold},
-            next_actor=Actor.support,
-            granted_amount=grant.amount,
-        )
-        await workflow.wait_condition(lambda: self._second_approval is not None)
-        assert self._second_approval is not None
-        return self._second_approval
-
-    async def _decline(self, grant: c.Grant, decision: c.SecondApproval) -> None:
-        await self.void(grant, f"second approval declined: {decision.note}")
-        rejected_until = workflow.now() + self._ticket.policy.buyer_after_rejection
-        await self.transition(
-            "second_approval_declined",
-            TicketStatus.rejected,
-            "support declined the refund as second approver"
-            + (f": {decision.note}" if decision.note else ""),
-            actor=Actor.support,
-            actor_id=decision.actor_id,
-            next_actor=Actor.buyer,
-            deadline_at=rejected_until,
-            on_timeout="close the ticket",
-        )
-        await workflow.sleep(rejected_until - workflow.now())
-        await self.transition(
-            "closed_after_rejection",
-            TicketStatus.closed,
-            "closed automatically: the buyer neither escalated nor re-applied in time",
-            next_actor=None,
-        )

@@ -29,6 +29,10 @@ class TicketRecord:
         self._on_timeout: str | None = None
         self._refund: c.RefundState | None = None
         self._refunded_amount = 0
+        # The last recorded step, so a late action can be told what happened instead.
+        self._last_event = ""
+        self._last_reason = ""
+        self._last_actor: Actor = Actor.system
 
     async def transition(
         self,
@@ -43,11 +47,14 @@ class TicketRecord:
         deadline_at: datetime | None = None,
         on_timeout: str | None = None,
         granted_amount: int | None = None,
+        **extra: Any,
     ) -> None:
+        """`extra` carries the optional parts of `c.Transition` (shipment, inspection, ...)."""
         self._seq += 1
         self._version += 1
         version = self._version
         previous, self._status = self._status, to
+        self._last_event, self._last_reason, self._last_actor = event, reason, actor
         self._next_actor = next_actor
         if to in TERMINAL_STATUSES:
             deadline_at, on_timeout = None, None
@@ -80,11 +87,36 @@ class TicketRecord:
                 deadline_at=deadline_at,
                 on_timeout=on_timeout,
                 granted_amount=granted_amount,
+                **extra,
             ),
             start_to_close_timeout=DB_WRITE,
             summary=f"Record {event}: {previous} → {to}",
         )
         self._recorded_version = max(self._recorded_version, version)
+
+    async def note(self, event: str, reason: str, data: dict[str, Any] | None = None) -> None:
+        """A timeline entry that changes neither state nor version (a reminder, an event)."""
+        self._seq += 1
+        await workflow.execute_local_activity(
+            c.RECORD_TRANSITION,
+            c.Transition(
+                ticket_no=self._ticket.ticket_no,
+                seq=self._seq,
+                version=self._version,
+                at=workflow.now(),
+                actor_role=Actor.system,
+                event=event,
+                from_status=self._status,
+                to_status=self._status,
+                reason=reason,
+                data=data or {},
+                next_actor=self._next_actor,
+                deadline_at=self._deadline_at,
+                on_timeout=self._on_timeout,
+            ),
+            start_to_close_timeout=DB_WRITE,
+            summary=f"Record {event}",
+        )
 
     def show_details(self) -> None:
         deadline = (

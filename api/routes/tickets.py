@@ -9,7 +9,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from activities.contracts import SecondApproval
 from api.auth import Principal, Role
 from api.deps import (
     IdempotencyKeyDep,
@@ -18,18 +17,15 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
     require,
-    require_action,
 )
-from api.presenters import ticket_detail, ticket_summary
+from api.presenters import ticket_summary
 from api.problems import Problem
-from api.schemas.tickets import SecondApprovalBody, TicketCreate, TicketDetail, TicketPage
+from api.schemas.tickets import TicketCreate, TicketDetail, TicketPage
 from api.scopes import ticket_scope
-from api.services.ticket_actions import send_action
 from api.services.ticket_opening import open_ticket
-from domain.actions import Action, allowed_actions
-from domain.tickets import Actor, TicketStatus, TicketType
+from api.services.ticket_view import load_detail
+from domain.tickets import TicketStatus, TicketType
 from persistence import tickets as repo
-from workflows.ticket import TicketWorkflow
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 TicketNo = Annotated[str, Path(min_length=1, max_length=32)]
@@ -53,7 +49,7 @@ async def create_ticket(
     if not created:
         # A replay answers as the first call did, and says that it is one.
         response.headers["Idempotent-Replayed"] = "true"
-    return await _detail(session, ticket_no, principal)
+    return await load_detail(session, ticket_no, principal)
 
 
 @router.get("", response_model=TicketPage)
@@ -92,52 +88,11 @@ async def list_tickets(
     )
 
 
-@router.post(f"/{{ticket_no}}/{Action.second_approval}", response_model=TicketDetail)
-async def second_approval(
-    ticket_no: TicketNo,
-    body: SecondApprovalBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Annotated[Principal, Depends(require_action(Action.second_approval))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """Approve or decline a refund above the second-approval threshold, before money moves."""
-    if await repo.find_ticket(session, ticket_no, ticket_scope(principal)) is None:
-        raise Problem(404, "ticket_not_found", f"no ticket {ticket_no}")
-    await send_action(
-        temporal,
-        ticket_no,
-        TicketWorkflow.second_approval,
-        SecondApproval(
-            approve=body.decision == "approve",
-            note=body.note,
-            actor_id=principal.subject_id,
-            expected_version=body.expected_version,
-        ),
-        idempotency_key,
-    )
-    # Expire what this session read before the action, so the answer shows the new state.
-    await session.rollback()
-    return await _detail(session, ticket_no, principal)
-
-
 @router.get("/{ticket_no}", response_model=TicketDetail)
 async def get_ticket(
     ticket_no: TicketNo, session: SessionDep, principal: PrincipalDep
 ) -> TicketDetail:
-    return await _detail(session, ticket_no, principal)
-
-
-async def _detail(session: SessionDep, ticket_no: str, principal: Principal) -> TicketDetail:
-    ticket = await repo.find_ticket(session, ticket_no, ticket_scope(principal))
-    if ticket is None:
-        raise Problem(404, "ticket_not_found", f"no ticket {ticket_no}")
-    return ticket_detail(
-        ticket,
-        await repo.refunds(session, ticket_no),
-        await repo.timeline(session, ticket_no),
-        allowed_actions(TicketStatus(ticket.status), Actor(principal.role)),
-    )
+    return await load_detail(session, ticket_no, principal)
 
 
 def _encode_cursor(created_at: datetime, ticket_no: str) -> str:

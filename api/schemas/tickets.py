@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, HttpUrl
 
+from api.schemas.messages import MessageView
+from api.schemas.risk import RiskView
 from domain.reasons import ReasonCode
 from domain.tickets import Destination, TicketType
 
@@ -42,6 +44,8 @@ class TicketSummary(BaseModel):
     next_actor: str | None
     deadline_at: datetime | None
     on_timeout: str | None
+    escalated: bool
+    warehouse_id: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -73,6 +77,25 @@ class RefundView(BaseModel):
     status_history: list[dict[str, Any]]
 
 
+class ShipmentView(BaseModel):
+    direction: str
+    carrier: str
+    tracking_no: str
+    shipped_at: datetime
+    delivered_at: datetime | None
+    status: str
+
+
+class InspectionView(BaseModel):
+    warehouse_id: str | None
+    inspector_id: str | None
+    lines: list[dict[str, Any]]
+    notes: str
+    photos: list[str]
+    passed: bool
+    at: datetime
+
+
 class TicketDetail(TicketSummary):
     description: str
     evidence: list[str]
@@ -81,8 +104,13 @@ class TicketDetail(TicketSummary):
     lines: list[TicketLineBody]
     breakdown: dict[str, Any] | None
     policy: dict[str, Any]
+    service_fee: int
     refunds: list[RefundView]
+    shipments: list[ShipmentView]
+    inspection: InspectionView | None
+    messages: list[MessageView]
     timeline: list[TimelineView]
+    risk: RiskView | None = Field(description="shown to the merchant and support only")
     allowed_actions: list[str] = Field(
         description="actions the caller can take now, named as in `POST /v1/tickets/{id}/<action>`"
     )

@@ -15,13 +15,20 @@ from api import idempotency
 from api.auth import Principal, Role
 from api.problems import Problem
 from api.schemas.tickets import TicketCreate
-from api.services.policy import refund_policy, ticket_policy
-from domain.eligibility import EligibilityError, check_lines, check_order
+from api.services.policy import merchant_policy, refund_policy, ticket_policy
+from domain.eligibility import (
+    EligibilityError,
+    check_application_limit,
+    check_lines,
+    check_order,
+    check_window,
+)
 from domain.money import format_minor
-from domain.orders import OrderSnapshot
+from domain.orders import OrderStatus
 from domain.refund_terms import RefundRequest, RefundRuleError, RequestedLine
 from domain.refunds import quote_refund
-from domain.tickets import Actor, Destination, TicketStatus, TicketType
+from domain.tickets import Actor, Destination, TicketStatus
+from persistence.applications import applications_per_line
 from persistence.models import Ticket, TicketLine
 from persistence.orders import get_order, prior_refunds, to_snapshot
 from persistence.tickets import lines_with_open_tickets, next_ticket_no
@@ -32,16 +39,9 @@ from workflows.ticket import TicketWorkflow
 _SCOPE = "POST /v1/tickets"
 
 
-def _served(order: OrderSnapshot, body: TicketCreate) -> None:
-    """Flows this engine runs today; others are refused before anything is recorded."""
-    if body.type is not TicketType.refund_only or order.is_shipped:
-        raise Problem(
-            422,
-            "flow_not_available",
-            "only refund_only tickets on paid, unshipped orders are handled so far; "
-            f"a {body.type} ticket on a {order.status} order is not",
-            field="type",
-        )
+def _served(body: TicketCreate) -> None:
+    """Refund destinations this engine pays to today; others are refused before anything is
+    recorded."""
     if body.destination is not Destination.original:
         raise Problem(
             422,
@@ -80,11 +80,21 @@ async def open_ticket(
     order = to_snapshot(order_row)
     prior = await prior_refunds(session, order.order_id)
     requested = [RequestedLine(line_id=x.line_id, quantity=x.quantity) for x in body.lines]
-    policy = ticket_policy(settings, order.currency)
+    applied = await merchant_policy(session, settings, order.merchant_id)
+    policy = ticket_policy(settings, order.currency, applied)
+    now = datetime.now(UTC)
     try:
         check_order(order, body.type, prior)
+        if principal.role is not Role.support:
+            # Support may open a ticket on a buyer's behalf after the window (SPEC §2).
+            check_window(order, body.reason_code, applied.values.windows, now)
         check_lines(order, requested, prior, await lines_with_open_tickets(session, order.order_id))
-        _served(order, body)
+        check_application_limit(
+            requested,
+            await applications_per_line(session, order.order_id),
+            applied.values.max_applications_per_line,
+        )
+        _served(body)
         quote = quote_refund(
             order,
             prior,
@@ -93,12 +103,11 @@ async def open_ticket(
                 reason_code=body.reason_code,
                 requested_amount=body.requested_amount,
             ),
-            refund_policy(settings, order.currency),
+            refund_policy(settings, order.currency, applied),
         )
     except (EligibilityError, RefundRuleError) as error:
         raise _refused(error) from error
 
-    now = datetime.now(UTC)
     ticket_no = await next_ticket_no(session, now)
     session.add(
         Ticket(
@@ -141,9 +150,11 @@ async def open_ticket(
         merchant_id=order.merchant_id,
         type=body.type,
         order_shipped=order.is_shipped,
+        order_delivered=order.status in (OrderStatus.delivered, OrderStatus.completed),
         currency=order.currency,
         quoted_amount=quote.total,
         reason_code=body.reason_code,
+        requested_amount=body.requested_amount,
         lines={x.line_id: x.quantity for x in requested},
         policy=policy,
         opened_by=Actor(principal.role),

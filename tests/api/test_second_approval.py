@@ -45,8 +45,8 @@ async def test_support_approves_a_large_refund_and_only_then_is_it_paid(stack: S
         )
 
     assert waiting["next_actor"] == "support" and waiting["refunds"][0]["status"] == "granted"
-    assert waiting["allowed_actions"] == ["second-approval"]
-    assert as_buyer["allowed_actions"] == []
+    assert waiting["allowed_actions"] == ["second-approval", "messages"]
+    assert as_buyer["allowed_actions"] == ["messages"]
     assert by_buyer.status_code == 403 and by_buyer.json()["code"] == "forbidden_role"
     assert by_merchant.status_code == 403
     assert stale.status_code == 409 and stale.json()["code"] == "version_conflict"
@@ -55,7 +55,7 @@ async def test_support_approves_a_large_refund_and_only_then_is_it_paid(stack: S
     assert approved.json()["timeline"][-1]["actor_role"] == "support"
     assert approved.json()["timeline"][-1]["actor_id"] == "s-1"
     assert done["refunded_amount"] == 600000
-    assert done["allowed_actions"] == []
+    assert done["allowed_actions"] == ["messages"]
     assert again.status_code == 409 and again.json()["code"] == "illegal_transition"
     assert order["refunded_total"] == 600000
     assert unknown.status_code == 404

@@ -137,7 +137,9 @@ async def test_refused_applications_say_why_and_leave_nothing_behind(stack: Stac
             "unknown line": await buyer.post("/v1/tickets", json=application(order_id, ("L9", 1))),
             "too many": await buyer.post("/v1/tickets", json=application(order_id, ("L1", 3))),
             "unpaid": await buyer.post("/v1/tickets", json=application(unpaid, ("L1", 1))),
-            "shipped": await buyer.post("/v1/tickets", json=application(shipped, ("L1", 1))),
+            "exchange before delivery": await buyer.post(
+                "/v1/tickets", json=application(shipped, ("L1", 1), type="exchange")
+            ),
             "bad reason": await buyer.post(
                 "/v1/tickets", json=application(order_id, ("L1", 1), reason_code="bored")
             ),
@@ -163,7 +165,7 @@ async def test_refused_applications_say_why_and_leave_nothing_behind(stack: Stac
         "unknown line": (422, "unknown_line", "lines[0].line_id"),
         "too many": (422, "quantity_exceeds_available", "lines[0].quantity"),
         "unpaid": (422, "order_not_paid", None),
-        "shipped": (422, "flow_not_available", "type"),
+        "exchange before delivery": (422, "type_not_allowed", "type"),
         "bad reason": (422, "validation_error", "reason_code"),
         "more than paid": (422, "requested_amount_exceeds_maximum", "requested_amount"),
         "wrong role": (403, "forbidden_role", None),

@@ -34,6 +34,7 @@ def order_body(
     version: int = 1,
     method: str = "wallet",
     paid_total: int | None = None,
+    delivered_at: str | None = None,
 ) -> dict[str, Any]:
     cost = sum(x["quantity"] * x["unit_price"] - x["discount"] for x in lines)
     body: dict[str, Any] = {
@@ -53,6 +54,8 @@ def order_body(
     }
     if status != "paid":
         body["shipped_at"] = "2026-11-20T08:00:00Z"
+    if delivered_at is not None:
+        body["delivered_at"] = delivered_at
     return body
 
 

@@ -19,6 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.payments.sandbox import SandboxPaymentGateway
 from api.app import create_app
+from api.auth import Role, issue_key
+from persistence.models import Buyer
 from sandbox.payment_provider import ProviderConfig
 from sandbox.payment_provider import create_app as create_provider
 from settings import MoneySettings, PaymentSandboxSettings, Settings
@@ -43,6 +45,16 @@ class Stack:
         """An HTTP client for one demo principal, e.g. `buyer:b-501`; None sends no key."""
         headers = {"Authorization": f"Bearer {self.keys[label]}"} if label else {}
         return httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=30)
+
+    async def new_buyer(self, locale: str = "zh-CN") -> str:
+        """A buyer with no history (so no risk from other tests), as a client label."""
+        buyer_id = f"b-{uuid.uuid4().hex[:10]}"
+        async with self.sessions.begin() as session:
+            session.add(Buyer(buyer_id=buyer_id, name=f"Buyer {buyer_id}", locale=locale))
+            key = await issue_key(session, Role.buyer, buyer_id, f"test buyer {buyer_id}")
+        label = f"buyer:{buyer_id}"
+        self.keys[label] = key
+        return label
 
     def sandbox(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(

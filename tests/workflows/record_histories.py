@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities import contracts as c
 from domain.tickets import TicketStatus
 from tests.support.temporal import register_search_attributes, test_server_path
-from tests.workflows.test_refund_before_shipment import FakeProvider, start, until_status, worker
+from tests.workflows.fakes import FakeProvider, start, until_status, worker
 from workflows.ticket import TicketWorkflow
 
 HISTORIES = Path(__file__).with_name("histories")

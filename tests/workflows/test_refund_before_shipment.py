@@ -2,145 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
-from temporalio import activity
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities import contracts as c
-from domain.tickets import Actor, TicketStatus, TicketType
+from domain.tickets import Actor, TicketStatus
+from tests.workflows.fakes import AMOUNT, FakeProvider, start, statuses, until_status, worker
 from workflows.ticket import TicketWorkflow
-
-AMOUNT = 30500
-
-
-@dataclass
-class FakeProvider:
-    """Stands in for the database and the payment provider under the activities' real names."""
-
-    settle_after_polls: int | None = None
-    needs_second_approval: bool = False
-    final_status: str = "succeeded"
-    refuse: bool = False
-    transitions: list[c.Transition] = field(default_factory=list)
-    polls: int = 0
-    executions: int = 0
-    settlements: list[c.Settlement] = field(default_factory=list)
-
-    def activities(self) -> list[Callable[..., Any]]:
-        @activity.defn(name=c.RECORD_TRANSITION)
-        async def record_transition(transition: c.Transition) -> None:
-            self.transitions.append(transition)
-
-        @activity.defn(name=c.GRANT_REFUND)
-        async def grant_refund(request: c.GrantRequest) -> c.Grant:
-            return c.Grant(
-                ticket_no=request.ticket_no,
-                refund_seq=request.refund_seq,
-                idempotency_key=request.idempotency_key,
-                currency="CNY",
-                amount=AMOUNT,
-                shipping_amount=1000,
-                needs_second_approval=self.needs_second_approval,
-                notes=["refund includes shipping: this ticket completes the unshipped order"],
-                breakdown={"total": AMOUNT},
-            )
-
-        @activity.defn(name=c.EXECUTE_REFUND)
-        async def execute_refund(execution: c.RefundExecution) -> c.RefundState:
-            self.executions += 1
-            return c.RefundState(
-                idempotency_key=execution.idempotency_key,
-                provider="sandbox",
-                provider_refund_id=None if self.refuse else "re_1",
-                status="failed" if self.refuse else "pending",
-                failure_reason="payment_too_old: older than 180 days" if self.refuse else None,
-            )
-
-        @activity.defn(name=c.CHECK_REFUND)
-        async def check_refund(execution: c.RefundExecution) -> c.RefundState:
-            self.polls += 1
-            done = self.settle_after_polls is not None and self.polls >= self.settle_after_polls
-            return c.RefundState(
-                idempotency_key=execution.idempotency_key,
-                provider="sandbox",
-                provider_refund_id="re_1",
-                status=self.final_status if done else "pending",
-            )
-
-        @activity.defn(name=c.SETTLE_REFUND)
-        async def settle_refund(settlement: c.Settlement) -> None:
-            self.settlements.append(settlement)
-
-        @activity.defn(name=c.VOID_GRANT)
-        async def void_grant(voiding: c.Settlement) -> None:
-            self.settlements.append(voiding)
-
-        return [
-            record_transition,
-            grant_refund,
-            execute_refund,
-            check_refund,
-            settle_refund,
-            void_grant,
-        ]
-
-
-def ticket_input(ticket_no: str) -> c.TicketInput:
-    return c.TicketInput(
-        ticket_no=ticket_no,
-        order_id="O-1",
-        buyer_id="b-1",
-        merchant_id="m-1",
-        type=TicketType.refund_only,
-        order_shipped=False,
-        currency="CNY",
-        quoted_amount=AMOUNT,
-        reason_code="no_longer_needed",
-        lines={"L1": 2},
-        policy=c.TicketPolicy(
-            version="test",
-            merchant_review=timedelta(hours=48),
-            buyer_after_rejection=timedelta(days=7),
-            refund_settlement=timedelta(days=7),
-            refund_status_poll=timedelta(hours=1),
-            second_approval_threshold=500000,
-        ),
-        opened_by=Actor.buyer,
-        opened_at=datetime.now(UTC),
-    )
-
-
-@asynccontextmanager
-async def worker(env: WorkflowEnvironment, provider: FakeProvider) -> AsyncIterator[str]:
-    """A worker on a task queue of its own; yields the queue's name."""
-    queue = f"wf-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        env.client, task_queue=queue, workflows=[TicketWorkflow], activities=provider.activities()
-    ):
-        yield queue
-
-
-async def start(
-    env: WorkflowEnvironment, queue: str
-) -> WorkflowHandle[TicketWorkflow, c.TicketResult]:
-    ticket_no = f"AS20261123-{uuid.uuid4().int % 1_000_000:06d}"
-    return await env.client.start_workflow(
-        TicketWorkflow.run, ticket_input(ticket_no), id=ticket_no, task_queue=queue
-    )
-
-
-def statuses(provider: FakeProvider) -> list[TicketStatus]:
-    return [t.to_status for t in provider.transitions]
 
 
 async def test_a_webhook_settles_the_refund_and_completes_the_ticket(
@@ -231,13 +103,6 @@ async def test_a_refund_the_provider_refuses_outright_is_never_polled(
     assert result.status is TicketStatus.refund_failed
     assert provider.polls == 0
     assert "payment_too_old" in provider.transitions[-1].reason
-
-
-async def until_status(
-    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], status: TicketStatus
-) -> None:
-    while (await handle.query(TicketWorkflow.state))["status"] != status:
-        await env.sleep(timedelta(seconds=1))
 
 
 async def test_a_large_refund_waits_for_support_and_moves_money_only_once_approved(

@@ -1,0 +1,32 @@
+"""Request and response bodies of a ticket's messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, HttpUrl, StringConstraints
+
+MessageText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+]
+
+
+class MessageCreate(BaseModel):
+    body: MessageText
+    attachments: list[HttpUrl] = Field(default_factory=list, max_length=10)
+
+
+class MessageView(BaseModel):
+    message_id: int
+    ticket_no: str
+    author_role: str
+    author_id: str | None
+    body: str
+    attachments: list[str]
+    created_at: datetime
+
+
+class MessagePage(BaseModel):
+    items: list[MessageView]
+    next_cursor: str | None = None

@@ -1,0 +1,17 @@
+"""Durations in the words a ticket's timeline uses: "48 h", "7 days", "90 s"."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+def describe(duration: timedelta) -> str:
+    seconds = int(duration.total_seconds())
+    if seconds % 86400 == 0 and seconds >= 86400:
+        days = seconds // 86400
+        return f"{days} day" if days == 1 else f"{days} days"
+    if seconds % 3600 == 0 and seconds >= 3600:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0 and seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"

@@ -1,0 +1,135 @@
+"""lifecycle tables
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23 05:28:48.915998
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Existing tickets get the defaults of the new columns.
+    op.create_table(
+        "watchlist",
+        sa.Column("buyer_id", sa.String(length=64), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("added_by", sa.String(length=64), nullable=True),
+        sa.Column(
+            "added_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("buyer_id"),
+    )
+    op.create_table(
+        "merchant_policies",
+        sa.Column("merchant_id", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("overrides", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.merchant_id"],
+        ),
+        sa.PrimaryKeyConstraint("merchant_id"),
+    )
+    op.create_table(
+        "inspections",
+        sa.Column("ticket_no", sa.String(length=32), nullable=False),
+        sa.Column("warehouse_id", sa.String(length=64), nullable=True),
+        sa.Column("inspector_id", sa.String(length=64), nullable=True),
+        sa.Column("lines", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("photos", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("passed", sa.Boolean(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["ticket_no"], ["tickets.ticket_no"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("ticket_no"),
+    )
+    op.create_table(
+        "shipments",
+        sa.Column("shipment_id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("ticket_no", sa.String(length=32), nullable=False),
+        sa.Column("direction", sa.String(length=16), nullable=False),
+        sa.Column("carrier", sa.String(length=32), nullable=False),
+        sa.Column("tracking_no", sa.String(length=64), nullable=False),
+        sa.Column("shipped_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(["ticket_no"], ["tickets.ticket_no"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("shipment_id"),
+        sa.UniqueConstraint("ticket_no", "direction"),
+    )
+    op.create_index(op.f("ix_shipments_tracking_no"), "shipments", ["tracking_no"], unique=False)
+    op.create_table(
+        "ticket_messages",
+        sa.Column("message_id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("ticket_no", sa.String(length=32), nullable=False),
+        sa.Column("author_role", sa.String(length=16), nullable=False),
+        sa.Column("author_id", sa.String(length=64), nullable=True),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("attachments", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(["ticket_no"], ["tickets.ticket_no"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("message_id"),
+    )
+    op.create_index(
+        op.f("ix_ticket_messages_ticket_no"), "ticket_messages", ["ticket_no"], unique=False
+    )
+    op.add_column(
+        "tickets", sa.Column("service_fee", sa.BigInteger(), nullable=False, server_default="0")
+    )
+    op.add_column(
+        "tickets", sa.Column("escalated", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    op.add_column("tickets", sa.Column("risk_level", sa.String(length=8), nullable=True))
+    op.add_column(
+        "tickets",
+        sa.Column(
+            "risk_reasons",
+            postgresql.JSONB(astext_type=sa.Text()),
+            nullable=False,
+            server_default="[]",
+        ),
+    )
+    op.add_column(
+        "tickets",
+        sa.Column("evidence_summary", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    )
+    # ### end Alembic commands ###
+
+
+def downgrade() -> None:
+    # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_column("tickets", "evidence_summary")
+    op.drop_column("tickets", "risk_reasons")
+    op.drop_column("tickets", "risk_level")
+    op.drop_column("tickets", "escalated")
+    op.drop_column("tickets", "service_fee")
+    op.drop_index(op.f("ix_ticket_messages_ticket_no"), table_name="ticket_messages")
+    op.drop_table("ticket_messages")
+    op.drop_index(op.f("ix_shipments_tracking_no"), table_name="shipments")
+    op.drop_table("shipments")
+    op.drop_table("inspections")
+    op.drop_table("merchant_policies")
+    op.drop_table("watchlist")
+    # ### end Alembic commands ###

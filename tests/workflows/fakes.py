@@ -1,0 +1,160 @@
+"""The ticket workflow on the time-skipping test server, with its activities faked by name."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import contracts as c
+from domain.tickets import Actor, TicketStatus, TicketType
+from workflows.ticket import TicketWorkflow
+
+AMOUNT = 30500
+
+
+@dataclass
+class FakeProvider:
+    """Stands in for the database and the payment provider under the activities' real names."""
+
+    settle_after_polls: int | None = None
+    needs_second_approval: bool = False
+    final_status: str = "succeeded"
+    refuse: bool = False
+    risk: c.RiskAssessment = field(default_factory=lambda: c.RiskAssessment(level="low"))
+    transitions: list[c.Transition] = field(default_factory=list)
+    grants: list[c.GrantRequest] = field(default_factory=list)
+    assessments: int = 0
+    polls: int = 0
+    executions: int = 0
+    settlements: list[c.Settlement] = field(default_factory=list)
+
+    def activities(self) -> list[Callable[..., Any]]:
+        @activity.defn(name=c.RECORD_TRANSITION)
+        async def record_transition(transition: c.Transition) -> None:
+            self.transitions.append(transition)
+
+        @activity.defn(name=c.ASSESS_RISK)
+        async def assess_risk(request: c.RiskRequest) -> c.RiskAssessment:
+            self.assessments += 1
+            return self.risk
+
+        @activity.defn(name=c.GRANT_REFUND)
+        async def grant_refund(request: c.GrantRequest) -> c.Grant:
+            self.grants.append(request)
+            decided = AMOUNT if request.requested_amount is None else request.requested_amount
+            return c.Grant(
+                ticket_no=request.ticket_no,
+                refund_seq=request.refund_seq,
+                idempotency_key=request.idempotency_key,
+                currency="CNY",
+                amount=decided - request.service_fee,
+                shipping_amount=1000,
+                needs_second_approval=self.needs_second_approval,
+                notes=["refund includes shipping: this ticket completes the unshipped order"],
+                breakdown={"total": AMOUNT},
+            )
+
+        @activity.defn(name=c.EXECUTE_REFUND)
+        async def execute_refund(execution: c.RefundExecution) -> c.RefundState:
+            self.executions += 1
+            return c.RefundState(
+                idempotency_key=execution.idempotency_key,
+                provider="sandbox",
+                provider_refund_id=None if self.refuse else "re_1",
+                status="failed" if self.refuse else "pending",
+                failure_reason="payment_too_old: older than 180 days" if self.refuse else None,
+            )
+
+        @activity.defn(name=c.CHECK_REFUND)
+        async def check_refund(execution: c.RefundExecution) -> c.RefundState:
+            self.polls += 1
+            done = self.settle_after_polls is not None and self.polls >= self.settle_after_polls
+            return c.RefundState(
+                idempotency_key=execution.idempotency_key,
+                provider="sandbox",
+                provider_refund_id="re_1",
+                status=self.final_status if done else "pending",
+            )
+
+        @activity.defn(name=c.SETTLE_REFUND)
+        async def settle_refund(settlement: c.Settlement) -> None:
+            self.settlements.append(settlement)
+
+        @activity.defn(name=c.VOID_GRANT)
+        async def void_grant(voiding: c.Settlement) -> None:
+            self.settlements.append(voiding)
+
+        return [
+            record_transition,
+            assess_risk,
+            grant_refund,
+            execute_refund,
+            check_refund,
+            settle_refund,
+            void_grant,
+        ]
+
+
+def ticket_input(ticket_no: str, **overrides: Any) -> c.TicketInput:
+    ticket = c.TicketInput(
+        ticket_no=ticket_no,
+        order_id="O-1",
+        buyer_id="b-1",
+        merchant_id="m-1",
+        type=TicketType.refund_only,
+        order_shipped=False,
+        currency="CNY",
+        quoted_amount=AMOUNT,
+        reason_code="no_longer_needed",
+        lines={"L1": 2},
+        policy=c.TicketPolicy(
+            version="test",
+            merchant_review=timedelta(hours=48),
+            buyer_after_rejection=timedelta(days=7),
+            refund_settlement=timedelta(days=7),
+            refund_status_poll=timedelta(hours=1),
+            second_approval_threshold=500000,
+        ),
+        opened_by=Actor.buyer,
+        opened_at=datetime.now(UTC),
+    )
+    return ticket.model_copy(update=overrides)
+
+
+@asynccontextmanager
+async def worker(env: WorkflowEnvironment, provider: FakeProvider) -> AsyncIterator[str]:
+    """A worker on a task queue of its own; yields the queue's name."""
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        env.client, task_queue=queue, workflows=[TicketWorkflow], activities=provider.activities()
+    ):
+        yield queue
+
+
+async def start(
+    env: WorkflowEnvironment, queue: str, **overrides: Any
+) -> WorkflowHandle[TicketWorkflow, c.TicketResult]:
+    ticket_no = f"AS20261123-{uuid.uuid4().int % 1_000_000:06d}"
+    return await env.client.start_workflow(
+        TicketWorkflow.run, ticket_input(ticket_no, **overrides), id=ticket_no, task_queue=queue
+    )
+
+
+def statuses(provider: FakeProvider) -> list[TicketStatus]:
+    return [t.to_status for t in provider.transitions]
+
+
+async def until_status(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], status: TicketStatus
+) -> None:
+    while (await handle.query(TicketWorkflow.state))["status"] != status:
+        await env.sleep(timedelta(seconds=1))
