@@ -215,7 +215,7 @@ def _requested_total(
         )
     if asked < available:
         notes.append(
-            f"buyer asked for {format_minor(asked, order.currency)} of "
+            f"refund set to {format_minor(asked, order.currency)} of "
             f"{format_minor(available, order.currency)} available"
         )
     return asked

@@ -13,7 +13,7 @@ from api.presenters import order_view
 from api.problems import Problem
 from api.schemas.orders import OrderUpsert, OrderView, QuoteRequest, QuoteView
 from api.scopes import sees_order
-from api.services.policy import refund_policy
+from api.services.policy import merchant_policy, refund_policy
 from domain.orders import OrderSnapshot
 from domain.refund_terms import RefundRequest, RefundRuleError, RequestedLine
 from domain.refunds import quote_refund
@@ -95,7 +95,11 @@ async def refund_quote(
                 service_fee=body.service_fee,
                 requested_amount=body.requested_amount,
             ),
-            refund_policy(settings, order.currency),
+            refund_policy(
+                settings,
+                order.currency,
+                await merchant_policy(session, settings, order.merchant_id),
+            ),
         )
     except RefundRuleError as refused:
         raise Problem(422, refused.code, refused.message, field=refused.field) from refused

@@ -11,10 +11,16 @@ from pydantic import TypeAdapter
 
 from api.auth import Role, issue_key
 from persistence.models import Merchant
-from tests.support.orders import application, line, new_order_id, order_body, put_order
+from tests.support.orders import (
+    application,
+    buyer_id,
+    line,
+    new_order_id,
+    order_body,
+    put_order,
+)
 from tests.support.stack import Stack
 
-BUYER = "buyer:b-501"
 SUPPORT = "support:s-1"
 durations = TypeAdapter(timedelta)
 
@@ -42,8 +48,8 @@ async def new_order(stack: Stack, merchant: str, **options: Any) -> str:
     return order_id
 
 
-async def open_ticket(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
-    async with stack.client(BUYER) as buyer:
+async def open_ticket(stack: Stack, label: str, body: dict[str, Any]) -> dict[str, Any]:
+    async with stack.client(label) as buyer:
         created = await buyer.post("/v1/tickets", json=body)
         assert created.status_code == 201, created.text
         seen = await buyer.get(f"/v1/tickets/{created.json()['ticket_no']}")
@@ -125,7 +131,7 @@ async def test_only_the_merchant_itself_and_support_see_or_change_its_policy(
     async with stack.client("merchant:m-1001") as other_shop:
         foreign = await other_shop.get(url)
         foreign_put = await other_shop.put(url, json={"reship": "PT1H"})
-    async with stack.client(BUYER) as buyer:
+    async with stack.client("buyer:b-501") as buyer:
         as_buyer = await buyer.get(url)
     async with stack.client(None) as anonymous:
         no_key = await anonymous.get(url)
@@ -185,7 +191,11 @@ async def test_a_policy_that_cannot_apply_is_refused_and_nothing_changes(
 
 
 async def test_a_ticket_keeps_the_policy_it_was_opened_under(stack: Stack, merchant: str) -> None:
-    earlier = await open_ticket(stack, application(await new_order(stack, merchant), ("L1", 1)))
+    label = await stack.new_buyer()
+    buyer = buyer_id(label)
+    earlier = await open_ticket(
+        stack, label, application(await new_order(stack, merchant, buyer=buyer), ("L1", 1))
+    )
     async with stack.client(f"merchant:{merchant}") as shop:
         changed = await shop.put(
             f"/v1/merchants/{merchant}/policy",
@@ -198,7 +208,8 @@ async def test_a_ticket_keeps_the_policy_it_was_opened_under(stack: Stack, merch
     assert changed.status_code == 200, changed.text
     later = await open_ticket(
         stack,
-        application(await new_order(stack, merchant, currency="USD"), ("L1", 1)),
+        label,
+        application(await new_order(stack, merchant, buyer=buyer, currency="USD"), ("L1", 1)),
     )
 
     assert earlier["policy"]["version"].startswith("global-")
@@ -211,18 +222,21 @@ async def test_a_ticket_keeps_the_policy_it_was_opened_under(stack: Stack, merch
     assert later["policy"]["second_approval_threshold"] == 123456
     # Everything the merchant did not override is the global value.
     assert durations.validate_python(later["policy"]["confirm_receipt"]) == timedelta(days=10)
-    async with stack.client(BUYER) as buyer:
-        again = (await buyer.get(f"/v1/tickets/{earlier['ticket_no']}")).json()
+    async with stack.client(label) as http:
+        again = (await http.get(f"/v1/tickets/{earlier['ticket_no']}")).json()
     assert again["policy"] == earlier["policy"]
 
 
 async def test_a_merchants_windows_and_limit_decide_who_may_apply(
     stack: Stack, merchant: str
 ) -> None:
+    label = await stack.new_buyer()
     delivered = (datetime.now(UTC) - timedelta(days=8)).isoformat()
-    late_order = await new_order(stack, merchant, status="delivered", delivered_at=delivered)
+    late_order = await new_order(
+        stack, merchant, buyer=buyer_id(label), status="delivered", delivered_at=delivered
+    )
     body = application(late_order, ("L1", 1), type="return_refund")
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         refused = await buyer.post("/v1/tickets", json=body)
     async with stack.client(f"merchant:{merchant}") as shop:
         changed = await shop.put(
@@ -230,12 +244,12 @@ async def test_a_merchants_windows_and_limit_decide_who_may_apply(
             json={"no_reason_return_window": "P10D", "max_applications_per_line": 1},
         )
     assert changed.status_code == 200, changed.text
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         accepted = await buyer.post("/v1/tickets", json=body)
-        paid_order = await new_order(stack, merchant)
+        paid_order = await new_order(stack, merchant, buyer=buyer_id(label))
         once = await buyer.post("/v1/tickets", json=application(paid_order, ("L1", 1)))
         assert once.status_code == 201, once.text
-        await stack.ticket_when(BUYER, once.json()["ticket_no"], "completed")
+        await stack.ticket_when(label, once.json()["ticket_no"], "completed")
         # One unit of the line is left, but the line has had its one application.
         twice = await buyer.post("/v1/tickets", json=application(paid_order, ("L1", 1)))
 

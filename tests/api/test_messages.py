@@ -2,37 +2,37 @@
 
 from __future__ import annotations
 
-from tests.support.orders import line, open_ticket, order_body
+from tests.support.orders import buyer_id, line, open_ticket, order_body
 from tests.support.stack import Stack
 
-BUYER = "buyer:b-501"
 MERCHANT = "merchant:m-1001"
 SUPPORT = "support:s-1"
 
 
-async def _waiting_ticket(stack: Stack) -> str:
+async def _waiting_ticket(stack: Stack, label: str) -> str:
     """A CNY 6,000.00 refund, which waits for support's second approval: an open ticket."""
-    async with stack.client("platform:shop") as platform, stack.client(BUYER) as buyer:
-        ticket_no = await open_ticket(
-            platform, buyer, order_body([line("L1", 1, 600000)]), ("L1", 1)
-        )
+    body = order_body([line("L1", 1, 600000)], buyer=buyer_id(label))
+    async with stack.client("platform:shop") as platform, stack.client(label) as buyer:
+        ticket_no = await open_ticket(platform, buyer, body, ("L1", 1))
     await stack.ticket_when(SUPPORT, ticket_no, "awaiting_second_approval")
     return ticket_no
 
 
-async def _completed_ticket(stack: Stack) -> str:
-    async with stack.client("platform:shop") as platform, stack.client(BUYER) as buyer:
-        ticket_no = await open_ticket(platform, buyer, order_body([line("L1", 1, 1500)]), ("L1", 1))
+async def _completed_ticket(stack: Stack, label: str) -> str:
+    body = order_body([line("L1", 1, 1500)], buyer=buyer_id(label))
+    async with stack.client("platform:shop") as platform, stack.client(label) as buyer:
+        ticket_no = await open_ticket(platform, buyer, body, ("L1", 1))
     await stack.ticket_when(SUPPORT, ticket_no, "completed")
     return ticket_no
 
 
 async def test_buyer_merchant_and_support_talk_on_an_open_ticket(stack: Stack) -> None:
-    ticket_no = await _waiting_ticket(stack)
+    label = await stack.new_buyer()
+    ticket_no = await _waiting_ticket(stack, label)
     url = f"/v1/tickets/{ticket_no}/messages"
     async with stack.client(SUPPORT) as support:
         before = (await support.get(f"/v1/tickets/{ticket_no}")).json()
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         asked = await buyer.post(
             url,
             json={
@@ -45,7 +45,7 @@ async def test_buyer_merchant_and_support_talk_on_an_open_ticket(stack: Stack) -
     async with stack.client(SUPPORT) as support:
         noted = await support.post(url, json={"body": "Checking the payment now."})
         after = (await support.get(f"/v1/tickets/{ticket_no}")).json()
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         listed = await buyer.get(url)
         first_page = (await buyer.get(url, params={"limit": 2})).json()
         second_page = (
@@ -55,7 +55,7 @@ async def test_buyer_merchant_and_support_talk_on_an_open_ticket(stack: Stack) -
     assert asked.status_code == 201, asked.text
     message = asked.json()
     assert message["ticket_no"] == ticket_no
-    assert (message["author_role"], message["author_id"]) == ("buyer", "b-501")
+    assert (message["author_role"], message["author_id"]) == ("buyer", buyer_id(label))
     assert message["body"] == "When will the refund arrive?"
     assert message["attachments"] == ["https://img.example/a.jpg"]
     assert message["created_at"]
@@ -77,10 +77,11 @@ async def test_buyer_merchant_and_support_talk_on_an_open_ticket(stack: Stack) -
 
 
 async def test_a_replayed_message_is_stored_once(stack: Stack) -> None:
-    ticket_no = await _waiting_ticket(stack)
+    label = await stack.new_buyer()
+    ticket_no = await _waiting_ticket(stack, label)
     url = f"/v1/tickets/{ticket_no}/messages"
     key = {"Idempotency-Key": f"msg-{ticket_no}"}
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         first = await buyer.post(url, json={"body": "hello"}, headers=key)
         again = await buyer.post(url, json={"body": "hello"}, headers=key)
         other_body = await buyer.post(url, json={"body": "bye"}, headers=key)
@@ -96,7 +97,7 @@ async def test_a_replayed_message_is_stored_once(stack: Stack) -> None:
 
 
 async def test_only_the_parties_of_a_ticket_see_and_write_its_messages(stack: Stack) -> None:
-    ticket_no = await _waiting_ticket(stack)
+    ticket_no = await _waiting_ticket(stack, await stack.new_buyer())
     url = f"/v1/tickets/{ticket_no}/messages"
     answers = {}
     for label in ("buyer:b-502", "merchant:m-2002", "warehouse:wh-1001", "platform:shop"):
@@ -119,15 +120,16 @@ async def test_only_the_parties_of_a_ticket_see_and_write_its_messages(stack: St
 
 
 async def test_a_closed_ticket_takes_messages_from_support_only(stack: Stack) -> None:
-    ticket_no = await _completed_ticket(stack)
+    label = await stack.new_buyer()
+    ticket_no = await _completed_ticket(stack, label)
     url = f"/v1/tickets/{ticket_no}/messages"
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         by_buyer = await buyer.post(url, json={"body": "thanks!"})
     async with stack.client(MERCHANT) as merchant:
         by_merchant = await merchant.post(url, json={"body": "you're welcome"})
     async with stack.client(SUPPORT) as support:
         by_support = await support.post(url, json={"body": "closing note for the record"})
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         listed = (await buyer.get(url)).json()
 
     for refused in (by_buyer, by_merchant):
@@ -139,10 +141,11 @@ async def test_a_closed_ticket_takes_messages_from_support_only(stack: Stack) ->
 
 
 async def test_a_message_must_have_a_body_and_at_most_ten_web_links(stack: Stack) -> None:
-    ticket_no = await _waiting_ticket(stack)
+    label = await stack.new_buyer()
+    ticket_no = await _waiting_ticket(stack, label)
     url = f"/v1/tickets/{ticket_no}/messages"
     links = [f"https://img.example/{n}.jpg" for n in range(11)]
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         empty = await buyer.post(url, json={"body": "   "})
         too_long = await buyer.post(url, json={"body": "x" * 4001})
         too_many = await buyer.post(url, json={"body": "pics", "attachments": links})

@@ -7,10 +7,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from persistence.models import Ticket, TicketLine
-from tests.support.orders import application, line, new_order_id, order_body, put_order
+from tests.support.orders import (
+    application,
+    buyer_id,
+    line,
+    new_order_id,
+    order_body,
+    put_order,
+)
 from tests.support.stack import Stack
-
-BUYER = "buyer:b-501"
 
 
 def days_ago(days: float) -> str:
@@ -32,12 +37,20 @@ def refusal(response: Any) -> tuple[int, str, str | None]:
 async def test_returns_and_exchanges_on_shipped_or_delivered_orders_are_opened(
     stack: Stack,
 ) -> None:
-    shipped = await new_order(stack, order_body([line("L1", 1, 1500)], status="shipped"))
+    label = await stack.new_buyer()
+    shipped = await new_order(
+        stack, order_body([line("L1", 1, 1500)], buyer=buyer_id(label), status="shipped")
+    )
     delivered = await new_order(
         stack,
-        order_body([line("L1", 1, 1500)], status="delivered", delivered_at=days_ago(1)),
+        order_body(
+            [line("L1", 1, 1500)],
+            buyer=buyer_id(label),
+            status="delivered",
+            delivered_at=days_ago(1),
+        ),
     )
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         ret = await buyer.post(
             "/v1/tickets", json=application(shipped, ("L1", 1), type="return_refund")
         )
@@ -61,15 +74,17 @@ async def test_returns_and_exchanges_on_shipped_or_delivered_orders_are_opened(
 async def test_a_no_reason_return_closes_7_days_after_delivery_a_merchant_fault_one_later(
     stack: Stack,
 ) -> None:
+    label = await stack.new_buyer()
     order_id = await new_order(
         stack,
         order_body(
             [line("L1", 1, 1500), line("L2", 1, 2500)],
+            buyer=buyer_id(label),
             status="delivered",
             delivered_at=days_ago(8),
         ),
     )
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         late = await buyer.post(
             "/v1/tickets",
             json=application(order_id, ("L1", 1), type="return_refund"),
@@ -94,11 +109,17 @@ async def test_a_no_reason_return_closes_7_days_after_delivery_a_merchant_fault_
 
 
 async def test_a_merchant_fault_ticket_is_refused_after_15_days(stack: Stack) -> None:
+    label = await stack.new_buyer()
     order_id = await new_order(
         stack,
-        order_body([line("L1", 1, 1500)], status="completed", delivered_at=days_ago(16)),
+        order_body(
+            [line("L1", 1, 1500)],
+            buyer=buyer_id(label),
+            status="completed",
+            delivered_at=days_ago(16),
+        ),
     )
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         late = await buyer.post(
             "/v1/tickets",
             json=application(order_id, ("L1", 1), type="exchange", reason_code="wrong_item"),
@@ -108,33 +129,41 @@ async def test_a_merchant_fault_ticket_is_refused_after_15_days(stack: Stack) ->
 
 
 async def test_support_opens_a_ticket_for_a_buyer_after_the_window(stack: Stack) -> None:
+    label = await stack.new_buyer()
     order_id = await new_order(
         stack,
-        order_body([line("L1", 1, 1500)], status="delivered", delivered_at=days_ago(30)),
+        order_body(
+            [line("L1", 1, 1500)],
+            buyer=buyer_id(label),
+            status="delivered",
+            delivered_at=days_ago(30),
+        ),
     )
     body = application(order_id, ("L1", 1), type="return_refund")
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         refused = await buyer.post("/v1/tickets", json=body)
     async with stack.client("support:s-1") as support:
         opened = await support.post("/v1/tickets", json=body)
 
     assert refusal(refused) == (422, "outside_return_window", "reason_code")
     assert opened.status_code == 201, opened.text
-    assert opened.json()["buyer_id"] == "b-501"
-    async with stack.client(BUYER) as buyer:
+    assert opened.json()["buyer_id"] == buyer_id(label)
+    async with stack.client(label) as buyer:
         seen = await buyer.get(f"/v1/tickets/{opened.json()['ticket_no']}")
     assert seen.status_code == 200
 
 
-async def applied_before(stack: Stack, order_id: str, line_id: str, *statuses: str) -> None:
-    """Earlier tickets on a line, settled long ago (faster than running them to the end)."""
+async def applied_before(
+    stack: Stack, buyer: str, order_id: str, line_id: str, *statuses: str
+) -> None:
+    """Earlier tickets of `buyer` on a line, settled long ago (faster than running them)."""
     async with stack.sessions() as session:
         for status in statuses:
             session.add(
                 Ticket(
                     ticket_no=f"TST{uuid.uuid4().hex[:16].upper()}",
                     order_id=order_id,
-                    buyer_id="b-501",
+                    buyer_id=buyer,
                     merchant_id="m-1001",
                     type="refund_only",
                     reason_code="no_longer_needed",
@@ -152,10 +181,13 @@ async def applied_before(stack: Stack, order_id: str, line_id: str, *statuses: s
 async def test_a_line_is_applied_for_at_most_3_times_whatever_became_of_the_tickets(
     stack: Stack,
 ) -> None:
-    order_id = await new_order(stack, order_body([line("L1", 1, 1500), line("L2", 1, 900)]))
-    await applied_before(stack, order_id, "L1", "cancelled", "rejected", "closed")
-    await applied_before(stack, order_id, "L2", "cancelled", "rejected")
-    async with stack.client(BUYER) as buyer:
+    label = await stack.new_buyer()
+    order_id = await new_order(
+        stack, order_body([line("L1", 1, 1500), line("L2", 1, 900)], buyer=buyer_id(label))
+    )
+    await applied_before(stack, buyer_id(label), order_id, "L1", "cancelled", "rejected", "closed")
+    await applied_before(stack, buyer_id(label), order_id, "L2", "cancelled", "rejected")
+    async with stack.client(label) as buyer:
         fourth = await buyer.post("/v1/tickets", json=application(order_id, ("L2", 1), ("L1", 1)))
         third = await buyer.post("/v1/tickets", json=application(order_id, ("L2", 1)))
     async with stack.client("support:s-1") as support:

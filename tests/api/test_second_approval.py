@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from tests.support.orders import line, open_ticket, order_body
+from tests.support.orders import buyer_id, line, open_ticket, order_body
 from tests.support.stack import Stack
 
-BUYER = "buyer:b-501"
 SUPPORT = "support:s-1"
 
 
-async def _large_ticket(stack: Stack) -> tuple[str, str]:
-    """A CNY 6,000.00 refund: above the default threshold of CNY 5,000.00."""
-    async with stack.client("platform:shop") as platform, stack.client(BUYER) as buyer:
-        ticket_no = await open_ticket(
-            platform, buyer, order_body([line("L1", 1, 600000)]), ("L1", 1)
-        )
-    ticket = await stack.ticket_when(BUYER, ticket_no, "awaiting_second_approval")
+async def _large_ticket(stack: Stack, label: str) -> tuple[str, str]:
+    """A CNY 6,000.00 refund of the buyer `label`: above the default threshold of CNY 5,000.00."""
+    body = order_body([line("L1", 1, 600000)], buyer=buyer_id(label))
+    async with stack.client("platform:shop") as platform, stack.client(label) as buyer:
+        ticket_no = await open_ticket(platform, buyer, body, ("L1", 1))
+    ticket = await stack.ticket_when(label, ticket_no, "awaiting_second_approval")
     return ticket["order_id"], ticket_no
 
 
 async def test_support_approves_a_large_refund_and_only_then_is_it_paid(stack: Stack) -> None:
-    order_id, ticket_no = await _large_ticket(stack)
+    label = await stack.new_buyer()
+    order_id, ticket_no = await _large_ticket(stack, label)
     waiting = await stack.ticket_when(SUPPORT, ticket_no, "awaiting_second_approval")
-    as_buyer = await stack.ticket_when(BUYER, ticket_no, "awaiting_second_approval")
+    as_buyer = await stack.ticket_when(label, ticket_no, "awaiting_second_approval")
     url = f"/v1/tickets/{ticket_no}/second-approval"
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         by_buyer = await buyer.post(url, json={"decision": "approve"})
     async with stack.client("merchant:m-2002") as stranger:
         by_merchant = await stranger.post(url, json={"decision": "approve"})
@@ -62,14 +61,15 @@ async def test_support_approves_a_large_refund_and_only_then_is_it_paid(stack: S
 
 
 async def test_a_declined_large_refund_moves_no_money_and_frees_the_line(stack: Stack) -> None:
-    order_id, ticket_no = await _large_ticket(stack)
+    label = await stack.new_buyer()
+    order_id, ticket_no = await _large_ticket(stack, label)
     async with stack.client(SUPPORT) as support:
         declined = await support.post(
             f"/v1/tickets/{ticket_no}/second-approval",
             json={"decision": "decline", "note": "buyer disputes with the bank too"},
         )
         order = (await support.get(f"/v1/orders/{order_id}")).json()
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         quote = await buyer.post(
             f"/v1/orders/{order_id}/refund-quote",
             json={"lines": [{"line_id": "L1", "quantity": 1}], "reason_code": "no_longer_needed"},

@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.support.orders import application, line, new_order_id, order_body, put_order
+from tests.support.orders import (
+    application,
+    buyer_id,
+    line,
+    new_order_id,
+    order_body,
+    put_order,
+)
 from tests.support.stack import Stack
 from workflows import search_attributes as sa
-
-BUYER = "buyer:b-501"
 
 
 async def new_order(stack: Stack, body: dict[str, Any]) -> str:
@@ -22,17 +27,23 @@ async def new_order(stack: Stack, body: dict[str, Any]) -> str:
 async def test_a_refund_before_shipment_completes_with_the_exact_amount_and_shipping(
     stack: Stack,
 ) -> None:
+    label = await stack.new_buyer()
     order_id = await new_order(
-        stack, order_body([line("L1", 2, 8800, 1000), line("L2", 1, 12900)], shipping=1000)
+        stack,
+        order_body(
+            [line("L1", 2, 8800, 1000), line("L2", 1, 12900)],
+            buyer=buyer_id(label),
+            shipping=1000,
+        ),
     )
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         created = await buyer.post("/v1/tickets", json=application(order_id, ("L1", 2), ("L2", 1)))
     assert created.status_code == 201, created.text
     ticket_no = created.json()["ticket_no"]
     assert ticket_no.startswith("AS") and created.json()["quoted_amount"] == 30500
 
-    ticket = await stack.ticket_when(BUYER, ticket_no, "completed", "refund_failed")
-    async with stack.client(BUYER) as buyer:
+    ticket = await stack.ticket_when(label, ticket_no, "completed", "refund_failed")
+    async with stack.client(label) as buyer:
         order = (await buyer.get(f"/v1/orders/{order_id}")).json()
 
     assert ticket["status"] == "completed"
@@ -65,13 +76,16 @@ async def test_a_refund_before_shipment_completes_with_the_exact_amount_and_ship
 async def test_partial_tickets_split_a_line_exactly_and_the_last_one_returns_shipping(
     stack: Stack,
 ) -> None:
-    order_id = await new_order(stack, order_body([line("L1", 3, 3333, 1)], shipping=800))
+    label = await stack.new_buyer()
+    order_id = await new_order(
+        stack, order_body([line("L1", 3, 3333, 1)], buyer=buyer_id(label), shipping=800)
+    )
     amounts = []
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         for _ in range(3):
             created = await buyer.post("/v1/tickets", json=application(order_id, ("L1", 1)))
             assert created.status_code == 201, created.text
-            done = await stack.ticket_when(BUYER, created.json()["ticket_no"], "completed")
+            done = await stack.ticket_when(label, created.json()["ticket_no"], "completed")
             amounts.append(done["refunded_amount"])
         order = (await buyer.get(f"/v1/orders/{order_id}")).json()
         refused = await buyer.post("/v1/tickets", json=application(order_id, ("L1", 1)))
@@ -84,12 +98,14 @@ async def test_partial_tickets_split_a_line_exactly_and_the_last_one_returns_shi
 
 
 async def test_a_partial_refund_leaves_the_order_partially_refunded(stack: Stack) -> None:
+    label = await stack.new_buyer()
     order_id = await new_order(
-        stack, order_body([line("L1", 1, 5000), line("L2", 1, 2000)], shipping=600)
+        stack,
+        order_body([line("L1", 1, 5000), line("L2", 1, 2000)], buyer=buyer_id(label), shipping=600),
     )
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         created = await buyer.post("/v1/tickets", json=application(order_id, ("L2", 1)))
-        ticket = await stack.ticket_when(BUYER, created.json()["ticket_no"], "completed")
+        ticket = await stack.ticket_when(label, created.json()["ticket_no"], "completed")
         order = (await buyer.get(f"/v1/orders/{order_id}")).json()
     assert ticket["refunded_amount"] == 2000
     assert order["after_sales_status"] == "partially_refunded"
@@ -97,10 +113,11 @@ async def test_a_partial_refund_leaves_the_order_partially_refunded(stack: Stack
 
 
 async def test_the_same_idempotency_key_gives_the_same_ticket_never_two(stack: Stack) -> None:
-    order_id = await new_order(stack, order_body([line("L1", 2, 1500)]))
+    label = await stack.new_buyer()
+    order_id = await new_order(stack, order_body([line("L1", 2, 1500)], buyer=buyer_id(label)))
     body = application(order_id, ("L1", 1))
     headers = {"Idempotency-Key": f"open-{order_id}"}
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         first, second = await asyncio.gather(
             buyer.post("/v1/tickets", json=body, headers=headers),
             buyer.post("/v1/tickets", json=body, headers=headers),
@@ -121,12 +138,14 @@ async def test_the_same_idempotency_key_gives_the_same_ticket_never_two(stack: S
 
 
 async def test_refused_applications_say_why_and_leave_nothing_behind(stack: Stack) -> None:
-    order_id = await new_order(stack, order_body([line("L1", 2, 1500)]))
-    shipped = await new_order(stack, order_body([line("L1", 1, 1500)], status="shipped"))
-    unpaid = await new_order(stack, order_body([line("L1", 1, 1500, 1500)]))
+    label = await stack.new_buyer()
+    me = buyer_id(label)
+    order_id = await new_order(stack, order_body([line("L1", 2, 1500)], buyer=me))
+    shipped = await new_order(stack, order_body([line("L1", 1, 1500)], buyer=me, status="shipped"))
+    unpaid = await new_order(stack, order_body([line("L1", 1, 1500, 1500)], buyer=me))
     others = await new_order(stack, order_body([line("L1", 1, 1500)], buyer="b-502"))
 
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         cases = {
             "unknown order": await buyer.post(
                 "/v1/tickets", json=application("NO-SUCH-ORDER", ("L1", 1))
@@ -181,7 +200,10 @@ async def test_refused_applications_say_why_and_leave_nothing_behind(stack: Stac
 
 
 async def test_a_line_with_an_open_ticket_cannot_be_applied_for_again(stack: Stack) -> None:
-    order_id = await new_order(stack, order_body([line("L1", 2, 1500)], method="card"))
+    label = await stack.new_buyer()
+    order_id = await new_order(
+        stack, order_body([line("L1", 2, 1500)], buyer=buyer_id(label), method="card")
+    )
     async with stack.sandbox() as sandbox, stack.client("platform:shop") as platform:
         reference = (await platform.get(f"/v1/orders/{order_id}")).json()["payment"]["reference"]
         rule = await sandbox.post(
@@ -193,9 +215,9 @@ async def test_a_line_with_an_open_ticket_cannot_be_applied_for_again(stack: Sta
             },
         )
         assert rule.status_code in (200, 201), rule.text
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         created = await buyer.post("/v1/tickets", json=application(order_id, ("L1", 1)))
-        ticket = await stack.ticket_when(BUYER, created.json()["ticket_no"], "refund_failed")
+        ticket = await stack.ticket_when(label, created.json()["ticket_no"], "refund_failed")
         again = await buyer.post("/v1/tickets", json=application(order_id, ("L1", 1)))
         order = (await buyer.get(f"/v1/orders/{order_id}")).json()
 
@@ -210,9 +232,12 @@ async def test_a_line_with_an_open_ticket_cannot_be_applied_for_again(stack: Sta
 async def test_tickets_are_listed_newest_first_by_cursor_and_only_to_those_involved(
     stack: Stack,
 ) -> None:
-    order_id = await new_order(stack, order_body([line(f"L{i}", 1, 1000) for i in range(5)]))
+    label = await stack.new_buyer()
+    order_id = await new_order(
+        stack, order_body([line(f"L{i}", 1, 1000) for i in range(5)], buyer=buyer_id(label))
+    )
     opened = []
-    async with stack.client(BUYER) as buyer:
+    async with stack.client(label) as buyer:
         for i in range(5):
             created = await buyer.post("/v1/tickets", json=application(order_id, (f"L{i}", 1)))
             opened.append(created.json()["ticket_no"])
@@ -233,11 +258,11 @@ async def test_tickets_are_listed_newest_first_by_cursor_and_only_to_those_invol
         bad_cursor = await buyer.get("/v1/tickets", params={"cursor": "garbage"})
 
     visible = {}
-    for label in ("buyer:b-502", "merchant:m-1001", "merchant:m-2002", "support:s-1"):
-        async with stack.client(label) as http:
+    for viewer in ("buyer:b-502", "merchant:m-1001", "merchant:m-2002", "support:s-1"):
+        async with stack.client(viewer) as http:
             listed = (await http.get("/v1/tickets", params={"order_id": order_id})).json()
             single = await http.get(f"/v1/tickets/{opened[0]}")
-            visible[label] = (len(listed["items"]), single.status_code)
+            visible[viewer] = (len(listed["items"]), single.status_code)
 
     assert [len(p) for p in pages] == [2, 2, 1]
     assert [n for p in pages for n in p] == list(reversed(opened))
@@ -254,8 +279,11 @@ async def test_tickets_are_listed_newest_first_by_cursor_and_only_to_those_invol
 async def test_support_finds_every_ticket_of_an_order_in_temporal_by_order_id(
     stack: Stack,
 ) -> None:
-    order_id = await new_order(stack, order_body([line("L1", 1, 1000), line("L2", 1, 1000)]))
-    async with stack.client(BUYER) as buyer:
+    label = await stack.new_buyer()
+    order_id = await new_order(
+        stack, order_body([line("L1", 1, 1000), line("L2", 1, 1000)], buyer=buyer_id(label))
+    )
+    async with stack.client(label) as buyer:
         numbers = {
             (await buyer.post("/v1/tickets", json=application(order_id, (x, 1)))).json()[
                 "ticket_no"
@@ -263,7 +291,7 @@ async def test_support_finds_every_ticket_of_an_order_in_temporal_by_order_id(
             for x in ("L1", "L2")
         }
     for number in numbers:
-        await stack.ticket_when(BUYER, number, "completed")
+        await stack.ticket_when(label, number, "completed")
     client = stack.temporal.client
     found: set[str] = set()
     async with asyncio.timeout(20):
@@ -275,5 +303,5 @@ async def test_support_finds_every_ticket_of_an_order_in_temporal_by_order_id(
     assert attributes.get(sa.TICKET_STATUS) == "completed"
     assert attributes.get(sa.REFUND_AMOUNT) == 1000
     assert attributes.get(sa.TICKET_TYPE) == "refund_only"
-    assert attributes.get(sa.BUYER_ID) == "b-501"
+    assert attributes.get(sa.BUYER_ID) == buyer_id(label)
     assert order_id in (await described.static_summary() or "")

@@ -10,16 +10,15 @@ from sqlalchemy import func, select
 
 from adapters.payments.signing import SIGNATURE_HEADER, sign
 from persistence.models import PaymentEventSeen
-from tests.support.orders import line, open_ticket, order_body
+from tests.support.orders import buyer_id, line, open_ticket, order_body
 from tests.support.stack import WEBHOOK_SECRET, Stack
 
-BUYER = "buyer:b-501"
 
-
-async def _completed_ticket(stack: Stack) -> dict[str, Any]:
-    async with stack.client("platform:shop") as platform, stack.client(BUYER) as buyer:
-        ticket_no = await open_ticket(platform, buyer, order_body([line("L1", 1, 2500)]), ("L1", 1))
-    return await stack.ticket_when(BUYER, ticket_no, "completed")
+async def _completed_ticket(stack: Stack, label: str) -> dict[str, Any]:
+    body = order_body([line("L1", 1, 2500)], buyer=buyer_id(label))
+    async with stack.client("platform:shop") as platform, stack.client(label) as buyer:
+        ticket_no = await open_ticket(platform, buyer, body, ("L1", 1))
+    return await stack.ticket_when(label, ticket_no, "completed")
 
 
 def _event(ticket: dict[str, Any], event_id: str, status: str) -> bytes:
@@ -55,7 +54,8 @@ async def _seen(stack: Stack, event_id: str) -> int:
 async def test_a_webhook_with_a_bad_or_stale_signature_is_refused_and_changes_nothing(
     stack: Stack,
 ) -> None:
-    ticket = await _completed_ticket(stack)
+    label = await stack.new_buyer()
+    ticket = await _completed_ticket(stack, label)
     body = _event(ticket, "evt_forged_1", "failed")
     now = int(time.time())
     attempts = {
@@ -72,7 +72,7 @@ async def test_a_webhook_with_a_bad_or_stale_signature_is_refused_and_changes_no
                 "/v1/webhooks/payments/sandbox", content=body, headers=headers
             )
             answers[name] = (response.status_code, response.json()["code"])
-    after = await stack.ticket_when(BUYER, ticket["ticket_no"], "completed")
+    after = await stack.ticket_when(label, ticket["ticket_no"], "completed")
 
     assert answers == {name: (401, "invalid_signature") for name in attempts}
     assert await _seen(stack, "evt_forged_1") == 0
@@ -81,7 +81,7 @@ async def test_a_webhook_with_a_bad_or_stale_signature_is_refused_and_changes_no
 
 
 async def test_a_replayed_webhook_is_applied_once(stack: Stack) -> None:
-    ticket = await _completed_ticket(stack)
+    ticket = await _completed_ticket(stack, await stack.new_buyer())
     body = _event(ticket, "evt_replayed_1", "succeeded")
     async with stack.client(None) as anonymous:
         answers = []

@@ -146,3 +146,56 @@ async def test_the_run_command_serves_a_first_ticket_and_keeps_everything_across
     ]
     assert order_after["refunded_total"] == 30500
     assert history.events[-1].HasField("workflow_execution_completed_event_attributes")
+
+
+SHORT_DEADLINES = {
+    "DEADLINE_MERCHANT_REVIEW": "PT8S",
+    "REMINDERS_BEFORE_REVIEW_DEADLINE": "PT6S,PT3S",
+    "DEADLINE_BUYER_RETURN": "PT5S",
+    "REFUND_STATUS_POLL_INTERVAL": "PT2S",
+}
+
+
+async def test_every_flow_runs_through_the_api_on_the_run_command_with_short_deadlines(
+    tmp_path: Path,
+) -> None:
+    """The guided tour (`python -m stack.tour --deadlines`) against the run command: every flow
+    of SPEC §2 from creation to its terminal state, and deadlines that act by themselves."""
+    ports = {name: free_port() for name in ("api", "sandbox", "temporal", "ui")}
+    env = _environment(tmp_path / "data", ports) | SHORT_DEADLINES
+    output: list[str] = []
+
+    async with run_command(env, output):
+        tour = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "stack.tour",
+            "--deadlines",
+            "--timeout",
+            "60",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        printed, _ = await tour.communicate()
+
+    report = printed.decode()
+    assert tour.returncode == 0, report
+    for flow, outcome in [
+        ("refund before shipment", "completed, refunded 31600 CNY"),
+        ("refund after shipment", "completed, refunded 31600 CNY"),
+        # 2 x 159.00 - 10.00 discount, no shipping (buyer fault), 15.00 service fee.
+        ("return and refund, with service fee", "completed, refunded 29300 CNY"),
+        ("exchange", "completed, refunded 0 CNY"),
+        ("failed inspection, partial refund", "completed, refunded 10000 CNY"),
+        ("rejection, escalation, arbitration", "completed, refunded 20000 CNY"),
+        ("merchant silent: approved automatically", "completed, refunded 31600 CNY"),
+        ("buyer never ships back: cancelled", "cancelled, refunded 0 CNY"),
+    ]:
+        line = next((x for x in report.splitlines() if x.startswith(f"== {flow}:")), "")
+        assert line.endswith(outcome), f"{flow}: {line!r}\n{report}"
+    silent = report.split("== merchant silent")[1].split("\n== ")[0]
+    assert "approved automatically: the merchant did not answer within 8 s" in silent
+    assert silent.count("reminder to merchant m-1001") == 2
+    assert "cancelled automatically: the buyer did not ship the goods back within 5 s" in report

@@ -8,6 +8,13 @@ from typing import Any
 import httpx
 
 
+def buyer_id(label: str) -> str:
+    """The buyer of a client label such as `buyer:b-501` (see `Stack.new_buyer`)."""
+    role, _, principal = label.partition(":")
+    assert role == "buyer", label
+    return principal
+
+
 def new_order_id(prefix: str = "T") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"
 

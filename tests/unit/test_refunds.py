@@ -218,7 +218,7 @@ def test_no_service_fee_for_merchant_fault() -> None:
 def test_buyer_may_ask_for_less_than_the_maximum() -> None:
     result = quote(order(OrderStatus.delivered), ask(("B", 1), requested_amount=2000))
     assert (result.maximum, result.total) == (4500, 2000)
-    assert "buyer asked for CNY 20.00 of CNY 45.00 available" in result.notes
+    assert "refund set to CNY 20.00 of CNY 45.00 available" in result.notes
     exact = quote(order(OrderStatus.delivered), ask(("B", 1), requested_amount=4500))
     assert exact.total == 4500
 

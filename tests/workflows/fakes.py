@@ -19,6 +19,8 @@ from domain.tickets import Actor, TicketStatus, TicketType
 from workflows.ticket import TicketWorkflow
 
 AMOUNT = 30500
+RETURN_TRACKING = "SF1234567890"
+REPLACEMENT_TRACKING = "YT9876543210"
 
 
 @dataclass
@@ -158,3 +160,86 @@ async def until_status(
 ) -> None:
     while (await handle.query(TicketWorkflow.state))["status"] != status:
         await env.sleep(timedelta(seconds=1))
+
+
+# --- reading what the fake recorded ----------------------------------------------------------
+
+
+def events(provider: FakeProvider) -> list[str]:
+    return [t.event for t in provider.transitions]
+
+
+def recorded(provider: FakeProvider, event: str) -> c.Transition:
+    """The one transition recorded under `event`."""
+    found = [t for t in provider.transitions if t.event == event]
+    assert len(found) == 1, f"{event} recorded {len(found)} times: {events(provider)}"
+    return found[0]
+
+
+async def until_recorded(
+    env: WorkflowEnvironment, provider: FakeProvider, event: str
+) -> c.Transition:
+    while event not in events(provider):
+        await env.sleep(timedelta(seconds=1))
+    return recorded(provider, event)
+
+
+# --- actors and couriers, as the API would send them -----------------------------------------
+
+Handle = WorkflowHandle[TicketWorkflow, c.TicketResult]
+
+
+async def approve(handle: Handle, *, service_fee: int = 0, note: str = "") -> c.ActionResult:
+    return await handle.execute_update(
+        TicketWorkflow.approve,
+        c.Approve(
+            actor=Actor.merchant,
+            actor_id="m-1",
+            service_fee=service_fee,
+            warehouse_id="wh-1",
+            note=note,
+        ),
+    )
+
+
+async def ship_back(handle: Handle, tracking_no: str = RETURN_TRACKING) -> c.ActionResult:
+    return await handle.execute_update(
+        TicketWorkflow.return_shipment,
+        c.Shipping(actor=Actor.buyer, actor_id="b-1", carrier="SF", tracking_no=tracking_no),
+    )
+
+
+async def inspect(
+    handle: Handle, *, accepted: int = 2, rejected: int = 0, note: str = ""
+) -> c.ActionResult:
+    return await handle.execute_update(
+        TicketWorkflow.inspection,
+        c.Inspection(
+            actor=Actor.warehouse,
+            actor_id="wh-1",
+            lines=[c.InspectedLine(line_id="L1", accepted=accepted, rejected=rejected)],
+            note=note,
+        ),
+    )
+
+
+async def reship(handle: Handle) -> c.ActionResult:
+    return await handle.execute_update(
+        TicketWorkflow.reship,
+        c.Shipping(
+            actor=Actor.merchant, actor_id="m-1", carrier="YTO", tracking_no=REPLACEMENT_TRACKING
+        ),
+    )
+
+
+def courier(
+    status: str, *, event_id: str | None = None, tracking_no: str = RETURN_TRACKING
+) -> c.TrackingSignal:
+    return c.TrackingSignal.model_validate(
+        {
+            "event_id": event_id or f"trk-{uuid.uuid4().hex[:8]}",
+            "tracking_no": tracking_no,
+            "status": status,
+            "at": datetime.now(UTC),
+        }
+    )

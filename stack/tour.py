@@ -1,0 +1,245 @@
+"""`python -m stack.tour`: every flow of the product, driven through the API of a running engine.
+
+Each flow puts a fresh order as the platform, then acts as buyer, merchant, warehouse and support
+would, and prints the ticket's timeline. Flows that wait for a deadline to act (`--deadlines`) are
+meant for an engine started with shortened deadlines, e.g. `DEADLINE_MERCHANT_REVIEW=PT20S`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from settings import get_settings
+
+Ticket = dict[str, Any]
+
+
+class Tour:
+    def __init__(self, api_url: str, keys: dict[str, str], timeout: float) -> None:
+        self._api = api_url
+        self._keys = keys
+        self._timeout = timeout
+
+    def _as(self, label: str) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self._keys[label]}"}
+        return httpx.Client(base_url=self._api, headers=headers, timeout=30)
+
+    def call(self, label: str, method: str, path: str, body: Any = None) -> Any:
+        with self._as(label) as http:
+            response = http.request(method, path, json=body)
+        if response.status_code >= 400:
+            raise TourError(f"{method} {path} as {label}: {response.status_code} {response.text}")
+        return response.json()
+
+    def order(self, buyer: str, status: str, unit_price: int = 15900) -> str:
+        order_id = f"TOUR-{uuid.uuid4().hex[:8].upper()}"
+        now = datetime.now(UTC)
+        body: dict[str, Any] = {
+            "buyer_id": buyer,
+            "merchant_id": "m-1001",
+            "currency": "CNY",
+            "lines": [
+                {
+                    "line_id": "L1",
+                    "sku": "TEA-SET",
+                    "title": "Tea set",
+                    "quantity": 2,
+                    "unit_price": unit_price,
+                    "discount": 1000,
+                }
+            ],
+            "shipping_fee": 800,
+            "payment": {
+                "provider": "sandbox",
+                "reference": f"pay_{order_id.lower()}",
+                "method": "wallet",
+                "paid_total": 2 * unit_price - 1000 + 800,
+            },
+            "status": status,
+            "version": 1,
+        }
+        if status != "paid":
+            body["shipped_at"] = (now - timedelta(days=3)).isoformat()
+        if status == "delivered":
+            body["delivered_at"] = (now - timedelta(days=1)).isoformat()
+        self.call("platform:shop", "PUT", f"/v1/orders/{order_id}", body)
+        return order_id
+
+    def open(self, buyer: str, order_id: str, type_: str, reason: str = "quality_issue") -> str:
+        ticket = self.call(
+            f"buyer:{buyer}",
+            "POST",
+            "/v1/tickets",
+            {
+                "order_id": order_id,
+                "type": type_,
+                "lines": [{"line_id": "L1", "quantity": 2}],
+                "reason_code": reason,
+                "description": "from the guided tour",
+            },
+        )
+        return str(ticket["ticket_no"])
+
+    def act(self, label: str, ticket_no: str, action: str, body: Any = None) -> Ticket:
+        ticket: Ticket = self.call(label, "POST", f"/v1/tickets/{ticket_no}/{action}", body or {})
+        return ticket
+
+    def until(self, ticket_no: str, *statuses: str) -> Ticket:
+        deadline = time.monotonic() + self._timeout
+        while True:
+            ticket: Ticket = self.call("support:s-1", "GET", f"/v1/tickets/{ticket_no}")
+            if ticket["status"] in statuses:
+                return ticket
+            if time.monotonic() > deadline:
+                raise TourError(f"{ticket_no} is {ticket['status']}, expected {statuses}")
+            time.sleep(0.5)
+
+
+class TourError(RuntimeError):
+    pass
+
+
+def refund_before_shipment(tour: Tour) -> Ticket:
+    ticket_no = tour.open("b-501", tour.order("b-501", "paid"), "refund_only", "no_longer_needed")
+    return tour.until(ticket_no, "completed")
+
+
+def refund_after_shipment(tour: Tour) -> Ticket:
+    ticket_no = tour.open("b-502", tour.order("b-502", "shipped"), "refund_only")
+    tour.until(ticket_no, "awaiting_merchant_review")
+    tour.act("merchant:m-1001", ticket_no, "approve", {"note": "sorry for the trouble"})
+    return tour.until(ticket_no, "completed")
+
+
+def return_and_refund(tour: Tour) -> Ticket:
+    order_id = tour.order("b-501", "delivered")
+    ticket_no = tour.open("b-501", order_id, "return_refund", "no_longer_needed")
+    tour.until(ticket_no, "awaiting_merchant_review")
+    tour.act("merchant:m-1001", ticket_no, "approve", {"service_fee": 1500})
+    tour.act("buyer:b-501", ticket_no, "return-shipment", {"carrier": "sf", "tracking_no": _no()})
+    tour.act("warehouse:wh-1001", ticket_no, "inspection", _inspection(accepted=2, rejected=0))
+    return tour.until(ticket_no, "completed")
+
+
+def exchange(tour: Tour) -> Ticket:
+    ticket_no = tour.open("b-502", tour.order("b-502", "delivered"), "exchange")
+    tour.until(ticket_no, "awaiting_merchant_review")
+    tour.act("merchant:m-1001", ticket_no, "approve")
+    tour.act("buyer:b-502", ticket_no, "return-shipment", {"carrier": "sf", "tracking_no": _no()})
+    tour.act("warehouse:wh-1001", ticket_no, "inspection", _inspection(accepted=2, rejected=0))
+    tour.act("merchant:m-1001", ticket_no, "reship", {"carrier": "sf", "tracking_no": _no()})
+    tour.act("buyer:b-502", ticket_no, "confirm-receipt")
+    return tour.until(ticket_no, "completed")
+
+
+def failed_inspection(tour: Tour) -> Ticket:
+    ticket_no = tour.open("b-501", tour.order("b-501", "delivered"), "return_refund")
+    tour.until(ticket_no, "awaiting_merchant_review")
+    tour.act("merchant:m-1001", ticket_no, "approve")
+    tour.act("buyer:b-501", ticket_no, "return-shipment", {"carrier": "yto", "tracking_no": _no()})
+    tour.act("warehouse:wh-1001", ticket_no, "inspection", _inspection(accepted=1, rejected=1))
+    tour.act(
+        "merchant:m-1001",
+        ticket_no,
+        "resolve-inspection",
+        {"decision": "partial_refund", "amount": 10000},
+    )
+    return tour.until(ticket_no, "completed")
+
+
+def rejection_and_arbitration(tour: Tour) -> Ticket:
+    ticket_no = tour.open("b-502", tour.order("b-502", "shipped"), "refund_only")
+    tour.until(ticket_no, "awaiting_merchant_review")
+    tour.act("merchant:m-1001", ticket_no, "reject", {"reason_code": "no_evidence"})
+    tour.act("buyer:b-502", ticket_no, "escalate", {"reason": "the parcel arrived broken"})
+    tour.act(
+        "support:s-1",
+        ticket_no,
+        "arbitrate",
+        {"decision": "partial_refund", "amount": 20000, "note": "photos show damage"},
+    )
+    return tour.until(ticket_no, "completed")
+
+
+def seller_timeout(tour: Tour) -> Ticket:
+    ticket_no = tour.open("b-502", tour.order("b-502", "shipped"), "refund_only")
+    return tour.until(ticket_no, "completed")
+
+
+def buyer_timeout(tour: Tour) -> Ticket:
+    ticket_no = tour.open("b-501", tour.order("b-501", "delivered"), "return_refund")
+    tour.until(ticket_no, "awaiting_merchant_review")
+    tour.act("merchant:m-1001", ticket_no, "approve")
+    return tour.until(ticket_no, "cancelled")
+
+
+def _no() -> str:
+    return f"SF{uuid.uuid4().int % 10**12:012d}"
+
+
+def _inspection(accepted: int, rejected: int) -> dict[str, Any]:
+    return {
+        "lines": [{"line_id": "L1", "accepted": accepted, "rejected": rejected}],
+        "note": "one cup chipped" if rejected else "as new",
+    }
+
+
+FLOWS: dict[str, Callable[[Tour], Ticket]] = {
+    "refund before shipment": refund_before_shipment,
+    "refund after shipment": refund_after_shipment,
+    "return and refund, with service fee": return_and_refund,
+    "exchange": exchange,
+    "failed inspection, partial refund": failed_inspection,
+    "rejection, escalation, arbitration": rejection_and_arbitration,
+}
+DEADLINE_FLOWS: dict[str, Callable[[Tour], Ticket]] = {
+    "merchant silent: approved automatically": seller_timeout,
+    "buyer never ships back: cancelled": buyer_timeout,
+}
+
+
+def _print(name: str, ticket: Ticket) -> None:
+    print(
+        f"\n== {name}: {ticket['ticket_no']} {ticket['status']}, "
+        f"refunded {ticket['refunded_amount']} {ticket['currency']}"
+    )
+    for step in ticket["timeline"]:
+        print(
+            f"   {step['at'][11:19]}  {step['actor_role']:<9} {step['to_status']:<26} "
+            f"{step['reason']}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--api", default=f"http://127.0.0.1:{settings.api_port}")
+    parser.add_argument("--keys", type=Path, default=Path(settings.data_dir) / "demo-keys.json")
+    parser.add_argument("--deadlines", action="store_true", help="also wait for deadlines")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds per flow")
+    args = parser.parse_args(argv)
+    keys = {label: entry["api_key"] for label, entry in json.loads(args.keys.read_text()).items()}
+    tour = Tour(args.api, keys, args.timeout)
+    flows = FLOWS | (DEADLINE_FLOWS if args.deadlines else {})
+    failed = 0
+    for name, flow in flows.items():
+        try:
+            _print(name, flow(tour))
+        except TourError as error:
+            failed += 1
+            print(f"\n!! {name}: {error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
