@@ -316,7 +316,7 @@ async def test_an_action_that_grants_money_pays_exactly_that(stack: Stack, payou
 
     assert done["refunded_amount"] == payout.refunded == order["refunded_total"]
     assert [r["amount"] for r in done["refunds"]] == [payout.refunded]
-    assert done["service_fee"] == payout.service_fee
+    assert done["service_fee"] == payout.service_fee, (done["breakdown"], [(e["event"], e["reason"], e["data"]) for e in done["timeline"]])
 
 
 async def test_an_action_repeated_under_its_idempotency_key_takes_effect_once(
