@@ -30,6 +30,13 @@ class Decisions(RefundSteps):
         self._risk: c.RiskAssessment | None = None
         self._service_fee = 0
 
+    def more_details(self) -> list[tuple[str, str]]:
+        risk = self._risk
+        if risk is None:
+            return super().more_details()
+        reasons = "; ".join(risk.reasons) or "no signals"
+        return [*super().more_details(), ("Buyer risk", f"{risk.level}: {reasons}")]
+
     @property
     def _policy(self) -> c.TicketPolicy:
         return self._ticket.policy

@@ -135,4 +135,9 @@ class TicketRecord:
             f"**Next actor:** {self._next_actor or 'nobody'}\n\n"
             f"**Deadline:** {deadline}\n\n"
             f"**Refund:** {refund}"
+            + "".join(f"\n\n**{label}:** {value}" for label, value in self.more_details())
         )
+
+    def more_details(self) -> list[tuple[str, str]]:
+        """Lines later steps add to the details support reads in the Temporal UI."""
+        return [("Last step", self._last_reason)] if self._last_reason else []
