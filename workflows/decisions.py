@@ -107,6 +107,8 @@ class Decisions(RefundSteps):
                 await self.to_support("refund_refused", refused, actor=actor, **extra)
             return
         self._grant = grant
+        if service_fee:
+            extra["service_fee"] = service_fee
         data = {"amount": grant.amount, "breakdown": grant.breakdown}
         if grant.needs_second_approval:
             threshold = self._policy.second_approval_threshold
