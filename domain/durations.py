@@ -7,9 +7,9 @@ from datetime import timedelta
 
 def describe(duration: timedelta) -> str:
     seconds = int(duration.total_seconds())
-    if seconds % 86400 == 0 and seconds >= 86400:
-        days = seconds // 86400
-        return f"{days} day" if days == 1 else f"{days} days"
+    # SPEC §3 speaks of "48 h" but "7 days": whole days from three days up.
+    if seconds % 86400 == 0 and seconds >= 3 * 86400:
+        return f"{seconds // 86400} days"
     if seconds % 3600 == 0 and seconds >= 3600:
         return f"{seconds // 3600} h"
     if seconds % 60 == 0 and seconds >= 60:

@@ -116,9 +116,18 @@ class ReturnSteps(ReviewSteps):
         if taken is not None:
             await self.inspected(taken[1])
             return
+        waited = describe(self._policy.warehouse_checkin)
+        blockers = self.automation_blockers(await self.assess_risk(), review=False)
+        if blockers:
+            await self.to_support(
+                "escalated_instead_of_auto_acceptance",
+                f"escalated to support instead of accepting automatically: the warehouse did "
+                f"not check the parcel in within {waited} of delivery; " + "; ".join(blockers),
+            )
+            return
         reason = (
             "accepted automatically: the warehouse did not check the parcel in within "
-            f"{describe(self._policy.warehouse_checkin)} of delivery"
+            f"{waited} of delivery"
         )
         if self._ticket.type is TicketType.exchange:
             await self.await_reship("checkin_timeout", reason, Actor.system, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -134,21 +136,40 @@ def ticket_input(ticket_no: str, **overrides: Any) -> c.TicketInput:
 
 @asynccontextmanager
 async def worker(env: WorkflowEnvironment, provider: FakeProvider) -> AsyncIterator[str]:
-    """A worker on a task queue of its own; yields the queue's name."""
+    """A worker on a task queue of its own; yields the queue's name.
+
+    Tickets `start`ed on the queue and still open when the worker stops are terminated.
+    """
     queue = f"wf-{uuid.uuid4().hex[:8]}"
     async with Worker(
         env.client, task_queue=queue, workflows=[TicketWorkflow], activities=provider.activities()
     ):
-        yield queue
+        try:
+            yield queue
+        finally:
+            await _end_open_tickets(queue)
+
+
+# Tickets started per task queue: those still waiting when their worker stops are terminated,
+# or their next timer would leave a workflow task nobody polls, which stops time skipping.
+_started: dict[str, list[WorkflowHandle[Any, Any]]] = {}
+
+
+async def _end_open_tickets(queue: str) -> None:
+    for handle in _started.pop(queue, []):
+        with contextlib.suppress(RPCError):  # already ended
+            await handle.terminate(reason="the test is over")
 
 
 async def start(
     env: WorkflowEnvironment, queue: str, **overrides: Any
 ) -> WorkflowHandle[TicketWorkflow, c.TicketResult]:
     ticket_no = f"AS20261123-{uuid.uuid4().int % 1_000_000:06d}"
-    return await env.client.start_workflow(
+    handle = await env.client.start_workflow(
         TicketWorkflow.run, ticket_input(ticket_no, **overrides), id=ticket_no, task_queue=queue
     )
+    _started.setdefault(queue, []).append(handle)
+    return handle
 
 
 def statuses(provider: FakeProvider) -> list[TicketStatus]:
