@@ -1,13 +1,15 @@
 """`python -m tests.workflows.record_histories`: record the histories the replay test checks.
 
 Run it when a flow is added or deliberately changed (behind `workflow.patched`), and commit the
-JSON files: they stand for tickets already running in production.
+JSON files: they stand for tickets already running in production. A history already recorded is
+kept as it is (it stands for tickets started under older code); delete its file to record it again.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import WorkflowHandle
@@ -15,9 +17,19 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities import contracts as c
-from domain.tickets import TicketStatus
+from domain.tickets import Actor, TicketStatus, TicketType
 from tests.support.temporal import register_search_attributes, test_server_path
-from tests.workflows.fakes import FakeProvider, start, until_status, worker
+from tests.workflows.fakes import (
+    FakeProvider,
+    approve,
+    courier,
+    inspect,
+    reship,
+    ship_back,
+    start,
+    until_status,
+    worker,
+)
 from workflows.ticket import TicketWorkflow
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -59,12 +71,95 @@ async def _nothing(
     return None
 
 
+Handle = WorkflowHandle[TicketWorkflow, c.TicketResult]
+REVIEWED = {"type": TicketType.refund_only, "order_shipped": True}
+RETURN = {"type": TicketType.return_refund, "order_shipped": True, "order_delivered": True}
+EXCHANGE = {**RETURN, "type": TicketType.exchange}
+HIGH = c.RiskAssessment(level="high", reasons=["6 refunds in the last 90 days"])
+
+
+async def _reviewed(env: WorkflowEnvironment, handle: Handle) -> None:
+    await until_status(env, handle, TicketStatus.awaiting_merchant_review)
+
+
+async def _approved(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _reviewed(env, handle)
+    await approve(handle, note="recorded")
+
+
+async def _returned(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _approved(env, handle)
+    await ship_back(handle)
+    await handle.signal(TicketWorkflow.tracking_event, courier("delivered"))
+    await until_status(env, handle, TicketStatus.awaiting_inspection)
+
+
+async def _return_refunded(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _returned(env, handle)
+    await inspect(handle)
+
+
+async def _exchanged(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _return_refunded(env, handle)
+    await reship(handle)
+    await handle.execute_update(
+        TicketWorkflow.confirm_receipt, c.ConfirmReceipt(actor=Actor.buyer, actor_id="b-1")
+    )
+
+
+async def _inspection_failed(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _returned(env, handle)
+    await inspect(handle, accepted=1, rejected=1, note="recorded")
+    await handle.execute_update(
+        TicketWorkflow.resolve_inspection,
+        c.ResolveInspection(
+            actor=Actor.merchant, actor_id="m-1", decision="partial_refund", amount=10000
+        ),
+    )
+
+
+async def _rejected_and_arbitrated(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _reviewed(env, handle)
+    await handle.execute_update(
+        TicketWorkflow.reject, c.Reject(actor=Actor.merchant, actor_id="m-1", reason_code="used")
+    )
+    await handle.execute_update(
+        TicketWorkflow.escalate, c.Escalate(actor=Actor.buyer, actor_id="b-1", reason="recorded")
+    )
+    await handle.execute_update(
+        TicketWorkflow.arbitrate,
+        c.Arbitration(actor=Actor.support, actor_id="s-1", decision="reject"),
+    )
+
+
+async def _escalated_and_refunded(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _reviewed(env, handle)
+    await env.sleep(timedelta(hours=49))  # past the review deadline: escalated, not approved
+    await until_status(env, handle, TicketStatus.under_arbitration)
+    await handle.execute_update(
+        TicketWorkflow.arbitrate,
+        c.Arbitration(actor=Actor.support, actor_id="s-1", decision="partial_refund", amount=12000),
+    )
+
+
+async def _lost(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _approved(env, handle)
+    await ship_back(handle)
+    await handle.signal(TicketWorkflow.tracking_event, courier("lost"))
+
+
+async def _cancelled(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _reviewed(env, handle)
+    await handle.execute_update(TicketWorkflow.cancel, c.Cancel(actor=Actor.buyer))
+
+
 async def main() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path(), data_converter=pydantic_data_converter
     )
     await register_search_attributes(env.client)
     scenarios: dict[str, tuple[FakeProvider, Scenario]] = {
+        "refund_before_shipment_risk_checked": (FakeProvider(settle_after_polls=1), _nothing),
         "refund_before_shipment_webhook": (FakeProvider(), _webhook),
         "refund_before_shipment_polled": (FakeProvider(settle_after_polls=2), _nothing),
         "refund_before_shipment_failed": (FakeProvider(refuse=True), _nothing),
@@ -77,9 +172,41 @@ async def main() -> None:
             await _second_approval(False),
         ),
     }
-    for name, (provider, act) in scenarios.items():
+    # Flows with a merchant review: (provider, how the ticket starts, what happens).
+    reviewed: dict[str, tuple[FakeProvider, dict[str, object], Scenario]] = {
+        "refund_after_shipment_approved": (FakeProvider(settle_after_polls=1), REVIEWED, _approved),
+        "review_timeout_auto_approved": (FakeProvider(settle_after_polls=1), REVIEWED, _nothing),
+        "review_timeout_escalated_then_partial_refund": (
+            FakeProvider(settle_after_polls=1, risk=HIGH),
+            REVIEWED,
+            _escalated_and_refunded,
+        ),
+        "rejected_escalated_arbitrated": (FakeProvider(), REVIEWED, _rejected_and_arbitrated),
+        "cancelled_in_review": (FakeProvider(), RETURN, _cancelled),
+        "return_refunded_after_inspection": (
+            FakeProvider(settle_after_polls=1),
+            RETURN,
+            _return_refunded,
+        ),
+        "return_buyer_timeout": (FakeProvider(), RETURN, _approved),
+        "return_checkin_timeout_refunded": (FakeProvider(settle_after_polls=1), RETURN, _returned),
+        "return_inspection_failed_partial_refund": (
+            FakeProvider(settle_after_polls=1),
+            RETURN,
+            _inspection_failed,
+        ),
+        "return_lost_refunded": (FakeProvider(settle_after_polls=1), RETURN, _lost),
+        "exchange_completed": (FakeProvider(), EXCHANGE, _exchanged),
+    }
+    runs: list[tuple[str, FakeProvider, dict[str, object], Scenario]] = [
+        (name, provider, {}, act) for name, (provider, act) in scenarios.items()
+    ]
+    runs += [(name, *run) for name, run in reviewed.items()]
+    for name, provider, overrides, act in runs:
+        if (HISTORIES / f"{name}.json").exists():
+            continue
         async with worker(env, provider) as queue:
-            handle = await start(env, queue)
+            handle = await start(env, queue, **overrides)
             await act(env, handle)
             await handle.result()
             history = await handle.fetch_history()

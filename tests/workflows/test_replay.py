@@ -25,6 +25,18 @@ def test_every_recorded_flow_has_a_history() -> None:
         "refund_before_shipment_failed",
         "second_approval_granted",
         "second_approval_declined",
+        "refund_before_shipment_risk_checked",
+        "refund_after_shipment_approved",
+        "review_timeout_auto_approved",
+        "review_timeout_escalated_then_partial_refund",
+        "rejected_escalated_arbitrated",
+        "cancelled_in_review",
+        "return_refunded_after_inspection",
+        "return_buyer_timeout",
+        "return_checkin_timeout_refunded",
+        "return_inspection_failed_partial_refund",
+        "return_lost_refunded",
+        "exchange_completed",
     } <= set(HISTORIES)
 
 
