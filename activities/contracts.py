@@ -20,6 +20,8 @@ CHECK_REFUND = "check_refund"
 SETTLE_REFUND = "settle_refund"
 VOID_GRANT = "void_grant"
 ASSESS_RISK = "assess_risk"
+TRACK_PARCEL = "track_parcel"
+DELIVER_NOTIFICATIONS = "deliver_notifications"
 
 
 class TicketPolicy(BaseModel):
@@ -260,3 +262,27 @@ class RiskAssessment(BaseModel):
 class ActionResult(BaseModel):
     status: TicketStatus
     version: int
+
+
+class ParcelQuery(BaseModel):
+    """Ask the courier's tracking API about one parcel (the fallback when webhooks stay away)."""
+
+    ticket_no: str
+    carrier: str
+    tracking_no: str
+    # Stop polling once the parcel has one of these statuses.
+    until: list[str] = Field(default_factory=lambda: ["delivered", "lost"])
+
+
+class ParcelStatus(BaseModel):
+    """What the courier said, as tracking signals the workflow applies like webhook ones."""
+
+    tracking_no: str
+    events: list[TrackingSignal] = Field(default_factory=list)
+
+
+class NotificationBatch(BaseModel):
+    """Send what one recorded transition owes its recipients (planned with the transition)."""
+
+    ticket_no: str
+    seq: int

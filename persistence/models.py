@@ -34,6 +34,8 @@ class Merchant(Base):
     merchant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     locale: Mapped[str] = mapped_column(String(16), default="zh-CN")
+    email: Mapped[str | None] = mapped_column(Text)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
 
 
@@ -53,6 +55,7 @@ class Buyer(Base):
     buyer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32))
     locale: Mapped[str] = mapped_column(String(16), default="zh-CN")
     created_at: Mapped[datetime] = _created()
 
@@ -319,3 +322,66 @@ class WatchlistEntry(Base):
     reason: Mapped[str] = mapped_column(Text)
     added_by: Mapped[str | None] = mapped_column(String(64))
     added_at: Mapped[datetime] = _created()
+
+
+class TrackingEvent(Base):
+    """A courier's tracking event, stored once per (carrier, event id) however often it comes."""
+
+    __tablename__ = "tracking_events"
+    __table_args__ = (UniqueConstraint("carrier", "event_id"),)
+
+    tracking_event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(96))
+    tracking_no: Mapped[str] = mapped_column(String(64), index=True)
+    ticket_no: Mapped[str | None] = mapped_column(
+        ForeignKey("tickets.ticket_no", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = _created()
+
+
+class WarehouseScan(Base):
+    """One inbound scan at a warehouse and the answer it got."""
+
+    __tablename__ = "warehouse_scans"
+
+    scan_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    warehouse_id: Mapped[str] = mapped_column(String(64), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    ticket_no: Mapped[str | None] = mapped_column(String(32), index=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    scanned_by: Mapped[str | None] = mapped_column(String(64))
+    scanned_at: Mapped[datetime] = _created()
+
+
+class Notification(Base):
+    """One message to one recipient on one channel; the unique key makes a retry send once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("event_key", "recipient_role", "recipient_id", "channel"),)
+
+    notification_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    event_key: Mapped[str] = mapped_column(String(96))
+    ticket_no: Mapped[str | None] = mapped_column(String(32), index=True)
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(48))
+    recipient_role: Mapped[str] = mapped_column(String(16))
+    recipient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_ref: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = _created()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
