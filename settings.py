@@ -105,6 +105,55 @@ class PaymentSandboxSettings(BaseSettings):
     webhook_tolerance: Duration = timedelta(minutes=5)
 
 
+def _split_codes(value: object) -> object:
+    """`sf, YTO` -> ["sf", "yto"]."""
+    if isinstance(value, str):
+        return [part.strip().lower() for part in value.split(",") if part.strip()]
+    return value
+
+
+CodeList = Annotated[list[str], NoDecode, BeforeValidator(_split_codes)]
+
+
+class CourierSandboxSettings(BaseSettings):
+    """The sandbox courier: a separate HTTP service the run command starts; it plays every
+    carrier listed in `carriers`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COURIER_SANDBOX_", env_file=".env", extra="ignore"
+    )
+
+    url: str = "http://127.0.0.1:8020"
+    port: int = 8020
+    api_key: SecretStr = SecretStr("ck_sandbox_local")
+    webhook_secret: SecretStr = SecretStr("whsec_courier_local")
+    webhook_tolerance: Duration = timedelta(minutes=5)
+    carriers: CodeList = Field(default_factory=lambda: ["sf", "yto", "zto", "jd", "ems"])
+    # How often the tracking activity asks the courier when no webhook came (first interval).
+    poll_interval: Duration = timedelta(minutes=10)
+
+
+class NotificationSettings(BaseSettings):
+    """Where notifications go (SPEC §7), `NOTIFY_*`: SMTP, finance, the shop's order system."""
+
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", env_file=".env", extra="ignore")
+
+    # The run command starts a local SMTP sink (stack/mailcatcher.py) on this port.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_from: str = "After-sales <aftersales@shop.example>"
+    smtp_timeout: Duration = timedelta(seconds=10)
+    finance_email: str | None = "finance@shop.example"
+    finance_locale: str = "zh-CN"
+    # The shop's order system, told of every change of an order's after-sales status.
+    order_system_webhook_url: str | None = None
+    # Signs every outbound webhook (merchants and the order system).
+    webhook_secret: SecretStr = SecretStr("whsec_notify_local")
+    webhook_timeout: Duration = timedelta(seconds=10)
+    # The sandbox SMS provider's outbox (JSON lines); default DATA_DIR/sms/outbox.jsonl.
+    sms_sandbox_outbox: Path | None = None
+
+
 class Settings(BaseSettings):
     model_config = _ENV
 
@@ -125,6 +174,8 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     money: MoneySettings = Field(default_factory=MoneySettings)
     payment_sandbox: PaymentSandboxSettings = Field(default_factory=PaymentSandboxSettings)
+    courier_sandbox: CourierSandboxSettings = Field(default_factory=CourierSandboxSettings)
+    notify: NotificationSettings = Field(default_factory=NotificationSettings)
 
     @property
     def ui_url(self) -> str:

@@ -6,15 +6,24 @@ import asyncio
 import logging
 import signal
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from activities.notifications import NotificationActivities
 from activities.refunds import RefundActivities
 from activities.risk import RiskActivities
 from activities.tickets import TicketActivities
+from activities.tracking import TrackingActivities
+from adapters.couriers.port import CourierClient
+from adapters.couriers.sandbox import SandboxCourierClient
+from adapters.notifications import Mailer, SmsGateway, WebhookSender
+from adapters.notifications.email import SmtpMailer
+from adapters.notifications.sms import SandboxSms
+from adapters.notifications.webhooks import SignedWebhooks
 from adapters.payments.port import PaymentGateway
 from adapters.payments.sandbox import SandboxPaymentGateway
 from persistence.db import make_engine, make_session_factory
@@ -24,15 +33,46 @@ from workflows.ticket import TicketWorkflow
 log = logging.getLogger("aftersales.worker")
 
 
+@dataclass
+class OutsideWorld:
+    """The third parties activities talk to, each behind its port."""
+
+    gateways: Mapping[str, PaymentGateway]
+    couriers: Mapping[str, CourierClient]
+    mailer: Mailer
+    sms: SmsGateway
+    webhooks: WebhookSender
+
+
+def notification_channels(settings: Settings) -> tuple[Mailer, SmsGateway, WebhookSender]:
+    notify = settings.notify
+    return (
+        SmtpMailer(
+            notify.smtp_host,
+            notify.smtp_port,
+            notify.smtp_from,
+            notify.smtp_timeout.total_seconds(),
+        ),
+        SandboxSms(notify.sms_sandbox_outbox or settings.data_dir / "sms" / "outbox.jsonl"),
+        SignedWebhooks(
+            notify.webhook_secret.get_secret_value(), notify.webhook_timeout.total_seconds()
+        ),
+    )
+
+
 def build_worker(
     client: Client,
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    gateways: Mapping[str, PaymentGateway],
+    outside: OutsideWorld,
 ) -> Worker:
-    tickets = TicketActivities(sessions)
-    refunds = RefundActivities(sessions, gateways)
+    tickets = TicketActivities(sessions, settings.notify)
+    refunds = RefundActivities(sessions, outside.gateways)
     risk = RiskActivities(sessions)
+    tracking = TrackingActivities(
+        sessions, outside.couriers, settings.courier_sandbox.poll_interval
+    )
+    notifications = NotificationActivities(sessions, outside.mailer, outside.sms, outside.webhooks)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -45,6 +85,8 @@ def build_worker(
             refunds.settle_refund,
             refunds.void_grant,
             risk.assess_risk,
+            tracking.track_parcel,
+            notifications.deliver_notifications,
         ],
     )
 
@@ -54,15 +96,27 @@ async def main() -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
     engine = make_engine(settings.require_database_url())
     sessions = make_session_factory(engine)
-    sandbox = SandboxPaymentGateway(
+    payments = SandboxPaymentGateway(
         settings.payment_sandbox.url, settings.payment_sandbox.api_key.get_secret_value()
+    )
+    courier = SandboxCourierClient(
+        settings.courier_sandbox.url, settings.courier_sandbox.api_key.get_secret_value()
+    )
+    mailer, sms, webhooks = notification_channels(settings)
+    outside = OutsideWorld(
+        gateways={payments.name: payments},
+        # One sandbox courier plays every carrier the shop works with.
+        couriers={carrier: courier for carrier in settings.courier_sandbox.carriers},
+        mailer=mailer,
+        sms=sms,
+        webhooks=webhooks,
     )
     client = await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
     )
-    worker = build_worker(client, settings, sessions, {sandbox.name: sandbox})
+    worker = build_worker(client, settings, sessions, outside)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -70,7 +124,8 @@ async def main() -> None:
     async with worker:
         log.info("worker polling task queue %s", settings.temporal_task_queue)
         await stop.wait()
-    await sandbox.aclose()
+    await payments.aclose()
+    await courier.aclose()
     await engine.dispose()
 
 

@@ -10,11 +10,16 @@ from temporalio import activity
 from activities import contracts as c
 from domain.tickets import TERMINAL_STATUSES, TicketStatus
 from persistence.models import Inspection, Shipment, Ticket, TimelineEntry, Warehouse
+from persistence.notifications import plan_notifications
+from settings import NotificationSettings
 
 
 class TicketActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], notify: NotificationSettings | None = None
+    ) -> None:
         self._sessions = sessions
+        self._notify = notify
 
     @activity.defn(name=c.RECORD_TRANSITION)
     async def record_transition(self, transition: c.Transition) -> None:
@@ -50,6 +55,8 @@ class TicketActivities:
                 await _record_shipment(session, transition.ticket_no, transition.shipment)
             if transition.inspection is not None:
                 await _record_inspection(session, transition.ticket_no, transition.inspection)
+            # In the same transaction: a recorded step always has its notifications planned.
+            await plan_notifications(session, transition, self._notify)
 
 
 async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dict[str, object]:

@@ -11,12 +11,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import metrics, problems
 from api.routes import (
+    courier_webhooks,
     health,
+    inbox,
     merchant_policies,
     messages,
     orders,
+    reports,
     ticket_actions,
     tickets,
+    warehouse,
     watchlist,
     webhooks,
 )
@@ -57,9 +61,13 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         tickets.router,
         ticket_actions.router,
         webhooks.router,
+        courier_webhooks.router,
         merchant_policies.router,
         messages.router,
         watchlist.router,
+        inbox.router,
+        reports.router,
+        warehouse.router,
     ):
         app.include_router(router)
     return app

@@ -13,6 +13,7 @@ from api.schemas.tickets import (
     TicketLineBody,
     TicketSummary,
     TimelineView,
+    TrackingEventView,
 )
 from domain.actions import Action
 from persistence.models import (
@@ -23,6 +24,7 @@ from persistence.models import (
     Ticket,
     TicketMessage,
     TimelineEntry,
+    TrackingEvent,
 )
 from persistence.orders import to_snapshot
 
@@ -48,6 +50,7 @@ def ticket_detail(
     refunds: list[Refund],
     timeline: list[TimelineEntry],
     shipments: list[Shipment],
+    tracking_events: list[TrackingEvent],
     inspection: Inspection | None,
     messages: list[TicketMessage],
     allowed: list[Action],
@@ -71,6 +74,9 @@ def ticket_detail(
         service_fee=ticket.service_fee,
         refunds=[RefundView.model_validate(r, from_attributes=True) for r in refunds],
         shipments=[ShipmentView.model_validate(s, from_attributes=True) for s in shipments],
+        tracking_events=[
+            TrackingEventView.model_validate(e, from_attributes=True) for e in tracking_events
+        ],
         inspection=InspectionView.model_validate(inspection, from_attributes=True)
         if inspection
         else None,

@@ -28,6 +28,8 @@ class Plan:
     data_dir: Path
     api_port: int
     sandbox_port: int
+    courier_port: int
+    smtp_port: int
     namespace: str
     temporal_port: int
     ui_port: int
@@ -42,6 +44,8 @@ class Plan:
             data_dir=settings.data_dir.resolve(),
             api_port=settings.api_port,
             sandbox_port=settings.payment_sandbox.port,
+            courier_port=settings.courier_sandbox.port,
+            smtp_port=settings.notify.smtp_port,
             namespace=settings.temporal_namespace,
             temporal_port=settings.temporal_dev_port,
             ui_port=settings.temporal_ui_port,
@@ -73,6 +77,7 @@ class Stack:
         await self._start_temporal()
         self._start_postgres()
         self.env.setdefault("PAYMENT_SANDBOX_URL", f"http://127.0.0.1:{plan.sandbox_port}")
+        self.env.setdefault("COURIER_SANDBOX_URL", f"http://127.0.0.1:{plan.courier_port}")
         python = sys.executable
         await self._run_once("migrate", [python, "-m", "persistence.migrate"])
         await self._run_once("seed", [python, "-m", "stack.seed"])
@@ -83,6 +88,26 @@ class Stack:
                 *(python, "-m", "sandbox.payment_provider"),
                 *("--host", "127.0.0.1", "--port", str(plan.sandbox_port)),
                 *("--data-dir", str(plan.data_dir / "payment-sandbox"), "--webhook-url", webhook),
+            ],
+        )
+        # `{carrier}` is filled in by the courier sandbox for each parcel's carrier.
+        courier_webhook = f"{plan.api_url}/v1/webhooks/couriers/{{carrier}}"
+        await self._spawn(
+            "courier-sandbox",
+            [
+                *(python, "-m", "sandbox.courier"),
+                *("--host", "127.0.0.1", "--port", str(plan.courier_port)),
+                *("--data-dir", str(plan.data_dir / "courier-sandbox")),
+                *("--webhook-url", courier_webhook),
+            ],
+        )
+        # A local SMTP sink: every mail the engine sends lands in DATA_DIR/mail as an .eml file.
+        await self._spawn(
+            "mailcatcher",
+            [
+                *(python, "-m", "stack.mailcatcher"),
+                *("--host", "127.0.0.1", "--port", str(plan.smtp_port)),
+                *("--dir", str(plan.data_dir / "mail")),
             ],
         )
         await self._spawn("worker", [python, "worker.py"])
@@ -124,7 +149,12 @@ class Stack:
         say("stopped")
 
     def _ports(self) -> dict[str, int]:
-        ports = {"API": self.plan.api_port, "payment sandbox": self.plan.sandbox_port}
+        ports = {
+            "API": self.plan.api_port,
+            "payment sandbox": self.plan.sandbox_port,
+            "courier sandbox": self.plan.courier_port,
+            "SMTP sink": self.plan.smtp_port,
+        }
         if self.plan.temporal_address is None:
             ports |= {"Temporal gRPC": self.plan.temporal_port, "Temporal UI": self.plan.ui_port}
         return ports

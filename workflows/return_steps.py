@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
@@ -12,9 +15,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.durations import describe
     from domain.tickets import Actor, TicketStatus, TicketType
 
+from workflows.actor_inbox import Taken
 from workflows.review_steps import ReviewSteps
 
 ESCALATE = "escalate to support"
+TRACKING_GRACE = timedelta(hours=1)
+TRACKING_HEARTBEAT = timedelta(minutes=10)
 
 
 class ReturnSteps(ReviewSteps):
@@ -70,10 +76,10 @@ class ReturnSteps(ReviewSteps):
         )
 
     async def return_transit_step(self) -> None:
-        taken = await self.await_actor(self._deadline_at, also=lambda: self._return_news)
-        news, self._return_news = self._return_news, None
         parcel = self._return_parcel
-        assert parcel is not None
+        assert parcel is not None and self._deadline_at is not None
+        taken = await self._follow_parcel(parcel, self._deadline_at)
+        news, self._return_news = self._return_news, None
         if taken is not None:
             action, request = taken
             if action is Action.inspection:
@@ -87,8 +93,8 @@ class ReturnSteps(ReviewSteps):
             await self.transition(
                 "return_delivered",
                 TicketStatus.awaiting_inspection,
-                f"the courier reported the return parcel {parcel.tracking_no} delivered "
-                "to the warehouse",
+                f"the return parcel {parcel.tracking_no} reached the warehouse: "
+                + (news.description or "reported delivered by the courier"),
                 data={"event_id": news.event_id, "courier_at": news.at.isoformat()},
                 next_actor=Actor.warehouse,
                 deadline_at=workflow.now() + self._policy.warehouse_checkin,
@@ -110,6 +116,47 @@ class ReturnSteps(ReviewSteps):
                 "escalated to support: the return parcel was not delivered within "
                 f"{describe(self._policy.return_delivery)} of shipping (possible loss)",
             )
+
+    async def _follow_parcel(self, parcel: c.ShipmentRecord, until: datetime) -> Taken | None:
+        """Wait for an actor or the courier's final word; poll the courier in case no webhook
+        comes."""
+        tracker = workflow.start_activity(
+            c.TRACK_PARCEL,
+            c.ParcelQuery(
+                ticket_no=self._ticket.ticket_no,
+                carrier=parcel.carrier,
+                tracking_no=parcel.tracking_no,
+            ),
+            result_type=c.ParcelStatus,
+            start_to_close_timeout=until - workflow.now() + TRACKING_GRACE,
+            heartbeat_timeout=TRACKING_HEARTBEAT,
+            # Courier outages are waited out inside the activity; a few attempts suffice.
+            retry_policy=RetryPolicy(maximum_attempts=3),
+            # Leaving the state abandons the poll instead of racing its completion with a
+            # cancel request; it ends with the parcel's final status, its timeout or the ticket.
+            cancellation_type=ActivityCancellationType.ABANDON,
+            summary=f"Follow the return parcel {parcel.carrier} {parcel.tracking_no}",
+        )
+        # Once the ticket stops waiting, the poll's outcome is no longer news.
+        tracker.add_done_callback(lambda done: done.cancelled() or done.exception())
+        polled = False
+
+        def courier_spoke() -> bool:
+            return self._return_news is not None or (tracker.done() and not polled)
+
+        try:
+            while True:
+                taken = await self.await_actor(until, also=courier_spoke)
+                if tracker.done() and not polled:
+                    polled = True
+                    if not tracker.cancelled() and tracker.exception() is None:
+                        for event in tracker.result().events:
+                            self.apply_tracking_event(event)
+                if taken or self._return_news or workflow.now() >= until:
+                    return taken
+        finally:
+            if not tracker.done():
+                tracker.cancel()
 
     async def inspection_step(self) -> None:
         taken = await self.await_actor(self._deadline_at)

@@ -52,6 +52,7 @@ class TicketWorkflow(ExchangeSteps):
         while self._status not in TERMINAL_STATUSES and self._status is not S.refund_failed:
             await self._steps[self._status]()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.deliveries_finished()
         return c.TicketResult(
             ticket_no=ticket.ticket_no, status=self._status, refunded_amount=self._refunded_amount
         )

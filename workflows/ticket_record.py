@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
@@ -13,6 +15,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
 
 DB_WRITE = timedelta(seconds=30)
+NOTIFY_ON_TRANSITION = "notify-on-transition"
+NOTIFY_CALL = timedelta(seconds=60)
+# Mail, SMS and webhook outages are retried for hours; a row already sent is never sent again.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=30),
+    maximum_attempts=20,
+)
 
 
 class TicketRecord:
@@ -33,6 +44,7 @@ class TicketRecord:
         self._last_event = ""
         self._last_reason = ""
         self._last_actor: Actor = Actor.system
+        self._deliveries: list[workflow.ActivityHandle[Any]] = []
 
     async def transition(
         self,
@@ -93,6 +105,7 @@ class TicketRecord:
             summary=f"Record {event}: {previous} → {to}",
         )
         self._recorded_version = max(self._recorded_version, version)
+        self._notify(event)
 
     async def note(self, event: str, reason: str, data: dict[str, Any] | None = None) -> None:
         """A timeline entry that changes neither state nor version (a reminder, an event)."""
@@ -117,6 +130,27 @@ class TicketRecord:
             start_to_close_timeout=DB_WRITE,
             summary=f"Record {event}",
         )
+        self._notify(event)
+
+    def _notify(self, event: str) -> None:
+        """Send what the step just recorded owes its recipients, without holding the ticket up.
+
+        Tickets started before notifications existed carry no marker and send nothing."""
+        if not workflow.patched(NOTIFY_ON_TRANSITION):
+            return
+        self._deliveries.append(
+            workflow.start_activity(
+                c.DELIVER_NOTIFICATIONS,
+                c.NotificationBatch(ticket_no=self._ticket.ticket_no, seq=self._seq),
+                start_to_close_timeout=NOTIFY_CALL,
+                retry_policy=NOTIFY_RETRY,
+                summary=f"Notify about {event}",
+            )
+        )
+
+    async def deliveries_finished(self) -> None:
+        """A workflow that ends abandons its activities: let the notifications go out first."""
+        await asyncio.gather(*self._deliveries, return_exceptions=True)
 
     def show_details(self) -> None:
         deadline = (

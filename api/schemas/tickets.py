@@ -86,6 +86,16 @@ class ShipmentView(BaseModel):
     status: str
 
 
+class TrackingEventView(BaseModel):
+    carrier: str
+    tracking_no: str
+    status: str
+    description: str
+    location: str | None
+    occurred_at: datetime
+    source: str
+
+
 class InspectionView(BaseModel):
     warehouse_id: str | None
     inspector_id: str | None
@@ -107,6 +117,7 @@ class TicketDetail(TicketSummary):
     service_fee: int
     refunds: list[RefundView]
     shipments: list[ShipmentView]
+    tracking_events: list[TrackingEventView]
     inspection: InspectionView | None
     messages: list[MessageView]
     timeline: list[TimelineView]

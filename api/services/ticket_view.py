@@ -15,6 +15,7 @@ from domain.tickets import Actor, TicketStatus
 from persistence import tickets as repo
 from persistence.messages import list_messages
 from persistence.models import Inspection, Shipment, Ticket
+from persistence.tracking import events_of
 
 _SEES_RISK = frozenset({Role.merchant, Role.support})
 
@@ -37,6 +38,7 @@ async def load_detail(session: AsyncSession, ticket_no: str, principal: Principa
         refunds=await repo.refunds(session, ticket_no),
         timeline=await repo.timeline(session, ticket_no),
         shipments=list(shipments.scalars()),
+        tracking_events=await events_of(session, ticket_no),
         inspection=await session.get(Inspection, ticket_no),
         messages=await list_messages(session, ticket_no),
         allowed=allowed_actions(TicketStatus(ticket.status), Actor(principal.role)),

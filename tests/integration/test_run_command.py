@@ -38,6 +38,8 @@ def _environment(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
         "PAYMENT_SANDBOX_PORT": str(ports["sandbox"]),
         "TEMPORAL_DEV_PORT": str(ports["temporal"]),
         "TEMPORAL_UI_PORT": str(ports["ui"]),
+        "COURIER_SANDBOX_PORT": str(ports["courier"]),
+        "NOTIFY_SMTP_PORT": str(ports["smtp"]),
     }
 
 
@@ -96,7 +98,7 @@ async def _completed(api: httpx.AsyncClient, ticket_no: str) -> dict[str, Any]:
 async def test_the_run_command_serves_a_first_ticket_and_keeps_everything_across_a_restart(
     tmp_path: Path,
 ) -> None:
-    ports = {name: free_port() for name in ("api", "sandbox", "temporal", "ui")}
+    ports = {name: free_port() for name in ("api", "sandbox", "temporal", "ui", "courier", "smtp")}
     env = _environment(tmp_path / "data", ports)
     api_url = f"http://127.0.0.1:{ports['api']}"
     output: list[str] = []
@@ -161,7 +163,7 @@ async def test_every_flow_runs_through_the_api_on_the_run_command_with_short_dea
 ) -> None:
     """The guided tour (`python -m stack.tour --deadlines`) against the run command: every flow
     of SPEC §2 from creation to its terminal state, and deadlines that act by themselves."""
-    ports = {name: free_port() for name in ("api", "sandbox", "temporal", "ui")}
+    ports = {name: free_port() for name in ("api", "sandbox", "temporal", "ui", "courier", "smtp")}
     env = _environment(tmp_path / "data", ports) | SHORT_DEADLINES
     output: list[str] = []
 

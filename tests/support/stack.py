@@ -17,29 +17,44 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.couriers.sandbox import SandboxCourierClient
 from adapters.payments.sandbox import SandboxPaymentGateway
 from api.app import create_app
 from api.auth import Role, issue_key
 from persistence.models import Buyer
+from sandbox.courier import CourierConfig
+from sandbox.courier import create_app as create_courier
 from sandbox.payment_provider import ProviderConfig
 from sandbox.payment_provider import create_app as create_provider
-from settings import MoneySettings, PaymentSandboxSettings, Settings
+from settings import (
+    CourierSandboxSettings,
+    MoneySettings,
+    NotificationSettings,
+    PaymentSandboxSettings,
+    Settings,
+)
+from stack.mailcatcher import MailSink, catching
 from stack.seed import seed
 from tests.support.servers import free_port, serving
-from worker import build_worker
+from worker import OutsideWorld, build_worker, notification_channels
 
 SANDBOX_KEY = "sk_sandbox_test"
 WEBHOOK_SECRET = "whsec_sandbox_test"
+COURIER_KEY = "ck_sandbox_test"
+COURIER_SECRET = "whsec_courier_test"
 
 
 @dataclass
 class Stack:
     api_url: str
     sandbox_url: str
+    courier_url: str
     keys: dict[str, str]
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     temporal: WorkflowEnvironment
+    # Every mail the engine sent, as the SMTP server received it.
+    mail: MailSink
 
     def client(self, label: str | None) -> httpx.AsyncClient:
         """An HTTP client for one demo principal, e.g. `buyer:b-501`; None sends no key."""
@@ -60,6 +75,14 @@ class Stack:
         return httpx.AsyncClient(
             base_url=self.sandbox_url,
             headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+            timeout=30,
+        )
+
+    def courier(self) -> httpx.AsyncClient:
+        """The sandbox courier: `/v1/parcels/...`, and `/control/parcels/...` to move parcels."""
+        return httpx.AsyncClient(
+            base_url=self.courier_url,
+            headers={"Authorization": f"Bearer {COURIER_KEY}"},
             timeout=30,
         )
 
@@ -84,7 +107,8 @@ async def running_stack(
     env: WorkflowEnvironment,
     data_dir: Path,
 ) -> AsyncIterator[Stack]:
-    api_port, sandbox_port = free_port(), free_port()
+    api_port, sandbox_port, courier_port = free_port(), free_port(), free_port()
+    smtp_port = free_port()
     settings = Settings(
         database_url=database_url,
         temporal_task_queue=f"aftersales-test-{uuid.uuid4().hex[:8]}",
@@ -96,6 +120,16 @@ async def running_stack(
             port=sandbox_port,
             api_key=SecretStr(SANDBOX_KEY),
             webhook_secret=SecretStr(WEBHOOK_SECRET),
+        ),
+        courier_sandbox=CourierSandboxSettings(
+            url=f"http://127.0.0.1:{courier_port}",
+            port=courier_port,
+            api_key=SecretStr(COURIER_KEY),
+            webhook_secret=SecretStr(COURIER_SECRET),
+            poll_interval=timedelta(seconds=1),
+        ),
+        notify=NotificationSettings(
+            smtp_port=smtp_port, sms_sandbox_outbox=data_dir / "sms" / "outbox.jsonl"
         ),
     )
     provider = create_provider(
@@ -109,20 +143,45 @@ async def running_stack(
             webhook_backoff_cap=1.0,
         )
     )
+    courier = create_courier(
+        CourierConfig(
+            db_path=data_dir / "courier-sandbox.sqlite3",
+            api_key=COURIER_KEY,
+            webhook_url=f"http://127.0.0.1:{api_port}/v1/webhooks/couriers/{{carrier}}",
+            webhook_secret=COURIER_SECRET,
+            webhook_backoff_initial=0.2,
+            webhook_backoff_cap=1.0,
+            autopilot_delays=(0.2, 0.2, 0.2),
+        )
+    )
     keys = await seed(database_url, {})
     gateway = SandboxPaymentGateway(settings.payment_sandbox.url, SANDBOX_KEY)
-    worker = build_worker(env.client, settings, sessions, {gateway.name: gateway})
+    courier_client = SandboxCourierClient(settings.courier_sandbox.url, COURIER_KEY)
+    mailer, sms, webhooks = notification_channels(settings)
+    outside = OutsideWorld(
+        gateways={gateway.name: gateway},
+        couriers={carrier: courier_client for carrier in settings.courier_sandbox.carriers},
+        mailer=mailer,
+        sms=sms,
+        webhooks=webhooks,
+    )
+    worker = build_worker(env.client, settings, sessions, outside)
     async with (
+        catching("127.0.0.1", smtp_port, data_dir / "mail") as mail,
         serving(provider, sandbox_port) as sandbox_url,
+        serving(courier, courier_port) as courier_url,
         serving(create_app(settings, temporal=env.client), api_port) as api_url,
         worker,
     ):
         yield Stack(
             api_url=api_url,
             sandbox_url=sandbox_url,
+            courier_url=courier_url,
             keys={label: entry["api_key"] for label, entry in keys.items()},
             settings=settings,
             sessions=sessions,
             temporal=env,
+            mail=mail,
         )
     await gateway.aclose()
+    await courier_client.aclose()

@@ -36,6 +36,10 @@ class FakeProvider:
     risk: c.RiskAssessment = field(default_factory=lambda: c.RiskAssessment(level="low"))
     transitions: list[c.Transition] = field(default_factory=list)
     grants: list[c.GrantRequest] = field(default_factory=list)
+    notified: list[c.NotificationBatch] = field(default_factory=list)
+    # What the courier's tracking API answers when the ticket polls it.
+    courier_events: list[c.TrackingSignal] = field(default_factory=list)
+    parcel_queries: list[c.ParcelQuery] = field(default_factory=list)
     assessments: int = 0
     polls: int = 0
     executions: int = 0
@@ -45,6 +49,16 @@ class FakeProvider:
         @activity.defn(name=c.RECORD_TRANSITION)
         async def record_transition(transition: c.Transition) -> None:
             self.transitions.append(transition)
+
+        @activity.defn(name=c.DELIVER_NOTIFICATIONS)
+        async def deliver_notifications(batch: c.NotificationBatch) -> int:
+            self.notified.append(batch)
+            return 1
+
+        @activity.defn(name=c.TRACK_PARCEL)
+        async def track_parcel(query: c.ParcelQuery) -> c.ParcelStatus:
+            self.parcel_queries.append(query)
+            return c.ParcelStatus(tracking_no=query.tracking_no, events=self.courier_events)
 
         @activity.defn(name=c.ASSESS_RISK)
         async def assess_risk(request: c.RiskRequest) -> c.RiskAssessment:
@@ -99,6 +113,8 @@ class FakeProvider:
 
         return [
             record_transition,
+            deliver_notifications,
+            track_parcel,
             assess_risk,
             grant_refund,
             execute_refund,

@@ -160,6 +160,7 @@ async def main() -> None:
     await register_search_attributes(env.client)
     scenarios: dict[str, tuple[FakeProvider, Scenario]] = {
         "refund_before_shipment_risk_checked": (FakeProvider(settle_after_polls=1), _nothing),
+        "refund_before_shipment_notified": (FakeProvider(settle_after_polls=1), _nothing),
         "refund_before_shipment_webhook": (FakeProvider(), _webhook),
         "refund_before_shipment_polled": (FakeProvider(settle_after_polls=2), _nothing),
         "refund_before_shipment_failed": (FakeProvider(refuse=True), _nothing),

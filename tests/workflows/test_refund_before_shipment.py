@@ -171,3 +171,17 @@ async def test_a_declined_large_refund_voids_the_grant_and_closes_after_the_buye
     assert rejected.deadline_at is not None
     assert closed.to_status is TicketStatus.closed
     assert closed.at - rejected.at >= timedelta(days=7)
+
+
+async def test_every_recorded_step_sends_its_notifications_once(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider(settle_after_polls=1)
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue)
+        result = await handle.result()
+
+    assert result.status is TicketStatus.completed
+    assert [(b.ticket_no, b.seq) for b in provider.notified] == [
+        (handle.id, t.seq) for t in provider.transitions
+    ]

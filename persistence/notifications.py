@@ -1,0 +1,346 @@
+"""Notifications: planned with the transition that owes them, sent later, read in the inbox.
+
+Planning runs in the transaction that records the transition, so a recorded step always has its
+messages and a step that was not recorded has none. The unique key (event_key, recipient_role,
+recipient_id, channel) makes a repeated plan insert nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities import contracts as c
+from domain import notifications as n
+from persistence.models import Buyer, Merchant, Notification, Order, Ticket
+from settings import NotificationSettings, get_settings
+
+PENDING, SENT, FAILED, DELIVERED = "pending", "sent", "failed", "delivered"
+# Recipients that are not a buyer or a merchant still need an id: NULLs never collide in a
+# unique index, so a retried plan would insert them twice.
+FINANCE_ID, ORDER_SYSTEM_ID = "finance", "order-system"
+
+
+def event_key(ticket_no: str, seq: int) -> str:
+    return f"{ticket_no}:{seq}"
+
+
+async def plan_notifications(
+    session: AsyncSession,
+    transition: c.Transition,
+    settings: NotificationSettings | None = None,
+) -> int:
+    """Insert what `transition` owes every recipient on every channel; the number inserted."""
+    config = settings or get_settings().notify
+    ticket = (
+        await session.execute(
+            select(
+                Ticket.order_id,
+                Ticket.buyer_id,
+                Ticket.merchant_id,
+                Ticket.currency,
+                Ticket.quoted_amount,
+                Ticket.granted_amount,
+            ).where(Ticket.ticket_no == transition.ticket_no)
+        )
+    ).one_or_none()
+    if ticket is None:
+        return 0
+    key = event_key(transition.ticket_no, transition.seq)
+    facts = _facts(transition, ticket.order_id, ticket.currency, _amount(transition, ticket))
+    step = n.Step(
+        transition.event, transition.from_status, transition.to_status, transition.next_actor
+    )
+    rows: list[dict[str, Any]] = []
+    for role in n.audience(step):
+        contact = await _contact(session, role, ticket.buyer_id, ticket.merchant_id, config)
+        if contact is None:
+            continue
+        message = n.render(transition.event, contact.locale, facts)
+        for channel, address in n.channels(contact):
+            payload = _ticket_payload(key, role, transition, facts, message)
+            rows.append(_row(key, transition, facts, contact, channel, address, message, payload))
+    rows += await _order_system_rows(session, key, transition, ticket.order_id, config)
+    if not rows:
+        return 0
+    inserted = await session.execute(
+        insert(Notification)
+        .values(rows)
+        .on_conflict_do_nothing(
+            index_elements=["event_key", "recipient_role", "recipient_id", "channel"]
+        )
+        .returning(Notification.notification_id)
+    )
+    return len(inserted.all())
+
+
+def _amount(transition: c.Transition, ticket: Any) -> int:
+    """The money the step is about: its refund, else the ticket's grant, else its quote."""
+    amount = transition.data.get("amount")
+    if isinstance(amount, int) and not isinstance(amount, bool):
+        return amount
+    for candidate in (transition.granted_amount, ticket.granted_amount):
+        if candidate is not None:
+            return int(candidate)
+    return int(ticket.quoted_amount)
+
+
+def _facts(transition: c.Transition, order_id: str, currency: str, amount: int) -> n.Facts:
+    parcel = transition.shipment
+    return n.Facts(
+        ticket_no=transition.ticket_no,
+        order_id=order_id,
+        currency=currency,
+        amount=amount,
+        status=transition.to_status,
+        deadline_at=transition.deadline_at,
+        carrier=parcel.carrier if parcel else "",
+        tracking_no=parcel.tracking_no if parcel else "",
+    )
+
+
+async def _contact(
+    session: AsyncSession,
+    role: n.Recipient,
+    buyer_id: str,
+    merchant_id: str,
+    config: NotificationSettings,
+) -> n.Contact | None:
+    if role is n.Recipient.buyer:
+        buyer = await session.get(Buyer, buyer_id)
+        if buyer is None:
+            return n.Contact(role, buyer_id)
+        return n.Contact(role, buyer_id, buyer.locale, email=buyer.email, phone=buyer.phone)
+    if role is n.Recipient.merchant:
+        merchant = await session.get(Merchant, merchant_id)
+        if merchant is None:
+            return n.Contact(role, merchant_id)
+        return n.Contact(
+            role,
+            merchant_id,
+            merchant.locale,
+            email=merchant.email,
+            webhook_url=merchant.webhook_url,
+        )
+    if role is n.Recipient.finance and config.finance_email:
+        return n.Contact(role, FINANCE_ID, config.finance_locale, email=config.finance_email)
+    return None
+
+
+def _ticket_payload(
+    key: str, role: n.Recipient, transition: c.Transition, facts: n.Facts, message: n.Message
+) -> dict[str, Any]:
+    return {
+        "id": f"{key}:{role}",
+        "type": f"ticket.{transition.event}",
+        "ticket_no": transition.ticket_no,
+        "order_id": facts.order_id,
+        "seq": transition.seq,
+        "event": transition.event,
+        "from_status": transition.from_status,
+        "to_status": transition.to_status,
+        "at": transition.at.isoformat(),
+        "amount": facts.amount,
+        "currency": facts.currency,
+        "deadline_at": transition.deadline_at.isoformat() if transition.deadline_at else None,
+        "subject": message.subject,
+    }
+
+
+def _row(
+    key: str,
+    transition: c.Transition,
+    facts: n.Facts,
+    contact: n.Contact,
+    channel: n.Channel,
+    address: str | None,
+    message: n.Message,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "event_key": key,
+        "ticket_no": transition.ticket_no,
+        "order_id": facts.order_id,
+        "event": transition.event,
+        "recipient_role": contact.role.value,
+        "recipient_id": contact.recipient_id,
+        "channel": channel.value,
+        "locale": message.locale,
+        "address": address,
+        # A text message carries the subject line only.
+        "subject": message.subject,
+        "body": message.subject if channel is n.Channel.sms else message.body,
+        "payload": payload if channel is n.Channel.webhook else {},
+        "status": PENDING,
+        "attempts": 0,
+    }
+
+
+async def _order_system_rows(
+    session: AsyncSession,
+    key: str,
+    transition: c.Transition,
+    order_id: str,
+    config: NotificationSettings,
+) -> list[dict[str, Any]]:
+    """The shop's order system hears of each change of the order's after-sales status."""
+    if not config.order_system_webhook_url:
+        return []
+    order = (
+        await session.execute(
+            select(
+                Order.after_sales_status, Order.refunded_total, Order.closed_at, Order.currency
+            ).where(Order.order_id == order_id)
+        )
+    ).one_or_none()
+    if order is None:
+        return []
+    now = n.OrderStatusView(
+        order.after_sales_status, order.refunded_total, order.closed_at is not None
+    )
+    told = await session.scalar(
+        select(Notification.payload)
+        .where(
+            Notification.recipient_role == n.Recipient.order_system.value,
+            Notification.order_id == order_id,
+        )
+        .order_by(Notification.notification_id.desc())
+        .limit(1)
+    )
+    last = (
+        n.OrderStatusView(told["after_sales_status"], told["refunded_total"], told["closed"])
+        if told
+        else None
+    )
+    if not n.order_status_changed(last, now):
+        return []
+    payload = {
+        "id": f"{key}:{n.Recipient.order_system}",
+        "type": "order.after_sales_status_changed",
+        "order_id": order_id,
+        "after_sales_status": now.after_sales_status,
+        "refunded_total": now.refunded_total,
+        "currency": order.currency,
+        "closed": now.closed,
+        "ticket_no": transition.ticket_no,
+        "event": transition.event,
+        "at": transition.at.isoformat(),
+    }
+    return [
+        {
+            "event_key": key,
+            "ticket_no": transition.ticket_no,
+            "order_id": order_id,
+            "event": transition.event,
+            "recipient_role": n.Recipient.order_system.value,
+            "recipient_id": ORDER_SYSTEM_ID,
+            "channel": n.Channel.webhook.value,
+            "locale": "en",
+            "address": config.order_system_webhook_url,
+            "subject": f"order {order_id}: after-sales status {now.after_sales_status}",
+            "body": "",
+            "payload": payload,
+            "status": PENDING,
+            "attempts": 0,
+        }
+    ]
+
+
+# --- delivery bookkeeping ----------------------------------------------------------------------
+
+
+async def undelivered_ids(session: AsyncSession, ticket_no: str, seq: int) -> list[int]:
+    rows = await session.scalars(
+        select(Notification.notification_id)
+        .where(
+            Notification.event_key == event_key(ticket_no, seq),
+            Notification.status.in_((PENDING, FAILED)),
+        )
+        .order_by(Notification.notification_id)
+    )
+    return list(rows)
+
+
+async def claim(session: AsyncSession, notification_id: int) -> Notification | None:
+    """Lock one unsent row for this transaction; None when sent or held by another attempt."""
+    return (
+        await session.execute(
+            select(Notification)
+            .where(
+                Notification.notification_id == notification_id,
+                Notification.status.in_((PENDING, FAILED)),
+            )
+            .with_for_update(skip_locked=True)
+        )
+    ).scalar_one_or_none()
+
+
+def mark_sent(row: Notification, provider_ref: str | None, status: str = SENT) -> None:
+    row.status = status
+    row.attempts += 1
+    row.provider_ref = provider_ref
+    row.last_error = None
+    row.sent_at = func.now()
+
+
+def mark_failed(row: Notification, error: str) -> None:
+    row.status = FAILED
+    row.attempts += 1
+    row.last_error = error[:2000]
+
+
+# --- inbox -------------------------------------------------------------------------------------
+
+
+def _inbox_of(role: str, recipient_id: str | None) -> Sequence[Any]:
+    return (
+        Notification.channel == n.Channel.inbox.value,
+        Notification.recipient_role == role,
+        Notification.recipient_id == recipient_id,
+    )
+
+
+async def inbox(
+    session: AsyncSession,
+    role: str,
+    recipient_id: str | None,
+    *,
+    limit: int,
+    before: int | None = None,
+    unread_only: bool = False,
+) -> list[Notification]:
+    """Newest first; `before` is the id of the last row already seen."""
+    query = select(Notification).where(*_inbox_of(role, recipient_id))
+    if before is not None:
+        query = query.where(Notification.notification_id < before)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    query = query.order_by(Notification.notification_id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def unread_count(session: AsyncSession, role: str, recipient_id: str | None) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(*_inbox_of(role, recipient_id), Notification.read_at.is_(None))
+    )
+    return int(count or 0)
+
+
+async def mark_read(
+    session: AsyncSession, notification_id: int, role: str, recipient_id: str | None
+) -> Notification | None:
+    """Mark one of the recipient's inbox rows read (the first time only); None if not theirs."""
+    return (
+        await session.execute(
+            update(Notification)
+            .where(Notification.notification_id == notification_id, *_inbox_of(role, recipient_id))
+            .values(read_at=func.coalesce(Notification.read_at, func.now()))
+            .returning(Notification)
+        )
+    ).scalar_one_or_none()
