@@ -61,11 +61,13 @@ class Stack:
         headers = {"Authorization": f"Bearer {self.keys[label]}"} if label else {}
         return httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=30)
 
-    async def new_buyer(self, locale: str = "zh-CN") -> str:
+    async def new_buyer(self, locale: str = "zh-CN", email: str | None = None) -> str:
         """A buyer with no history (so no risk from other tests), as a client label."""
         buyer_id = f"b-{uuid.uuid4().hex[:10]}"
         async with self.sessions.begin() as session:
-            session.add(Buyer(buyer_id=buyer_id, name=f"Buyer {buyer_id}", locale=locale))
+            session.add(
+                Buyer(buyer_id=buyer_id, name=f"Buyer {buyer_id}", locale=locale, email=email)
+            )
             key = await issue_key(session, Role.buyer, buyer_id, f"test buyer {buyer_id}")
         label = f"buyer:{buyer_id}"
         self.keys[label] = key
