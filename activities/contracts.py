@@ -193,6 +193,12 @@ class SecondApproval(ActorAction):
     approve: bool
 
 
+class RetryRefund(ActorAction):
+    """Support sends a failed refund again (a new attempt under a new idempotency key)."""
+
+    destination: str | None = None
+
+
 class Approve(ActorAction):
     service_fee: int = Field(0, ge=0)
     warehouse_id: str | None = None

@@ -22,6 +22,7 @@ class Action(StrEnum):
     confirm_receipt = "confirm-receipt"
     arbitrate = "arbitrate"
     second_approval = "second-approval"
+    retry_refund = "retry-refund"
     messages = "messages"
 
 
@@ -57,6 +58,7 @@ RULES: Mapping[Action, Mapping[Actor, frozenset[TicketStatus]]] = {
     Action.confirm_receipt: {Actor.buyer: frozenset({S.replacement_in_transit})},
     Action.arbitrate: {Actor.support: frozenset({S.under_arbitration})},
     Action.second_approval: {Actor.support: frozenset({S.awaiting_second_approval})},
+    Action.retry_refund: {Actor.support: frozenset({S.refund_failed})},
     # Messages are stored by the API and never change the ticket's state.
     Action.messages: {
         Actor.buyer: _OPEN,

@@ -336,6 +336,10 @@ _TEXTS: dict[str, tuple[Template, Template]] = {
             "The payment provider refused the refund; support follows up.",
         ),
     ),
+    "refund_retried": (
+        Template("退款重新发起：{ticket_no}", "平台客服已重新发起退款 {amount}。"),
+        Template("Refund sent again on {ticket_no}", "Support sent the refund of {amount} again."),
+    ),
     "settlement_overdue": (
         Template("退款处理超时：{ticket_no}", "平台正在跟进退款 {amount}。"),
         Template(

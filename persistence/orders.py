@@ -102,10 +102,13 @@ async def upsert_order(session: AsyncSession, snapshot: OrderSnapshot) -> tuple[
 
 
 async def prior_refunds(session: AsyncSession, order_id: str) -> PriorRefunds:
-    """Everything granted so far on the order; a grant counts until it is voided."""
+    """Everything granted so far on the order; a grant counts until it is voided or the
+    provider failed it (no money moved: the ticket may try again)."""
     rows = (
         await session.execute(
-            select(Refund).where(Refund.order_id == order_id, Refund.status != "voided")
+            select(Refund).where(
+                Refund.order_id == order_id, Refund.status.not_in(("voided", "failed"))
+            )
         )
     ).scalars()
     quantities: dict[str, int] = {}

@@ -29,6 +29,8 @@ class Decisions(RefundSteps):
         self._grant: c.Grant | None = None
         self._risk: c.RiskAssessment | None = None
         self._service_fee = 0
+        # The terms of the last refund granted, so support can send it again after a failure.
+        self._terms: dict[str, Any] = {}
 
     def more_details(self) -> list[tuple[str, str]]:
         risk = self._risk
@@ -87,6 +89,11 @@ class Decisions(RefundSteps):
     ) -> None:
         """Grant the refund, then move money at once or wait for a second approver."""
         self._refund_seq += 1
+        self._terms = {
+            "service_fee": service_fee,
+            "requested_amount": requested_amount,
+            "lines": lines,
+        }
         try:
             grant = await self.grant(
                 self._refund_seq,
@@ -222,6 +229,19 @@ class Decisions(RefundSteps):
             + (f": {decision.note}" if decision.note else ""),
             Actor.support,
             decision.actor_id,
+        )
+
+    async def refund_failed_step(self) -> None:
+        _, retry = await self._next(None)
+        failed = self._refund.failure_reason if self._refund else None
+        self._refund = None
+        await self.pay(
+            "refund_retried",
+            f"support sent the refund again after the provider failed it ({failed})"
+            + (f": {retry.note}" if retry.note else ""),
+            actor=Actor.support,
+            actor_id=retry.actor_id,
+            **self._terms,
         )
 
     async def refunding_step(self) -> None:

@@ -20,6 +20,8 @@ __all__ = ["ILLEGAL_TRANSITION", "INVALID_ACTION", "VERSION_CONFLICT", "TicketWo
 
 # Tickets opened before the risk check existed approve a refund before shipment unchecked.
 RISK_CHECK_BEFORE_RULE_APPROVAL = "risk-check-before-rule-approval"
+# Tickets whose refund failed used to end there; now they wait for support to retry.
+RETRY_FAILED_REFUND = "retry-failed-refund"
 S = TicketStatus
 
 
@@ -32,6 +34,7 @@ class TicketWorkflow(ExchangeSteps):
             S.awaiting_merchant_review: self.review_step,
             S.awaiting_second_approval: self.second_approval_step,
             S.refunding: self.refunding_step,
+            S.refund_failed: self.refund_failed_step,
             S.rejected: self.rejected_step,
             S.under_arbitration: self.arbitration_step,
             S.awaiting_buyer_return: self.buyer_return_step,
@@ -49,7 +52,9 @@ class TicketWorkflow(ExchangeSteps):
         else:
             await self.open_for_review()
         # Each waiting state races its actors against its deadline, then moves the ticket on.
-        while self._status not in TERMINAL_STATUSES and self._status is not S.refund_failed:
+        while self._status not in TERMINAL_STATUSES:
+            if self._status is S.refund_failed and not workflow.patched(RETRY_FAILED_REFUND):
+                break  # tickets from before support could retry ended here
             await self._steps[self._status]()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self.deliveries_finished()
@@ -186,6 +191,19 @@ class TicketWorkflow(ExchangeSteps):
         self.expect(Action.arbitrate, request)
         if request.decision == "partial_refund":
             self._check_amount(request.amount)
+
+    @workflow.update
+    async def retry_refund(self, request: c.RetryRefund) -> c.ActionResult:
+        return await self.accept(Action.retry_refund, request)
+
+    @retry_refund.validator
+    def _check_retry_refund(self, request: c.RetryRefund) -> None:
+        self.expect(Action.retry_refund, request)
+        if request.destination not in (None, "original"):
+            raise invalid(
+                "destination_not_available",
+                "refunds go back to the original payment for now",
+            )
 
     @workflow.update
     async def second_approval(self, request: c.SecondApproval) -> c.ActionResult:

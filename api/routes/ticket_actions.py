@@ -355,3 +355,28 @@ async def second_approval(
         idempotency_key,
         response,
     )
+
+
+@router.post(f"/{{ticket_no}}/{Action.retry_refund}", **_ANSWER)
+async def retry_refund(
+    ticket_no: TicketNo,
+    payload: body.RetryRefundBody,
+    session: SessionDep,
+    temporal: TemporalDep,
+    response: Response,
+    principal: Annotated[Principal, Depends(require_action(Action.retry_refund))],
+    idempotency_key: IdempotencyKeyDep = None,
+) -> TicketDetail:
+    """Support sends a refund the provider failed again, as a new attempt with a new key."""
+    request = _request(c.RetryRefund, payload, principal)
+    return await _act(
+        Action.retry_refund,
+        TicketWorkflow.retry_refund,
+        request,
+        ticket_no,
+        session,
+        temporal,
+        principal,
+        idempotency_key,
+        response,
+    )

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from domain.tickets import Destination
+
 Carrier = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
 TrackingNo = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 
@@ -68,3 +70,9 @@ class ConfirmReceiptBody(ActionBody):
 class ArbitrateBody(ActionBody):
     decision: Literal["refund", "partial_refund", "reject", "return_to_buyer"]
     amount: int | None = Field(None, ge=1, description="minor units, for a partial refund")
+
+
+class RetryRefundBody(ActionBody):
+    destination: Destination | None = Field(
+        None, description="where the new attempt goes; the ticket's destination by default"
+    )

@@ -305,3 +305,47 @@ async def test_support_finds_every_ticket_of_an_order_in_temporal_by_order_id(
     assert attributes.get(sa.TICKET_TYPE) == "refund_only"
     assert attributes.get(sa.BUYER_ID) == buyer_id(label)
     assert order_id in (await described.static_summary() or "")
+
+
+async def test_support_retries_a_failed_refund_and_the_money_arrives_once(stack: Stack) -> None:
+    label = await stack.new_buyer()
+    order_id = await new_order(
+        stack, order_body([line("L1", 2, 1500)], buyer=buyer_id(label), method="card")
+    )
+    async with stack.sandbox() as sandbox, stack.client("platform:shop") as platform:
+        reference = (await platform.get(f"/v1/orders/{order_id}")).json()["payment"]["reference"]
+        rule = await sandbox.post(
+            "/v1/control/rules",
+            json={
+                "match_payment_reference": reference,
+                "outcome": "fail",
+                "reason": "card_closed",
+                "times": 1,
+            },
+        )
+        assert rule.status_code in (200, 201), rule.text
+    async with stack.client(label) as buyer:
+        created = await buyer.post("/v1/tickets", json=application(order_id, ("L1", 2)))
+        ticket_no = created.json()["ticket_no"]
+        failed = await stack.ticket_when(label, ticket_no, "refund_failed")
+        by_buyer = await buyer.post(f"/v1/tickets/{ticket_no}/retry-refund", json={})
+    async with stack.client("support:s-1") as support:
+        retried = await support.post(
+            f"/v1/tickets/{ticket_no}/retry-refund",
+            json={"note": "new card on file", "expected_version": failed["version"]},
+        )
+        done = await stack.ticket_when("support:s-1", ticket_no, "completed")
+        again = await support.post(f"/v1/tickets/{ticket_no}/retry-refund", json={})
+        order = (await support.get(f"/v1/orders/{order_id}")).json()
+
+    assert failed["next_actor"] == "support" and failed["allowed_actions"] == ["messages"]
+    assert by_buyer.status_code == 403
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["timeline"][-1]["event"] == "refund_retried"
+    assert [(r["idempotency_key"], r["status"]) for r in done["refunds"]] == [
+        (f"{ticket_no}-R1", "failed"),
+        (f"{ticket_no}-R2", "succeeded"),
+    ]
+    assert done["refunded_amount"] == 3000
+    assert again.status_code == 409 and again.json()["code"] == "illegal_transition"
+    assert order["refunded_total"] == 3000 and order["after_sales_status"] == "refunded"

@@ -148,6 +148,17 @@ async def _lost(env: WorkflowEnvironment, handle: Handle) -> None:
     await handle.signal(TicketWorkflow.tracking_event, courier("lost"))
 
 
+def _retried(provider: FakeProvider) -> Scenario:
+    async def retry(env: WorkflowEnvironment, handle: Handle) -> None:
+        await until_status(env, handle, TicketStatus.refund_failed)
+        provider.final_status, provider.polls = "succeeded", 0
+        await handle.execute_update(
+            TicketWorkflow.retry_refund, c.RetryRefund(actor=Actor.support, actor_id="s-1")
+        )
+
+    return retry
+
+
 async def _cancelled(env: WorkflowEnvironment, handle: Handle) -> None:
     await _reviewed(env, handle)
     await handle.execute_update(TicketWorkflow.cancel, c.Cancel(actor=Actor.buyer))
@@ -161,6 +172,10 @@ async def main() -> None:
     scenarios: dict[str, tuple[FakeProvider, Scenario]] = {
         "refund_before_shipment_risk_checked": (FakeProvider(settle_after_polls=1), _nothing),
         "refund_before_shipment_notified": (FakeProvider(settle_after_polls=1), _nothing),
+        "refund_failed_then_retried": (
+            failing := FakeProvider(settle_after_polls=1, final_status="failed"),
+            _retried(failing),
+        ),
         "refund_before_shipment_webhook": (FakeProvider(), _webhook),
         "refund_before_shipment_polled": (FakeProvider(settle_after_polls=2), _nothing),
         "refund_before_shipment_failed": (FakeProvider(refuse=True), _nothing),

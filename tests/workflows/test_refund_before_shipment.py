@@ -11,7 +11,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import contracts as c
 from domain.tickets import Actor, TicketStatus
-from tests.workflows.fakes import AMOUNT, FakeProvider, start, statuses, until_status, worker
+from tests.workflows.fakes import (
+    AMOUNT,
+    FakeProvider,
+    recorded,
+    start,
+    statuses,
+    until_status,
+    worker,
+)
 from workflows.ticket import TicketWorkflow
 
 
@@ -80,17 +88,39 @@ async def test_a_refund_pending_past_its_deadline_alerts_support_and_keeps_recon
     assert overdue.at - provider.transitions[0].at >= timedelta(days=7)
 
 
-async def test_a_refund_the_provider_fails_leaves_the_ticket_to_support(
+async def test_a_failed_refund_waits_for_support_who_sends_it_again_under_a_new_key(
     time_env: WorkflowEnvironment,
 ) -> None:
     provider = FakeProvider(settle_after_polls=1, final_status="failed")
     async with worker(time_env, provider) as queue:
-        result = await (await start(time_env, queue)).result()
+        handle = await start(time_env, queue)
+        await until_status(time_env, handle, TicketStatus.refund_failed)
+        failed = provider.transitions[-1]
+        with pytest.raises(WorkflowUpdateFailedError) as elsewhere:
+            await handle.execute_update(
+                TicketWorkflow.retry_refund,
+                c.RetryRefund(actor=Actor.support, destination="bank_transfer"),
+            )
+        # The provider works again: the second attempt settles.
+        provider.final_status, provider.polls = "succeeded", 0
+        answer = await handle.execute_update(
+            TicketWorkflow.retry_refund,
+            c.RetryRefund(actor=Actor.support, actor_id="s-1", note="card reissued"),
+        )
+        result = await handle.result()
 
-    assert result.status is TicketStatus.refund_failed
-    assert result.refunded_amount == 0
-    assert provider.transitions[-1].next_actor is Actor.support
-    assert [s.status for s in provider.settlements] == ["failed"]
+    assert failed.to_status is TicketStatus.refund_failed
+    assert failed.next_actor is Actor.support
+    assert isinstance(elsewhere.value.cause, ApplicationError)
+    assert elsewhere.value.cause.type == "InvalidAction"
+    assert answer.status is TicketStatus.refunding
+    assert result.status is TicketStatus.completed and result.refunded_amount == AMOUNT
+    assert [g.idempotency_key for g in provider.grants] == [f"{handle.id}-R1", f"{handle.id}-R2"]
+    assert provider.executions == 2
+    assert [s.status for s in provider.settlements] == ["failed", "succeeded"]
+    retried = recorded(provider, "refund_retried")
+    assert (retried.actor_role, retried.actor_id) == (Actor.support, "s-1")
+    assert "card reissued" in retried.reason
 
 
 async def test_a_refund_the_provider_refuses_outright_is_never_polled(
@@ -98,9 +128,9 @@ async def test_a_refund_the_provider_refuses_outright_is_never_polled(
 ) -> None:
     provider = FakeProvider(refuse=True)
     async with worker(time_env, provider) as queue:
-        result = await (await start(time_env, queue)).result()
+        handle = await start(time_env, queue)
+        await until_status(time_env, handle, TicketStatus.refund_failed)
 
-    assert result.status is TicketStatus.refund_failed
     assert provider.polls == 0
     assert "payment_too_old" in provider.transitions[-1].reason
 

@@ -27,6 +27,7 @@ def test_every_recorded_flow_has_a_history() -> None:
         "second_approval_declined",
         "refund_before_shipment_risk_checked",
         "refund_before_shipment_notified",
+        "refund_failed_then_retried",
         "refund_after_shipment_approved",
         "review_timeout_auto_approved",
         "review_timeout_escalated_then_partial_refund",
