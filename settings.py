@@ -105,6 +105,21 @@ class PaymentSandboxSettings(BaseSettings):
     webhook_tolerance: Duration = timedelta(minutes=5)
 
 
+class StripeSettings(BaseSettings):
+    """Stripe, `STRIPE_*`. Without an API key Stripe is not configured: no gateway is built; without
+    a webhook secret its webhooks are refused (404)."""
+
+    model_config = SettingsConfigDict(env_prefix="STRIPE_", env_file=".env", extra="ignore")
+
+    api_key: SecretStr | None = None
+    # Another Stripe-compatible server, e.g. localstripe (`http://127.0.0.1:8420`); None is Stripe.
+    api_base: str | None = None
+    # The endpoint's signing secret (`whsec_...`) from the Stripe dashboard.
+    webhook_secret: SecretStr | None = None
+    # How old a signed webhook may be; Stripe's own libraries default to five minutes.
+    tolerance: Duration = timedelta(minutes=5)
+
+
 def _split_codes(value: object) -> object:
     """`sf, YTO` -> ["sf", "yto"]."""
     if isinstance(value, str):
@@ -174,6 +189,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     money: MoneySettings = Field(default_factory=MoneySettings)
     payment_sandbox: PaymentSandboxSettings = Field(default_factory=PaymentSandboxSettings)
+    stripe: StripeSettings = Field(default_factory=StripeSettings)
     courier_sandbox: CourierSandboxSettings = Field(default_factory=CourierSandboxSettings)
     notify: NotificationSettings = Field(default_factory=NotificationSettings)
 

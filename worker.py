@@ -26,6 +26,7 @@ from adapters.notifications.sms import SandboxSms
 from adapters.notifications.webhooks import SignedWebhooks
 from adapters.payments.port import PaymentGateway
 from adapters.payments.sandbox import SandboxPaymentGateway
+from adapters.payments.stripe import StripeGateway
 from persistence.db import make_engine, make_session_factory
 from settings import Settings, get_settings
 from workflows.ticket import TicketWorkflow
@@ -102,9 +103,16 @@ async def main() -> None:
     courier = SandboxCourierClient(
         settings.courier_sandbox.url, settings.courier_sandbox.api_key.get_secret_value()
     )
+    gateways: dict[str, PaymentGateway] = {payments.name: payments}
+    stripe = None
+    if settings.stripe.api_key is not None:
+        stripe = StripeGateway(
+            settings.stripe.api_key.get_secret_value(), api_base=settings.stripe.api_base
+        )
+        gateways[stripe.name] = stripe
     mailer, sms, webhooks = notification_channels(settings)
     outside = OutsideWorld(
-        gateways={payments.name: payments},
+        gateways=gateways,
         # One sandbox courier plays every carrier the shop works with.
         couriers={carrier: courier for carrier in settings.courier_sandbox.carriers},
         mailer=mailer,
@@ -126,6 +134,8 @@ async def main() -> None:
         await stop.wait()
     await payments.aclose()
     await courier.aclose()
+    if stripe is not None:
+        await stripe.aclose()
     await engine.dispose()
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -11,12 +14,52 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import PaymentSignal
+from adapters.payments import sandbox
+from adapters.payments import stripe as stripe_payments
 from adapters.payments.port import PaymentEvent
+from adapters.payments.signing import SIGNATURE_HEADER, verify
 from api.problems import Problem
 from persistence.models import PaymentEventSeen, Refund
+from settings import Settings
 from workflows.ticket import TicketWorkflow
 
 log = logging.getLogger("aftersales.webhooks")
+
+
+@dataclass(frozen=True)
+class WebhookSource:
+    """How one payment provider signs its webhooks, and how to read its events."""
+
+    signature_header: str
+    secret: str
+    tolerance: timedelta
+    # None for a genuine event that concerns none of our refunds' final states.
+    parse: Callable[[bytes], PaymentEvent | None]
+
+    def verified_event(self, signature: str | None, raw: bytes, now: int) -> PaymentEvent | None:
+        """Raises signing.InvalidSignature, or ValueError for a body that is not an event."""
+        verify(self.secret, signature, raw, now, int(self.tolerance.total_seconds()))
+        return self.parse(raw)
+
+
+def webhook_source(provider: str, settings: Settings) -> WebhookSource | None:
+    """None when no provider of that name is configured to send us webhooks."""
+    if provider == sandbox.PROVIDER_NAME:
+        return WebhookSource(
+            SIGNATURE_HEADER,
+            settings.payment_sandbox.webhook_secret.get_secret_value(),
+            settings.payment_sandbox.webhook_tolerance,
+            sandbox.parse_webhook_event,
+        )
+    # Stripe signs exactly as the sandbox does (`t=...,v1=<HMAC-SHA256 of "t." + body>`).
+    if provider == stripe_payments.PROVIDER_NAME and settings.stripe.webhook_secret is not None:
+        return WebhookSource(
+            stripe_payments.SIGNATURE_HEADER,
+            settings.stripe.webhook_secret.get_secret_value(),
+            settings.stripe.tolerance,
+            stripe_payments.parse_webhook_event,
+        )
+    return None
 
 
 async def forward_payment_event(
