@@ -25,6 +25,8 @@ OUR_COMMANDS = {
     "migrate": "persistence.migrate",
     "temporal-admin": "stack.temporal_admin",
     "payment-sandbox": "sandbox.payment_provider",
+    "courier-sandbox": "sandbox.courier",
+    "mailcatcher": "stack.mailcatcher",
 }
 REQUIRED = {"postgres", "temporal", "temporal-ui", *OUR_COMMANDS}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -108,6 +110,16 @@ def test_payment_sandbox_and_api_point_at_each_other(services: dict[str, dict[st
     assert "--webhook-url http://api:8000/v1/webhooks/payments/sandbox" in sandbox
     assert "--port 8000" in command_of(services["api"])
     assert "8000:8000" in services["api"]["ports"]
+
+
+def test_courier_sandbox_and_mail_sink_are_wired(services: dict[str, dict[str, Any]]) -> None:
+    courier = command_of(services["courier-sandbox"])
+    assert "--port 8020" in courier
+    assert "--webhook-url http://api:8000/v1/webhooks/couriers/{carrier}" in courier
+    env = env_of(services["worker"])
+    assert env["COURIER_SANDBOX_URL"] == "http://courier-sandbox:8020"
+    assert env["NOTIFY_SMTP_HOST"] == "mailcatcher"
+    assert f"--port {env['NOTIFY_SMTP_PORT']}" in command_of(services["mailcatcher"])
 
 
 def test_every_env_name_of_ours_is_a_setting(services: dict[str, dict[str, Any]]) -> None:
