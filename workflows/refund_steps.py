@@ -95,6 +95,7 @@ class RefundSteps(ActorInbox):
     async def refund(self, grant: c.Grant, overdue_at: datetime) -> None:
         """Send the granted refund, wait for the provider's final word, book it."""
         amount = format_minor(grant.amount, grant.currency)
+        self._refund_source = "execute"
         self._refund = await workflow.execute_activity(
             c.EXECUTE_REFUND,
             c.RefundExecution(ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key),
