@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from adapters.notifications import DeliveryFailed
-from adapters.payments.signing import sign
+from adapters.webhook_signing import sign
 
 SIGNATURE_HEADER = "Aftersales-Signature"
 DELIVERY_HEADER = "Aftersales-Delivery"
