@@ -1,40 +1,6 @@
 """Errors answer `{"code": ..., "message": ...}` with a stable code, like a real courier's API."""
 
-from __future__ import annotations
+from sandbox.errors import SandboxError as CourierError
+from sandbox.errors import install
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-
-
-class CourierError(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers
-
-
-async def _courier_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, CourierError)
-    body = {"code": exc.code, "message": exc.message}
-    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
-
-
-async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    body = {
-        "code": "invalid_request",
-        "message": "the request is not valid",
-        "errors": jsonable_encoder(exc.errors()),
-    }
-    return JSONResponse(body, status_code=422)
-
-
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(CourierError, _courier_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+__all__ = ["CourierError", "install"]
