@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, func, select
@@ -19,6 +21,9 @@ from persistence.models import Order, Refund, Ticket
 from persistence.orders import get_order, prior_refunds, to_snapshot
 
 _FINAL = ("succeeded", "failed")
+# Heartbeats while waiting on a provider, so a worker that dies mid-call is noticed within the
+# heartbeat timeout (see workflows/refund_steps.py) rather than the whole call's timeout.
+HEARTBEAT_EVERY = 2.0
 _IN_FLIGHT = ("granted", "pending")
 
 
@@ -72,6 +77,22 @@ async def _refund_by_key(session: AsyncSession, key: str) -> Refund:
     if refund is None:
         raise ApplicationError(f"no refund granted under {key}", non_retryable=True)
     return refund
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class RefundActivities:
@@ -183,7 +204,8 @@ class RefundActivities:
             metadata={"ticket_no": refund.ticket_no, "order_id": refund.order_id},
         )
         try:
-            accepted = await gateway.create_refund(command)
+            async with _heartbeating():
+                accepted = await gateway.create_refund(command)
         except RefundRefused as refused:
             return await self._store(refund.idempotency_key, "failed", "execute", str(refused))
         return await self._store(
@@ -202,7 +224,8 @@ class RefundActivities:
         gateway = self._gateways.get(refund.provider or "")
         if refund.status in _FINAL or refund.provider_refund_id is None or gateway is None:
             return _state(refund)
-        seen = await gateway.get_refund(refund.provider_refund_id)
+        async with _heartbeating():
+            seen = await gateway.get_refund(refund.provider_refund_id)
         return await self._store(
             refund.idempotency_key, seen.status.value, "poll", seen.failure_reason
         )

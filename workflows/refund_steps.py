@@ -17,6 +17,8 @@ from workflows.actor_inbox import ActorInbox
 from workflows.ticket_record import DB_WRITE
 
 _PROVIDER_CALL = timedelta(seconds=60)
+# The provider activities heartbeat while they wait: a worker that died mid-call is retried soon.
+_PROVIDER_HEARTBEAT = timedelta(seconds=10)
 # Provider outages are retried for as long as it takes; the idempotency key makes that safe.
 _PROVIDER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -101,6 +103,7 @@ class RefundSteps(ActorInbox):
             c.RefundExecution(ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key),
             result_type=c.RefundState,
             start_to_close_timeout=_PROVIDER_CALL,
+            heartbeat_timeout=_PROVIDER_HEARTBEAT,
             retry_policy=_PROVIDER_RETRY,
             summary=f"Refund {amount} through the payment provider",
         )
@@ -155,6 +158,7 @@ class RefundSteps(ActorInbox):
                     ),
                     result_type=c.RefundState,
                     start_to_close_timeout=_PROVIDER_CALL,
+                    heartbeat_timeout=_PROVIDER_HEARTBEAT,
                     retry_policy=_PROVIDER_RETRY,
                     summary="Ask the payment provider for the refund's status",
                 )
