@@ -7,7 +7,7 @@ apply into each ticket's workflow input when the ticket is opened.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -89,6 +89,8 @@ class MoneySettings(BaseSettings):
     shipping_on_merchant_fault: bool = True
     # How often the ticket asks the provider for a refund's status when no webhook came.
     status_poll_interval: Duration = timedelta(minutes=5)
+    # How long a compensation coupon issued as a refund stays valid.
+    coupon_validity: Duration = timedelta(days=90)
 
 
 class PaymentSandboxSettings(BaseSettings):
@@ -169,6 +171,18 @@ class NotificationSettings(BaseSettings):
     sms_sandbox_outbox: Path | None = None
 
 
+class RatesSettings(BaseSettings):
+    """Exchange rates for refunds to balance in another currency (SPEC §4), `RATES_*`."""
+
+    model_config = SettingsConfigDict(env_prefix="RATES_", env_file=".env", extra="ignore")
+
+    # Units per one USD, `EUR=0.92,JPY=151.2`, replacing the sandbox's built-in table whole;
+    # empty keeps the built-in table.
+    sandbox_table: str = ""
+    # The date the table's rates are of; None keeps the built-in table's date.
+    sandbox_as_of: date | None = None
+
+
 class Settings(BaseSettings):
     model_config = _ENV
 
@@ -192,6 +206,7 @@ class Settings(BaseSettings):
     stripe: StripeSettings = Field(default_factory=StripeSettings)
     courier_sandbox: CourierSandboxSettings = Field(default_factory=CourierSandboxSettings)
     notify: NotificationSettings = Field(default_factory=NotificationSettings)
+    rates: RatesSettings = Field(default_factory=RatesSettings)
 
     @property
     def ui_url(self) -> str:

@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
+from activities.refund_execution import RefundExecutionActivities
 from activities.refunds import RefundActivities
 from activities.risk import RiskActivities
 from activities.tickets import TicketActivities
@@ -27,6 +28,10 @@ from adapters.notifications.webhooks import SignedWebhooks
 from adapters.payments.port import PaymentGateway
 from adapters.payments.sandbox import SandboxPaymentGateway
 from adapters.payments.stripe import StripeGateway
+from adapters.payouts.port import PayoutGateway
+from adapters.payouts.sandbox import SandboxPayoutGateway
+from adapters.rates.port import RatesSource
+from adapters.rates.sandbox import SandboxRates, parse_table
 from persistence.db import make_engine, make_session_factory
 from settings import Settings, get_settings
 from workflows.ticket import TicketWorkflow
@@ -43,6 +48,15 @@ class OutsideWorld:
     mailer: Mailer
     sms: SmsGateway
     webhooks: WebhookSender
+    rates: RatesSource
+    payouts: PayoutGateway | None = None
+
+
+def rates_source(settings: Settings) -> RatesSource:
+    table = parse_table(settings.rates.sandbox_table) or None
+    if settings.rates.sandbox_as_of is None:
+        return SandboxRates(table)
+    return SandboxRates(table, as_of=settings.rates.sandbox_as_of)
 
 
 def notification_channels(settings: Settings) -> tuple[Mailer, SmsGateway, WebhookSender]:
@@ -68,7 +82,13 @@ def build_worker(
     outside: OutsideWorld,
 ) -> Worker:
     tickets = TicketActivities(sessions, settings.notify)
-    refunds = RefundActivities(sessions, outside.gateways)
+    payouts = outside.payouts
+    refunds = RefundActivities(
+        sessions, outside.rates, payouts.name if payouts is not None else "bank_transfer"
+    )
+    execution = RefundExecutionActivities(
+        sessions, outside.gateways, payouts, settings.money.coupon_validity
+    )
     risk = RiskActivities(sessions)
     tracking = TrackingActivities(
         sessions, outside.couriers, settings.courier_sandbox.poll_interval
@@ -81,8 +101,8 @@ def build_worker(
         activities=[
             tickets.record_transition,
             refunds.grant_refund,
-            refunds.execute_refund,
-            refunds.check_refund,
+            execution.execute_refund,
+            execution.check_refund,
             refunds.settle_refund,
             refunds.void_grant,
             risk.assess_risk,
@@ -98,6 +118,9 @@ async def main() -> None:
     engine = make_engine(settings.require_database_url())
     sessions = make_session_factory(engine)
     payments = SandboxPaymentGateway(
+        settings.payment_sandbox.url, settings.payment_sandbox.api_key.get_secret_value()
+    )
+    payouts = SandboxPayoutGateway(
         settings.payment_sandbox.url, settings.payment_sandbox.api_key.get_secret_value()
     )
     courier = SandboxCourierClient(
@@ -118,6 +141,8 @@ async def main() -> None:
         mailer=mailer,
         sms=sms,
         webhooks=webhooks,
+        rates=rates_source(settings),
+        payouts=payouts,
     )
     client = await Client.connect(
         settings.temporal_address,
@@ -133,6 +158,7 @@ async def main() -> None:
         log.info("worker polling task queue %s", settings.temporal_task_queue)
         await stop.wait()
     await payments.aclose()
+    await payouts.aclose()
     await courier.aclose()
     if stripe is not None:
         await stripe.aclose()

@@ -46,6 +46,25 @@ class TicketPolicy(BaseModel):
     confirm_receipt: timedelta = timedelta(days=10)
 
 
+class Reopening(BaseModel):
+    """A ticket whose workflow had ended, started again because its refund came back
+    (`refund.reversed` after success): where its record stood, and the refund reversed."""
+
+    status: TicketStatus
+    version: int
+    seq: int
+    refund_seq: int
+    refunded_amount: int
+    refund: RefundState
+    # The reversed refund's amount, owed again.
+    amount: int
+    # The reversed refund's terms, so support can send the same refund again.
+    service_fee: int = 0
+    requested_amount: int | None = None
+    lines: dict[str, int] | None = None
+    destination: RefundDestination | None = None
+
+
 class TicketInput(BaseModel):
     ticket_no: str
     order_id: str
@@ -62,6 +81,7 @@ class TicketInput(BaseModel):
     opened_at: datetime
     order_delivered: bool = False
     requested_amount: int | None = None
+    reopened: Reopening | None = None
 
 
 class TicketResult(BaseModel):
@@ -120,6 +140,16 @@ class Transition(BaseModel):
     inspection: InspectionRecord | None = None
 
 
+class RefundDestination(BaseModel):
+    """Where a refund goes (SPEC §4): `original`, `balance`, `bank_transfer` or `coupon`.
+
+    `details` holds the bank account of a transfer (`holder_name`, `iban`) or the currency of a
+    balance credit (`currency`), as the API validated them."""
+
+    kind: str = "original"
+    details: dict[str, Any] | None = None
+
+
 class GrantRequest(BaseModel):
     ticket_no: str
     refund_seq: int
@@ -129,6 +159,8 @@ class GrantRequest(BaseModel):
     requested_amount: int | None = None
     # Quantities actually refunded when they differ from the ticket's (inspection).
     lines: dict[str, int] | None = None
+    # Another destination than the ticket's (support's retry, the fallback to balance).
+    destination: RefundDestination | None = None
 
 
 class Grant(BaseModel):
@@ -143,6 +175,7 @@ class Grant(BaseModel):
     needs_second_approval: bool
     notes: list[str]
     breakdown: dict[str, Any]
+    destination: str = "original"
 
 
 class RefundExecution(BaseModel):
@@ -158,6 +191,9 @@ class RefundState(BaseModel):
     provider_refund_id: str | None
     status: str
     failure_reason: str | None = None
+    # The provider's stable refusal code (e.g. `payment_too_old`), when it refused outright.
+    failure_code: str | None = None
+    destination: str = "original"
 
 
 class PaymentSignal(BaseModel):
@@ -197,6 +233,7 @@ class RetryRefund(ActorAction):
     """Support sends a failed refund again (a new attempt under a new idempotency key)."""
 
     destination: str | None = None
+    destination_details: dict[str, Any] | None = None
 
 
 class Approve(ActorAction):

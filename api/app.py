@@ -11,6 +11,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import metrics, problems
 from api.routes import (
+    balances,
     courier_webhooks,
     health,
     inbox,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         inbox.router,
         reports.router,
         warehouse.router,
+        balances.router,
     ):
         app.include_router(router)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from api.schemas.messages import MessageView
 from api.schemas.orders import OrderView
 from api.schemas.risk import RiskView
@@ -16,6 +18,7 @@ from api.schemas.tickets import (
     TrackingEventView,
 )
 from domain.actions import Action
+from domain.bank_accounts import masked
 from persistence.models import (
     Inspection,
     Order,
@@ -38,6 +41,18 @@ def order_view(order: Order) -> OrderView:
         closed=order.closed_at is not None,
         updated_at=order.updated_at,
     )
+
+
+def shown_details(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Destination details as screens show them: never a whole IBAN."""
+    if details is None or "iban" not in details:
+        return details
+    return {**details, "iban": masked(str(details["iban"]))}
+
+
+def refund_view(refund: Refund) -> RefundView:
+    view = RefundView.model_validate(refund, from_attributes=True)
+    return view.model_copy(update={"destination_details": shown_details(view.destination_details)})
 
 
 def ticket_summary(ticket: Ticket) -> TicketSummary:
@@ -67,12 +82,13 @@ def ticket_detail(
         description=ticket.description,
         evidence=list(ticket.evidence),
         destination=ticket.destination,
+        destination_details=shown_details(ticket.destination_details),
         requested_amount=ticket.requested_amount,
         lines=[TicketLineBody(line_id=x.line_id, quantity=x.quantity) for x in ticket.lines],
         breakdown=ticket.breakdown,
         policy=ticket.policy,
         service_fee=ticket.service_fee,
-        refunds=[RefundView.model_validate(r, from_attributes=True) for r in refunds],
+        refunds=[refund_view(r) for r in refunds],
         shipments=[ShipmentView.model_validate(s, from_attributes=True) for s in shipments],
         tracking_events=[
             TrackingEventView.model_validate(e, from_attributes=True) for e in tracking_events

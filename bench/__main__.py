@@ -9,8 +9,11 @@ from __future__ import annotations
 import statistics
 import timeit
 from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from adapters.payments.signing import sign, verify
+from domain.fx import convert
 from domain.orders import OrderLine, OrderSnapshot, OrderStatus, Payment
 from domain.reasons import ReasonCode
 from domain.refund_terms import PriorRefunds, RefundPolicy, RefundRequest, RequestedLine
@@ -69,6 +72,10 @@ def main() -> None:
     header = sign("whsec", body, 1_700_000_000)
     results["webhook signature verify, 800 B"] = _median_us(
         lambda: verify("whsec", header, body, now=1_700_000_000, tolerance_seconds=300), 2000
+    )
+    rate, as_of = Decimal("151.237"), datetime(2026, 1, 2, tzinfo=UTC)
+    results["fx convert, USD 12.34 -> JPY"] = _median_us(
+        lambda: convert(1234, "USD", "JPY", rate, source="bench", as_of=as_of), 2000
     )
     width = max(map(len, results))
     print(f"median of {ROUNDS} rounds, microseconds per call")

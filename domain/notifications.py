@@ -53,9 +53,12 @@ _MERCHANT_EVENTS = frozenset(
         "checkin_timeout",
         "refund_settled",
         "refund_failed",
+        "refund_reversed",
         "return_lost",
     }
 )
+# Steps the buyer must hear of although the ticket's state stays the same.
+_BUYER_EVENTS = frozenset({"refund_redirected_to_balance"})
 # Escalations, cancellations and closings end or suspend the merchant's part.
 _MERCHANT_STATUSES = frozenset(
     {TicketStatus.under_arbitration, TicketStatus.cancelled, TicketStatus.closed}
@@ -76,7 +79,7 @@ def audience(step: Step) -> list[Recipient]:
     """Buyer on every change of state; merchant on reviews, reminders, escalations, inspection
     results, refunds and whatever it must act on; finance at warehouse check-in."""
     told = []
-    if step.from_status != step.to_status:
+    if step.from_status != step.to_status or step.event in _BUYER_EVENTS:
         told.append(Recipient.buyer)
     if (
         step.event in _MERCHANT_EVENTS
@@ -326,7 +329,7 @@ _TEXTS: dict[str, tuple[Template, Template]] = {
         Template("The refund on {ticket_no} could not be granted", "Support follows up."),
     ),
     "refund_settled": (
-        Template("退款已到账：{ticket_no}", "退款金额 {amount}，已原路退回。"),
+        Template("退款已到账：{ticket_no}", "退款金额 {amount} 已退回。"),
         Template("Refund settled on {ticket_no}", "{amount} went back to the buyer."),
     ),
     "refund_failed": (
@@ -334,6 +337,24 @@ _TEXTS: dict[str, tuple[Template, Template]] = {
         Template(
             "Refund failed on {ticket_no}",
             "The payment provider refused the refund; support follows up.",
+        ),
+    ),
+    "refund_redirected_to_balance": (
+        Template(
+            "退款将退至账户余额：{ticket_no}",
+            "原支付已无法退款，退款 {amount} 将退至您的账户余额。",
+        ),
+        Template(
+            "Refund on {ticket_no} goes to your balance",
+            "The original payment can no longer be refunded, so {amount} is credited to your "
+            "store-credit balance instead.",
+        ),
+    ),
+    "refund_reversed": (
+        Template("退款被银行退回：{ticket_no}", "银行退回了退款 {amount}，平台客服将跟进处理。"),
+        Template(
+            "Refund on {ticket_no} came back",
+            "The bank returned the refund of {amount}; support follows up.",
         ),
     ),
     "refund_retried": (

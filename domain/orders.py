@@ -55,6 +55,8 @@ class Payment(BaseModel):
     method: str
     """card, wallet, bank, ..."""
     paid_total: MinorUnits
+    paid_at: datetime | None = None
+    """When the buyer paid; providers refuse refunds of payments older than they allow."""
 
 
 class OrderSnapshot(BaseModel):

@@ -50,6 +50,23 @@ class Destination(StrEnum):
     coupon = "coupon"
 
 
+_DESTINATION_WORDS: dict[str, str] = {
+    Destination.original: "the original payment",
+    Destination.balance: "the store-credit balance",
+    Destination.bank_transfer: "a bank transfer",
+    Destination.coupon: "a compensation coupon",
+}
+
+
+def describe_destination(destination: str) -> str:
+    return _DESTINATION_WORDS.get(destination, destination)
+
+
+# Provider refusals meaning the original payment can no longer be refunded at all: the refund
+# falls back to the buyer's balance (SPEC §4).
+NO_LONGER_REFUNDABLE = frozenset({"payment_too_old", "payment_not_refundable"})
+
+
 def is_open(status: str) -> bool:
     return status not in TERMINAL_STATUSES
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Integer,
@@ -136,6 +137,8 @@ class Ticket(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[list[Any]] = mapped_column(default=list)
     destination: Mapped[str] = mapped_column(String(16), default="original")
+    # Where exactly: the bank account of a transfer, the currency of a balance credit.
+    destination_details: Mapped[dict[str, Any] | None]
     currency: Mapped[str] = mapped_column(String(3))
     requested_amount: Mapped[int | None] = mapped_column(BigInteger)
     quoted_amount: Mapped[int] = mapped_column(BigInteger)
@@ -214,6 +217,9 @@ class Refund(Base):
     shipping_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     breakdown: Mapped[dict[str, Any]]
     destination: Mapped[str] = mapped_column(String(16))
+    destination_details: Mapped[dict[str, Any] | None]
+    # A credit in another currency than the order's: the rate, its source and both amounts.
+    conversion: Mapped[dict[str, Any] | None]
     provider: Mapped[str | None] = mapped_column(String(32))
     provider_refund_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16))
@@ -223,6 +229,44 @@ class Refund(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class BalanceEntry(Base):
+    """One movement on a buyer's store-credit balance; the balance is the sum of the entries."""
+
+    __tablename__ = "balance_entries"
+    __table_args__ = (CheckConstraint("amount <> 0", name="balance_entry_moves_money"),)
+
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    buyer_id: Mapped[str] = mapped_column(String(64), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    # Signed minor units: a refund credits (positive), spending debits (negative).
+    amount: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(24))
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.refund_id"), index=True)
+    # The refund's idempotency key for a refund credit: a retried credit lands once.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    conversion: Mapped[dict[str, Any] | None]
+    memo: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _created()
+
+
+class Coupon(Base):
+    """A compensation coupon issued as a refund's destination, worth the refunded amount."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (CheckConstraint("amount > 0", name="coupon_has_value"),)
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(String(64), index=True)
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.refund_id"), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
 
 
 class PaymentEventSeen(Base):

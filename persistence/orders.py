@@ -102,12 +102,12 @@ async def upsert_order(session: AsyncSession, snapshot: OrderSnapshot) -> tuple[
 
 
 async def prior_refunds(session: AsyncSession, order_id: str) -> PriorRefunds:
-    """Everything granted so far on the order; a grant counts until it is voided or the
-    provider failed it (no money moved: the ticket may try again)."""
+    """Everything granted so far on the order; a grant counts until it is voided, the provider
+    failed it, or the bank sent it back (no money stays moved: the ticket may try again)."""
     rows = (
         await session.execute(
             select(Refund).where(
-                Refund.order_id == order_id, Refund.status.not_in(("voided", "failed"))
+                Refund.order_id == order_id, Refund.status.not_in(("voided", "failed", "reversed"))
             )
         )
     ).scalars()

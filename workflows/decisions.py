@@ -13,13 +13,21 @@ with workflow.unsafe.imports_passed_through():
     from domain.durations import describe
     from domain.money import format_minor
     from domain.reasons import DISPUTED_REASONS
-    from domain.tickets import Actor, TicketStatus
+    from domain.tickets import (
+        NO_LONGER_REFUNDABLE,
+        Actor,
+        Destination,
+        TicketStatus,
+        describe_destination,
+    )
     from workflows import search_attributes as sa
 
 from workflows.refund_steps import SETTLEMENT_OVERDUE, RefundSteps
 from workflows.ticket_record import DB_WRITE
 
 CLOSE_AFTER_REJECTION = "close the ticket"
+# Refunds the provider refused as too old used to fail; now they go to the buyer's balance.
+FALLBACK_TO_BALANCE = "fallback-to-balance"
 
 
 class Decisions(RefundSteps):
@@ -84,6 +92,7 @@ class Decisions(RefundSteps):
         service_fee: int = 0,
         requested_amount: int | None = None,
         lines: dict[str, int] | None = None,
+        destination: c.RefundDestination | None = None,
         close_on_refusal: bool = False,
         **extra: Any,
     ) -> None:
@@ -94,12 +103,15 @@ class Decisions(RefundSteps):
             "requested_amount": requested_amount,
             "lines": lines,
         }
+        if destination is not None:
+            self._terms["destination"] = destination
         try:
             grant = await self.grant(
                 self._refund_seq,
                 service_fee=service_fee,
                 requested_amount=requested_amount,
                 lines=lines,
+                destination=destination,
             )
         except ActivityError as error:
             if not isinstance(error.cause, ApplicationError):
@@ -231,17 +243,76 @@ class Decisions(RefundSteps):
             decision.actor_id,
         )
 
+    async def refund_not_paid(self, grant: c.Grant, refund: c.RefundState) -> None:
+        """A payment that can no longer be refunded falls back to the buyer's balance."""
+        if (
+            refund.failure_code in NO_LONGER_REFUNDABLE
+            and grant.destination == Destination.original
+            and workflow.patched(FALLBACK_TO_BALANCE)
+        ):
+            self._refund = None
+            await self.pay(
+                "refund_redirected_to_balance",
+                "the original payment can no longer be refunded "
+                f"({refund.failure_reason}): the refund goes to the buyer's store-credit "
+                "balance instead",
+                **{**self._terms, "destination": c.RefundDestination(kind=Destination.balance)},
+            )
+            return
+        await super().refund_not_paid(grant, refund)
+
+    def resume(self, reopened: c.Reopening) -> None:
+        """Carry on the record of a ticket whose earlier run ended, where it stood."""
+        self._status = reopened.status
+        self._version = self._recorded_version = reopened.version
+        self._seq = reopened.seq
+        self._next_actor = None
+        self._refund_seq = reopened.refund_seq
+        self._refunded_amount = reopened.refunded_amount
+        self._refund = reopened.refund
+        self._paid_amount = reopened.amount
+        self._terms = {
+            "service_fee": reopened.service_fee,
+            "requested_amount": reopened.requested_amount,
+            "lines": reopened.lines,
+        }
+        if reopened.destination is not None:
+            self._terms["destination"] = reopened.destination
+
+    async def refund_reversed(self) -> None:
+        """The bank returned a refund after it succeeded: the money is owed again."""
+        refund = self._refund
+        assert refund is not None
+        reversal = await self.book_reversal()
+        self._refunded_amount -= self._paid_amount
+        self._paid_amount = 0
+        await self.transition(
+            "refund_reversed",
+            TicketStatus.refund_failed,
+            f"the refund ({refund.provider_refund_id}) came back after it succeeded: "
+            f"{reversal.failure_reason or 'returned by the bank'}; support sends it again",
+            data={"provider_refund_id": refund.provider_refund_id},
+            next_actor=Actor.support,
+        )
+
     async def refund_failed_step(self) -> None:
         _, retry = await self._next(None)
         failed = self._refund.failure_reason if self._refund else None
         self._refund = None
+        terms = dict(self._terms)
+        where = ""
+        if retry.destination is not None:
+            terms["destination"] = c.RefundDestination(
+                kind=retry.destination, details=retry.destination_details
+            )
+            where = f" to {describe_destination(retry.destination)}"
         await self.pay(
             "refund_retried",
-            f"support sent the refund again after the provider failed it ({failed})"
+            f"support sent the refund again{where} after it failed ({failed})"
             + (f": {retry.note}" if retry.note else ""),
             actor=Actor.support,
             actor_id=retry.actor_id,
-            **self._terms,
+            **terms,
         )
 
     async def refunding_step(self) -> None:

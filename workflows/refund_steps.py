@@ -10,7 +10,13 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
     from domain.money import format_minor
-    from domain.tickets import Actor, TicketStatus, refund_idempotency_key
+    from domain.tickets import (
+        Actor,
+        Destination,
+        TicketStatus,
+        describe_destination,
+        refund_idempotency_key,
+    )
     from workflows import search_attributes as sa
 
 from workflows.actor_inbox import ActorInbox
@@ -35,6 +41,10 @@ class RefundSteps(ActorInbox):
         self._seen_events: set[str] = set()
         # Where the refund's final status was learned: execute, webhook or poll.
         self._refund_source = "execute"
+        # The bank sent a succeeded refund back (`refund.reversed`): the ticket reopens.
+        self._reversal: c.PaymentSignal | None = None
+        # What the last succeeded refund paid, taken back if the bank reverses it.
+        self._paid_amount = 0
 
     def apply_payment_event(self, event: c.PaymentSignal) -> None:
         # Providers redeliver webhooks; an event seen once changes nothing the second time.
@@ -42,6 +52,10 @@ class RefundSteps(ActorInbox):
             return
         self._seen_events.add(event.event_id)
         if self._refund is None or event.idempotency_key != self._refund.idempotency_key:
+            return
+        if event.status == "reversed":
+            if self._refund.status == "succeeded":
+                self._reversal = event
             return
         if self._refund.status in _FINAL_REFUND_STATES:
             return
@@ -61,6 +75,7 @@ class RefundSteps(ActorInbox):
         service_fee: int = 0,
         requested_amount: int | None = None,
         lines: dict[str, int] | None = None,
+        destination: c.RefundDestination | None = None,
     ) -> c.Grant:
         key = refund_idempotency_key(self._ticket.ticket_no, refund_seq)
         grant = await workflow.execute_activity(
@@ -72,6 +87,7 @@ class RefundSteps(ActorInbox):
                 service_fee=service_fee,
                 requested_amount=requested_amount,
                 lines=lines,
+                destination=destination,
             ),
             result_type=c.Grant,
             start_to_close_timeout=DB_WRITE,
@@ -97,6 +113,8 @@ class RefundSteps(ActorInbox):
     async def refund(self, grant: c.Grant, overdue_at: datetime) -> None:
         """Send the granted refund, wait for the provider's final word, book it."""
         amount = format_minor(grant.amount, grant.currency)
+        if grant.destination != Destination.original:
+            amount += f" to {describe_destination(grant.destination)}"
         self._refund_source = "execute"
         self._refund = await workflow.execute_activity(
             c.EXECUTE_REFUND,
@@ -105,7 +123,11 @@ class RefundSteps(ActorInbox):
             start_to_close_timeout=_PROVIDER_CALL,
             heartbeat_timeout=_PROVIDER_HEARTBEAT,
             retry_policy=_PROVIDER_RETRY,
-            summary=f"Refund {amount} through the payment provider",
+            summary=(
+                f"Refund {amount} through the payment provider"
+                if grant.destination == Destination.original
+                else f"Pay the refund of {amount}"
+            ),
         )
         self.show_details()
         await self._await_settlement(grant, overdue_at)
@@ -125,6 +147,7 @@ class RefundSteps(ActorInbox):
         )
         if refund.status == "succeeded":
             self._refunded_amount += grant.amount
+            self._paid_amount = grant.amount
             await self.transition(
                 "refund_settled",
                 TicketStatus.completed,
@@ -133,13 +156,16 @@ class RefundSteps(ActorInbox):
                 next_actor=None,
             )
         else:
-            await self.transition(
-                "refund_failed",
-                TicketStatus.refund_failed,
-                f"the payment provider refused the refund: {refund.failure_reason}",
-                data={"provider_refund_id": refund.provider_refund_id},
-                next_actor=Actor.support,
-            )
+            await self.refund_not_paid(grant, refund)
+
+    async def refund_not_paid(self, grant: c.Grant, refund: c.RefundState) -> None:
+        await self.transition(
+            "refund_failed",
+            TicketStatus.refund_failed,
+            f"the payment provider refused the refund: {refund.failure_reason}",
+            data={"provider_refund_id": refund.provider_refund_id},
+            next_actor=Actor.support,
+        )
 
     async def _await_settlement(self, grant: c.Grant, overdue_at: datetime) -> None:
         """Webhooks arrive as signals; when none comes, ask the provider now and then."""
@@ -171,6 +197,28 @@ class RefundSteps(ActorInbox):
                     "support alerted, reconciliation continues",
                     next_actor=Actor.support,
                 )
+
+    async def book_reversal(self) -> c.PaymentSignal:
+        """Book the money that came back, on the refund, the ticket and the order."""
+        reversal, refund = self._reversal, self._refund
+        assert reversal is not None and refund is not None
+        self._reversal = None
+        self._refund = refund.model_copy(
+            update={"status": "reversed", "failure_reason": reversal.failure_reason}
+        )
+        await workflow.execute_activity(
+            c.SETTLE_REFUND,
+            c.Settlement(
+                ticket_no=self._ticket.ticket_no,
+                idempotency_key=refund.idempotency_key,
+                status="reversed",
+                failure_reason=reversal.failure_reason,
+                source="webhook",
+            ),
+            start_to_close_timeout=DB_WRITE,
+            summary="Book the refund the bank sent back",
+        )
+        return reversal
 
     def _refund_final(self) -> bool:
         return self._refund is not None and self._refund.status in _FINAL_REFUND_STATES

@@ -11,7 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
     from domain.actions import Action
     from domain.reasons import is_merchant_fault
-    from domain.tickets import TERMINAL_STATUSES, TicketStatus, TicketType
+    from domain.tickets import TERMINAL_STATUSES, Destination, TicketStatus, TicketType
 
 from workflows.actor_inbox import ILLEGAL_TRANSITION, INVALID_ACTION, VERSION_CONFLICT, invalid
 from workflows.exchange_steps import ExchangeSteps
@@ -22,7 +22,10 @@ __all__ = ["ILLEGAL_TRANSITION", "INVALID_ACTION", "VERSION_CONFLICT", "TicketWo
 RISK_CHECK_BEFORE_RULE_APPROVAL = "risk-check-before-rule-approval"
 # Tickets whose refund failed used to end there; now they wait for support to retry.
 RETRY_FAILED_REFUND = "retry-failed-refund"
+# A refund reversed after success used to be ignored; now it reopens the ticket for support.
+REFUND_REVERSAL = "refund-reversal"
 S = TicketStatus
+DESTINATIONS = frozenset(Destination)
 
 
 @workflow.defn
@@ -44,20 +47,29 @@ class TicketWorkflow(ExchangeSteps):
             S.awaiting_reship: self.reship_step,
             S.replacement_in_transit: self.receipt_step,
         }
+        if ticket.reopened is not None:
+            self.resume(ticket.reopened)
 
     @workflow.run
     async def run(self, ticket: c.TicketInput) -> c.TicketResult:
-        if ticket.type is TicketType.refund_only and not ticket.order_shipped:
+        if ticket.reopened is not None:
+            # Started again by the provider's `refund.reversed`, which arrives with the start.
+            await workflow.wait_condition(lambda: self._reversal is not None)
+        elif ticket.type is TicketType.refund_only and not ticket.order_shipped:
             await self._refund_before_shipment()
         else:
             await self.open_for_review()
-        # Each waiting state races its actors against its deadline, then moves the ticket on.
-        while self._status not in TERMINAL_STATUSES:
-            if self._status is S.refund_failed and not workflow.patched(RETRY_FAILED_REFUND):
-                break  # tickets from before support could retry ended here
-            await self._steps[self._status]()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self.deliveries_finished()
+        while True:
+            # Each waiting state races its actors against its deadline, then moves the ticket on.
+            while self._status not in TERMINAL_STATUSES:
+                if self._status is S.refund_failed and not workflow.patched(RETRY_FAILED_REFUND):
+                    break  # tickets from before support could retry ended here
+                await self._steps[self._status]()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            await self.deliveries_finished()
+            if self._reversal is None or not workflow.patched(REFUND_REVERSAL):
+                break
+            await self.refund_reversed()
         return c.TicketResult(
             ticket_no=ticket.ticket_no, status=self._status, refunded_amount=self._refunded_amount
         )
@@ -199,11 +211,11 @@ class TicketWorkflow(ExchangeSteps):
     @retry_refund.validator
     def _check_retry_refund(self, request: c.RetryRefund) -> None:
         self.expect(Action.retry_refund, request)
-        if request.destination not in (None, "original"):
-            raise invalid(
-                "destination_not_available",
-                "refunds go back to the original payment for now",
-            )
+        if request.destination is not None and request.destination not in DESTINATIONS:
+            raise invalid("destination_not_available", f"no destination {request.destination}")
+        details = request.destination_details or {}
+        if request.destination == Destination.bank_transfer and not details.get("iban"):
+            raise invalid("bank_account_required", "a bank transfer needs the buyer's account")
 
     @workflow.update
     async def second_approval(self, request: c.SecondApproval) -> c.ActionResult:

@@ -1,13 +1,17 @@
-"""The sandbox payment provider's HTTP API behind the PaymentGateway port."""
+"""The sandbox payment provider's HTTP API behind the PaymentGateway port, and its webhooks.
+
+One provider, one webhook endpoint: its events report refunds (`refund.*`) and bank-transfer
+payouts (`payout.*`) alike, so both are read here.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, Discriminator, Tag
 
 from adapters.payments.port import (
     PaymentEvent,
@@ -19,9 +23,12 @@ from adapters.payments.port import (
 )
 
 PROVIDER_NAME = "sandbox"
+PAYOUTS_PROVIDER_NAME = "sandbox-payouts"
 
 
 class _WireRefund(BaseModel):
+    provider_name: ClassVar[str] = PROVIDER_NAME
+
     id: str
     status: RefundStatus
     amount: int
@@ -33,7 +40,7 @@ class _WireRefund(BaseModel):
 
     def to_port(self) -> ProviderRefund:
         return ProviderRefund(
-            provider=PROVIDER_NAME,
+            provider=self.provider_name,
             provider_refund_id=self.id,
             idempotency_key=self.idempotency_key,
             status=self.status,
@@ -45,15 +52,31 @@ class _WireRefund(BaseModel):
         )
 
 
+class WirePayout(_WireRefund):
+    """A payout object: money back to the buyer by bank transfer. The engine reads the same
+    fields as of a refund; the account itself stays with the provider."""
+
+    provider_name: ClassVar[str] = PAYOUTS_PROVIDER_NAME
+
+
+def _object_kind(data: Any) -> str:
+    kind = data.get("object") if isinstance(data, dict) else getattr(data, "object", None)
+    return "payout" if kind == "payout" else "refund"
+
+
 class _WireEvent(BaseModel):
     id: str
     type: str
     created: int
-    data: _WireRefund
+    data: Annotated[
+        Annotated[_WireRefund, Tag("refund")] | Annotated[WirePayout, Tag("payout")],
+        Discriminator(_object_kind),
+    ]
 
 
 def parse_webhook_event(raw_body: bytes) -> PaymentEvent:
-    """A webhook body, already verified with `signing.verify`, as a PaymentEvent.
+    """A webhook body, already verified with `signing.verify`, as a PaymentEvent. For a `payout.*`
+    event, `refund` is the payout (provider `sandbox-payouts`, provider_refund_id its `po_` id).
 
     Raises pydantic.ValidationError (a ValueError) when the body is not a sandbox event."""
     event = _WireEvent.model_validate_json(raw_body)
@@ -97,24 +120,31 @@ class SandboxPaymentGateway:
             await self._client.aclose()
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._client.request(
-                method, self._base_url + path, timeout=self._timeout, **kwargs
-            )
-        except httpx.TransportError as exc:
-            raise PaymentProviderUnavailable(f"sandbox unreachable: {exc!r}") from exc
-        status = response.status_code
-        if response.is_success:
-            return response
-        code, message = _error_of(response)
-        # Server trouble, throttling, and a rejected API key are not about this refund: the same
-        # call succeeds once the provider (or our configuration) is healthy again.
-        if status >= 500 or status in (401, 403, 408, 429):
-            raise PaymentProviderUnavailable(f"sandbox answered {status} {code}: {message}")
-        raise RefundRefused(code, message)
+        url = self._base_url + path
+        return await send(self._client, method, url, timeout=self._timeout, **kwargs)
 
 
-def _error_of(response: httpx.Response) -> tuple[str, str]:
+async def send(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One call to the sandbox's API (`kwargs` as for `httpx.AsyncClient.request`): its answer when
+    2xx, else PaymentProviderUnavailable (worth retrying with the same key) or RefundRefused (final,
+    with the provider's error code)."""
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.TransportError as exc:
+        raise PaymentProviderUnavailable(f"sandbox unreachable: {exc!r}") from exc
+    status = response.status_code
+    if response.is_success:
+        return response
+    code, message = error_of(response)
+    # Server trouble, throttling, and a rejected API key are not about this refund or payout: the
+    # same call succeeds once the provider (or our configuration) is healthy again.
+    if status >= 500 or status in (401, 403, 408, 429):
+        raise PaymentProviderUnavailable(f"sandbox answered {status} {code}: {message}")
+    raise RefundRefused(code, message)
+
+
+def error_of(response: httpx.Response) -> tuple[str, str]:
+    """The provider's `{"code", "message"}` of an error answer, or `http_<status>` without one."""
     try:
         body = response.json()
     except ValueError:

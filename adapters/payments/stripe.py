@@ -45,6 +45,7 @@ _REFUSALS = {
     "amount_too_large": "amount_exceeds_payment",
     "charge_disputed": "payment_disputed",
     "charge_not_refundable": "payment_not_refundable",
+    "charge_expired_for_refund": "payment_too_old",
     "resource_missing": "unknown_payment",
     "refund_disputed_payment": "payment_disputed",
 }

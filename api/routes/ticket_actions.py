@@ -368,7 +368,9 @@ async def retry_refund(
     idempotency_key: IdempotencyKeyDep = None,
 ) -> TicketDetail:
     """Support sends a refund the provider failed again, as a new attempt with a new key."""
-    request = _request(c.RetryRefund, payload, principal)
+    request = _request(c.RetryRefund, payload, principal).model_copy(
+        update={"destination_details": payload.destination_details()}
+    )
     return await _act(
         Action.retry_refund,
         TicketWorkflow.retry_refund,

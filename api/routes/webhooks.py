@@ -39,4 +39,4 @@ async def payment_webhook(
     if event is None:
         # Acknowledged, so the provider stops redelivering an event we have no use for.
         return {"status": "ignored"}
-    return {"status": await forward_payment_event(session, temporal, provider, event)}
+    return {"status": await forward_payment_event(session, temporal, settings, provider, event)}

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from domain.tickets import Destination
+from api.schemas.tickets import DestinationChoice
 
 Carrier = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
 TrackingNo = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
@@ -72,7 +72,5 @@ class ArbitrateBody(ActionBody):
     amount: int | None = Field(None, ge=1, description="minor units, for a partial refund")
 
 
-class RetryRefundBody(ActionBody):
-    destination: Destination | None = Field(
-        None, description="where the new attempt goes; the ticket's destination by default"
-    )
+class RetryRefundBody(ActionBody, DestinationChoice):
+    """`destination` omitted: the new attempt goes where the failed one went."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from domain.orders import OrderStatus
 from domain.reasons import ReasonCode
@@ -26,6 +26,9 @@ class PaymentBody(BaseModel):
     reference: str = Field(min_length=1, max_length=128)
     method: str = Field(min_length=1, max_length=32, examples=["card", "wallet"])
     paid_total: MinorUnits = Field(ge=0)
+    paid_at: AwareDatetime | None = Field(
+        None, description="when the buyer paid; refunds of payments too old go to balance"
+    )
 
 
 class OrderUpsert(BaseModel):

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, model_validator
 
 from api.schemas.messages import MessageView
 from api.schemas.risk import RiskView
+from domain.bank_accounts import BankAccount
+from domain.money import CurrencyCode
 from domain.reasons import ReasonCode
 from domain.tickets import Destination, TicketType
 
@@ -18,7 +20,38 @@ class TicketLineBody(BaseModel):
     quantity: int = Field(gt=0)
 
 
-class TicketCreate(BaseModel):
+class DestinationChoice(BaseModel):
+    """Where a refund goes, with what that destination needs (SPEC §4)."""
+
+    destination: Destination | None = None
+    bank_account: BankAccount | None = Field(
+        None, description="the buyer's account; required for `bank_transfer`, refused otherwise"
+    )
+    balance_currency: CurrencyCode | None = Field(
+        None,
+        description="for `balance`: credit the balance in this currency, converted at a "
+        "recorded rate; the order's currency by default",
+    )
+
+    @model_validator(mode="after")
+    def _details_fit_destination(self) -> DestinationChoice:
+        if self.destination is Destination.bank_transfer and self.bank_account is None:
+            raise ValueError("a bank_transfer refund needs bank_account")
+        if self.bank_account is not None and self.destination is not Destination.bank_transfer:
+            raise ValueError("bank_account goes with destination bank_transfer only")
+        if self.balance_currency is not None and self.destination is not Destination.balance:
+            raise ValueError("balance_currency goes with destination balance only")
+        return self
+
+    def destination_details(self) -> dict[str, Any] | None:
+        if self.bank_account is not None:
+            return self.bank_account.model_dump(mode="json")
+        if self.balance_currency is not None:
+            return {"currency": self.balance_currency}
+        return None
+
+
+class TicketCreate(DestinationChoice):
     order_id: str = Field(min_length=1, max_length=64)
     type: TicketType
     lines: list[TicketLineBody] = Field(min_length=1, max_length=100)
@@ -26,7 +59,9 @@ class TicketCreate(BaseModel):
     description: str = Field("", max_length=2000)
     evidence: list[HttpUrl] = Field(default_factory=list, max_length=20)
     requested_amount: int | None = Field(None, ge=0, description="minor units")
-    destination: Destination = Destination.original
+    destination: Destination | None = Field(
+        Destination.original, description="where the refund goes; the original payment by default"
+    )
 
 
 class TicketSummary(BaseModel):
@@ -69,12 +104,19 @@ class RefundView(BaseModel):
     amount: int
     currency: str
     destination: str
+    destination_details: dict[str, Any] | None = Field(
+        description="the bank account (IBAN masked) or the balance currency"
+    )
+    conversion: dict[str, Any] | None = Field(
+        description="a balance credit in another currency: rate, its source and date, amounts"
+    )
     provider: str | None
     provider_refund_id: str | None
     idempotency_key: str
     status: str
     failure_reason: str | None
     status_history: list[dict[str, Any]]
+    created_at: datetime
 
 
 class ShipmentView(BaseModel):
@@ -110,6 +152,7 @@ class TicketDetail(TicketSummary):
     description: str
     evidence: list[str]
     destination: str
+    destination_details: dict[str, Any] | None
     requested_amount: int | None
     lines: list[TicketLineBody]
     breakdown: dict[str, Any] | None

@@ -16,10 +16,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.contracts import PaymentSignal
 from adapters.payments import sandbox
 from adapters.payments import stripe as stripe_payments
-from adapters.payments.port import PaymentEvent
+from adapters.payments.port import PaymentEvent, RefundStatus
 from adapters.payments.signing import SIGNATURE_HEADER, verify
 from api.problems import Problem
-from persistence.models import PaymentEventSeen, Refund
+from api.services.ticket_workflows import reopened_input, start_ticket_workflow
+from domain.tickets import TicketStatus
+from persistence.models import PaymentEventSeen, Refund, Ticket
 from settings import Settings
 from workflows.ticket import TicketWorkflow
 
@@ -63,7 +65,7 @@ def webhook_source(provider: str, settings: Settings) -> WebhookSource | None:
 
 
 async def forward_payment_event(
-    session: AsyncSession, temporal: Client, provider: str, event: PaymentEvent
+    session: AsyncSession, temporal: Client, settings: Settings, provider: str, event: PaymentEvent
 ) -> str:
     """Returns `accepted`, `duplicate` or `ignored` (not one of our refunds)."""
     refund = (
@@ -88,17 +90,25 @@ async def forward_payment_event(
     )
     if first_time is None:
         return "duplicate"
+    status = event.refund.status
+    # A refund that succeeded and is now reported failed (Stripe says so) came back all the same.
+    reversed_ = status is RefundStatus.REVERSED or (
+        status is RefundStatus.FAILED and refund.status == "succeeded"
+    )
+    signal = PaymentSignal(
+        event_id=event.event_id,
+        idempotency_key=refund.idempotency_key,
+        provider_refund_id=event.refund.provider_refund_id,
+        status=RefundStatus.REVERSED.value if reversed_ else status.value,
+        failure_reason=event.refund.failure_reason,
+    )
     try:
-        await temporal.get_workflow_handle(refund.ticket_no).signal(
-            TicketWorkflow.payment_event,
-            PaymentSignal(
-                event_id=event.event_id,
-                idempotency_key=refund.idempotency_key,
-                provider_refund_id=event.refund.provider_refund_id,
-                status=event.type.removeprefix("refund."),
-                failure_reason=event.refund.failure_reason,
-            ),
-        )
+        if reversed_:
+            await _reopen(session, temporal, settings, refund, signal)
+        else:
+            await temporal.get_workflow_handle(refund.ticket_no).signal(
+                TicketWorkflow.payment_event, signal
+            )
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             # Not recorded as seen: the provider's redelivery will try again.
@@ -106,3 +116,31 @@ async def forward_payment_event(
         log.warning("ticket %s has no running workflow for %s", refund.ticket_no, event.event_id)
     await session.commit()
     return "accepted"
+
+
+async def _reopen(
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    refund: Refund,
+    signal: PaymentSignal,
+) -> None:
+    """A refund that came back after it succeeded is owed again: the ticket's workflow hears of
+    it, started anew if it had ended."""
+    ticket = await session.get(Ticket, refund.ticket_no)
+    if ticket is None or refund.status != "succeeded":
+        log.warning(
+            "reversal %s of refund %s in status %s",
+            signal.event_id,
+            refund.refund_id,
+            refund.status,
+        )
+        return
+    await start_ticket_workflow(
+        temporal,
+        settings,
+        await reopened_input(session, ticket, refund),
+        status=TicketStatus(ticket.status),
+        start_signal="payment_event",
+        start_signal_args=[signal],
+    )

@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.service import RPCError
 
 from activities.contracts import TicketInput
 from api import idempotency
@@ -16,6 +14,7 @@ from api.auth import Principal, Role
 from api.problems import Problem
 from api.schemas.tickets import TicketCreate
 from api.services.policy import merchant_policy, refund_policy, ticket_policy
+from api.services.ticket_workflows import start_ticket_workflow
 from domain.eligibility import (
     EligibilityError,
     check_application_limit,
@@ -23,7 +22,6 @@ from domain.eligibility import (
     check_order,
     check_window,
 )
-from domain.money import format_minor
 from domain.orders import OrderStatus
 from domain.refund_terms import RefundRequest, RefundRuleError, RequestedLine
 from domain.refunds import quote_refund
@@ -33,22 +31,8 @@ from persistence.models import Ticket, TicketLine
 from persistence.orders import get_order, prior_refunds, to_snapshot
 from persistence.tickets import lines_with_open_tickets, next_ticket_no
 from settings import Settings
-from workflows import search_attributes as sa
-from workflows.ticket import TicketWorkflow
 
 _SCOPE = "POST /v1/tickets"
-
-
-def _served(body: TicketCreate) -> None:
-    """Refund destinations this engine pays to today; others are refused before anything is
-    recorded."""
-    if body.destination is not Destination.original:
-        raise Problem(
-            422,
-            "destination_not_available",
-            "refunds go back to the original payment for now",
-            field="destination",
-        )
 
 
 def _refused(error: EligibilityError | RefundRuleError) -> Problem:
@@ -94,7 +78,6 @@ async def open_ticket(
             await applications_per_line(session, order.order_id),
             applied.values.max_applications_per_line,
         )
-        _served(body)
         quote = quote_refund(
             order,
             prior,
@@ -119,7 +102,8 @@ async def open_ticket(
             reason_code=body.reason_code,
             description=body.description,
             evidence=[str(url) for url in body.evidence],
-            destination=body.destination,
+            destination=body.destination or Destination.original,
+            destination_details=body.destination_details(),
             currency=order.currency,
             requested_amount=body.requested_amount,
             quoted_amount=quote.total,
@@ -160,7 +144,7 @@ async def open_ticket(
         opened_by=Actor(principal.role),
         opened_at=now,
     )
-    await _start_workflow(temporal, settings, ticket)
+    await start_ticket_workflow(temporal, settings, ticket)
     try:
         await session.commit()
     except Exception:
@@ -168,39 +152,3 @@ async def open_ticket(
         await temporal.get_workflow_handle(ticket_no).terminate("ticket was not stored")
         raise
     return ticket_no, True
-
-
-async def _start_workflow(temporal: Client, settings: Settings, ticket: TicketInput) -> None:
-    amount = format_minor(ticket.quoted_amount, ticket.currency)
-    try:
-        await temporal.start_workflow(
-            TicketWorkflow.run,
-            ticket,
-            id=ticket.ticket_no,
-            task_queue=settings.temporal_task_queue,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.TICKET_TYPE, ticket.type),
-                    SearchAttributePair(sa.TICKET_STATUS, TicketStatus.submitted),
-                    SearchAttributePair(sa.ORDER_ID, ticket.order_id),
-                    SearchAttributePair(sa.MERCHANT_ID, ticket.merchant_id),
-                    SearchAttributePair(sa.BUYER_ID, ticket.buyer_id),
-                    SearchAttributePair(sa.REFUND_AMOUNT, ticket.quoted_amount),
-                    SearchAttributePair(sa.ESCALATED, False),
-                ]
-            ),
-            static_summary=f"{ticket.type} · order {ticket.order_id} · {amount}",
-            static_details=(
-                f"Ticket **{ticket.ticket_no}** opened by {ticket.opened_by} on order "
-                f"**{ticket.order_id}** (buyer {ticket.buyer_id}, "
-                f"merchant {ticket.merchant_id}).\n\n"
-                f"Reason: {ticket.reason_code}. Lines: "
-                + ", ".join(f"{line} x{qty}" for line, qty in ticket.lines.items())
-                + f".\n\nQuoted refund: {amount}. Policy {ticket.policy.version}."
-            ),
-        )
-    except RPCError as error:
-        # Leaving the transaction by exception rolls the ticket back: nothing half-created.
-        raise Problem(
-            503, "temporal_unavailable", f"the ticket could not be started: {error.message}"
-        ) from error

@@ -3,8 +3,10 @@
     python -m sandbox.payment_provider --host 127.0.0.1 --port 8010 --data-dir DIR --webhook-url URL
 
 The API key and webhook secret come from `PAYMENT_SANDBOX_API_KEY` and
-`PAYMENT_SANDBOX_WEBHOOK_SECRET`. uvicorn turns SIGINT/SIGTERM into a graceful shutdown: requests in
-flight finish, the background loops stop, and anything unfinished resumes at the next start.
+`PAYMENT_SANDBOX_WEBHOOK_SECRET`; the payouts' settlement delay from `--payout-settle-delay`, else
+`PAYMENT_SANDBOX_PAYOUT_SETTLE_DELAY`. uvicorn turns SIGINT/SIGTERM into a graceful shutdown:
+requests in flight finish, the background loops stop, and anything unfinished resumes at the next
+start.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from pathlib import Path
 import uvicorn
 
 from sandbox.payment_provider.app import create_app
-from sandbox.payment_provider.config import DEFAULT_SETTLE_DELAYS, ProviderConfig
+from sandbox.payment_provider.config import (
+    DEFAULT_PAYOUT_SETTLE_DELAY,
+    DEFAULT_SETTLE_DELAYS,
+    ProviderConfig,
+)
 
 
 def _settle_delay(text: str) -> tuple[str, float]:
@@ -32,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8010)
     parser.add_argument("--data-dir", type=Path, default=Path(".data"))
-    parser.add_argument("--webhook-url", default=None, help="where refund events are POSTed")
+    parser.add_argument(
+        "--webhook-url", default=None, help="where refund and payout events are POSTed"
+    )
     parser.add_argument(
         "--settle-delay",
         type=_settle_delay,
@@ -40,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="METHOD=SECONDS",
         help="override a payment method's settlement delay (repeatable)",
+    )
+    parser.add_argument(
+        "--payout-settle-delay",
+        type=float,
+        # argparse applies `type` to a string default, so a bad environment value is reported.
+        default=os.environ.get("PAYMENT_SANDBOX_PAYOUT_SETTLE_DELAY", DEFAULT_PAYOUT_SETTLE_DELAY),
+        metavar="SECONDS",
+        help="seconds until a bank-transfer payout settles",
     )
     parser.add_argument("--refund-window-days", type=int, default=180)
     parser.add_argument("--log-level", default="info")
@@ -56,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         webhook_url=args.webhook_url,
         webhook_secret=os.environ.get("PAYMENT_SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_local"),
         settle_delays={**DEFAULT_SETTLE_DELAYS, **dict(args.settle_delay)},
+        payout_settle_delay=args.payout_settle_delay,
         refund_window_days=args.refund_window_days,
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)

@@ -5,6 +5,8 @@ from pathlib import Path
 
 # Seconds from creation until a refund settles, per payment method; unknown methods use "other".
 DEFAULT_SETTLE_DELAYS: dict[str, float] = {"wallet": 1.0, "card": 3.0, "bank": 5.0, "other": 3.0}
+# Seconds from creation until a payout (a bank transfer to the buyer) settles.
+DEFAULT_PAYOUT_SETTLE_DELAY = 5.0
 
 
 @dataclass(frozen=True)
@@ -14,8 +16,9 @@ class ProviderConfig:
     webhook_url: str | None
     webhook_secret: str
     settle_delays: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SETTLE_DELAYS))
+    payout_settle_delay: float = DEFAULT_PAYOUT_SETTLE_DELAY
     refund_window_days: int = 180
-    # How long after a `reverse_after_success` refund succeeds the bank sends the money back.
+    # Seconds from a `reverse_after_success` refund or payout succeeding to the bank returning it.
     reverse_delay: float = 1.0
     webhook_backoff_initial: float = 0.5
     webhook_backoff_cap: float = 30.0

@@ -28,6 +28,25 @@ CREATE TABLE IF NOT EXISTS refunds (
 );
 CREATE INDEX IF NOT EXISTS refunds_by_reference ON refunds (payment_reference, created_at);
 CREATE INDEX IF NOT EXISTS refunds_by_status ON refunds (status, settle_at);
+CREATE TABLE IF NOT EXISTS payouts (
+    id TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    request_hash TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    currency TEXT NOT NULL,
+    account_holder TEXT NOT NULL,
+    iban TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    status TEXT NOT NULL,
+    failure_reason TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    settle_at REAL NOT NULL,
+    reverse_at REAL,
+    reverse_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS payouts_by_status ON payouts (status, settle_at);
 CREATE TABLE IF NOT EXISTS rules (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -40,7 +59,7 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     type TEXT NOT NULL,
-    refund_id TEXT NOT NULL REFERENCES refunds (id),
+    object_id TEXT NOT NULL,
     created INTEGER NOT NULL,
     payload TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -51,7 +70,38 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_undelivered ON events (delivered_at, next_attempt_at);
 """
 
+# A file written before payouts existed keeps its events in a table that names only refunds
+# (`refund_id REFERENCES refunds`); they move to the table above, undelivered ones included.
+_EVENTS_OF_REFUNDS_ONLY = """
+ALTER TABLE events RENAME TO events_of_refunds;
+DROP INDEX IF EXISTS events_undelivered;
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    delivered_at REAL,
+    last_error TEXT
+);
+INSERT INTO events (seq, id, type, object_id, created, payload, attempts, next_attempt_at,
+                    delivered_at, last_error)
+    SELECT seq, id, type, refund_id, created, payload, attempts, next_attempt_at, delivered_at,
+           last_error FROM events_of_refunds;
+DROP TABLE events_of_refunds;
+CREATE INDEX events_undelivered ON events (delivered_at, next_attempt_at);
+"""
+
 
 class Database(SqliteStore):
     def __init__(self, path: Path | str) -> None:
         super().__init__(path, _SCHEMA)
+        with self.transaction() as conn:
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(events)")}
+            if "refund_id" in columns:
+                for statement in _EVENTS_OF_REFUNDS_ONLY.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)

@@ -1,4 +1,5 @@
-"""The sandbox's wire format: request bodies, the refund object, rules and webhook events."""
+"""The sandbox's wire format: request bodies, the refund and payout objects, rules and webhook
+events."""
 
 from __future__ import annotations
 
@@ -6,12 +7,25 @@ import hashlib
 import json
 import sqlite3
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 RefundState = Literal["pending", "succeeded", "failed", "reversed"]
 RuleOutcome = Literal["fail", "reverse_after_success", "http_503"]
+EventType = Literal[
+    "refund.succeeded",
+    "refund.failed",
+    "refund.reversed",
+    "payout.succeeded",
+    "payout.failed",
+    "payout.reversed",
+]
+
+
+def _fingerprint(request: BaseModel) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class CreateRefundRequest(BaseModel):
@@ -27,8 +41,7 @@ class CreateRefundRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """Identifies the request's content, to tell a replay from a reused idempotency key."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return _fingerprint(self)
 
 
 class RefundObject(BaseModel):
@@ -69,6 +82,66 @@ class RefundList(BaseModel):
     data: list[RefundObject]
 
 
+class PayoutAccount(BaseModel):
+    """The account as sent; the provider checks it (`invalid_account`) before anything else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    holder_name: str
+    iban: str
+
+
+class CreatePayoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: StrictInt = Field(gt=0, description="Minor units of `currency`; never a float.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    account: PayoutAccount
+    reference: str = Field(min_length=1, max_length=255, description="e.g. the order id.")
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """Identifies the request's content, to tell a replay from a reused idempotency key.
+        Callers pass the account as the provider stores it, so `de89 3704 ...` replays
+        `DE893704...`."""
+        return _fingerprint(self)
+
+
+class PayoutObject(BaseModel):
+    """A bank transfer to the buyer. The IBAN never leaves the provider: only its last four."""
+
+    id: str
+    object: Literal["payout"] = "payout"
+    status: RefundState
+    amount: int
+    currency: str
+    reference: str
+    account_holder: str
+    account_last4: str
+    metadata: dict[str, str]
+    failure_reason: str | None
+    idempotency_key: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> PayoutObject:
+        return cls(
+            id=row["id"],
+            status=row["status"],
+            amount=row["amount"],
+            currency=row["currency"],
+            reference=row["reference"],
+            account_holder=row["account_holder"],
+            account_last4=row["iban"][-4:],
+            metadata=json.loads(row["metadata"]),
+            failure_reason=row["failure_reason"],
+            idempotency_key=row["idempotency_key"],
+            created_at=datetime.fromtimestamp(row["created_at"], UTC),
+            updated_at=datetime.fromtimestamp(row["updated_at"], UTC),
+        )
+
+
 class RuleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -98,9 +171,9 @@ class RuleObject(BaseModel):
 
 class WebhookEvent(BaseModel):
     id: str
-    type: Literal["refund.succeeded", "refund.failed", "refund.reversed"]
+    type: EventType
     created: int
-    data: RefundObject
+    data: Annotated[RefundObject | PayoutObject, Field(discriminator="object")]
 
 
 class ErrorBody(BaseModel):

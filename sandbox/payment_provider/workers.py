@@ -1,7 +1,8 @@
-"""Background loops of the provider's lifespan: settle refunds when due, deliver webhooks.
+"""Background loops of the provider's lifespan: settle refunds and payouts when due, deliver
+webhooks.
 
 Both read their work from the database each round, so whatever was pending when the process
-stopped (refunds to settle, events to deliver) is picked up again after a restart.
+stopped (refunds and payouts to settle, events to deliver) is picked up again after a restart.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import httpx
 
 from adapters.payments.signing import SIGNATURE_HEADER, sign
-from sandbox.payment_provider import events, refunds
+from sandbox.payment_provider import events, payouts, refunds
 from sandbox.payment_provider.runtime import ProviderRuntime
 
 log = logging.getLogger("sandbox.payment_provider")
@@ -33,7 +34,8 @@ async def settle_forever(runtime: ProviderRuntime) -> None:
         runtime.settle_wake.clear()
         try:
             settle_due(runtime)
-            until = refunds.next_change_at(runtime.db)
+            changes = (refunds.next_change_at(runtime.db), payouts.next_change_at(runtime.db))
+            until = min((at for at in changes if at is not None), default=None)
         except Exception:
             log.exception("settlement round failed; trying again")
             until = None
@@ -41,11 +43,16 @@ async def settle_forever(runtime: ProviderRuntime) -> None:
 
 
 def settle_due(runtime: ProviderRuntime) -> None:
-    now = runtime.now()
-    due = refunds.due_for_settlement(runtime.db, now)
-    for refund_id in due:
-        refunds.settle(runtime.db, refund_id, now, runtime.config.reverse_delay)
-    if refunds.reverse_due(runtime.db, now) or due:
+    now, reverse_delay = runtime.now(), runtime.config.reverse_delay
+    due_refunds = refunds.due_for_settlement(runtime.db, now)
+    for refund_id in due_refunds:
+        refunds.settle(runtime.db, refund_id, now, reverse_delay)
+    due_payouts = payouts.due_for_settlement(runtime.db, now)
+    for payout_id in due_payouts:
+        payouts.settle(runtime.db, payout_id, now, reverse_delay)
+    reversed_refunds = refunds.reverse_due(runtime.db, now)
+    reversed_payouts = payouts.reverse_due(runtime.db, now)
+    if due_refunds or due_payouts or reversed_refunds or reversed_payouts:
         runtime.deliver_wake.set()
 
 

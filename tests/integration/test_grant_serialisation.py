@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities import contracts as c
 from activities.refunds import RefundActivities
+from adapters.rates.sandbox import SandboxRates
 from domain.orders import OrderSnapshot
 from domain.tickets import refund_idempotency_key
 from persistence.models import Ticket, TicketLine
@@ -55,7 +56,7 @@ async def test_simultaneous_grants_on_one_order_add_up_to_exactly_what_was_paid(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     paid, tickets = await _order_with_a_ticket_per_line(sessions)
-    refunds = RefundActivities(sessions, {})
+    refunds = RefundActivities(sessions, SandboxRates(), "sandbox-payouts")
 
     grants = await asyncio.gather(
         *(

@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.couriers.sandbox import SandboxCourierClient
 from adapters.payments.sandbox import SandboxPaymentGateway
+from adapters.payouts.sandbox import SandboxPayoutGateway
 from api.app import create_app
 from api.auth import Role, issue_key
 from persistence.models import Buyer
@@ -36,7 +37,7 @@ from settings import (
 from stack.mailcatcher import MailSink, catching
 from stack.seed import seed
 from tests.support.servers import free_port, serving
-from worker import OutsideWorld, build_worker, notification_channels
+from worker import OutsideWorld, build_worker, notification_channels, rates_source
 
 SANDBOX_KEY = "sk_sandbox_test"
 WEBHOOK_SECRET = "whsec_sandbox_test"
@@ -158,6 +159,7 @@ async def running_stack(
     )
     keys = await seed(database_url, {})
     gateway = SandboxPaymentGateway(settings.payment_sandbox.url, SANDBOX_KEY)
+    payouts = SandboxPayoutGateway(settings.payment_sandbox.url, SANDBOX_KEY)
     courier_client = SandboxCourierClient(settings.courier_sandbox.url, COURIER_KEY)
     mailer, sms, webhooks = notification_channels(settings)
     outside = OutsideWorld(
@@ -166,6 +168,8 @@ async def running_stack(
         mailer=mailer,
         sms=sms,
         webhooks=webhooks,
+        rates=rates_source(settings),
+        payouts=payouts,
     )
     worker = build_worker(env.client, settings, sessions, outside)
     async with (
@@ -186,4 +190,5 @@ async def running_stack(
             mail=mail,
         )
     await gateway.aclose()
+    await payouts.aclose()
     await courier_client.aclose()

@@ -1,0 +1,196 @@
+"""Moving the granted money to its destination, and asking where it stands.
+
+Every attempt sends the refund's stored idempotency key, so a retry after a crash (the provider
+accepted, the worker died before recording it) asks for the same refund instead of a second one.
+The ledger destinations (balance, coupon) write their entry under that same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities import contracts as c
+from activities.refund_records import FINAL, record_status, refund_by_key, refund_state
+from adapters.payments.port import PaymentGateway, ProviderRefund, RefundCommand, RefundRefused
+from adapters.payouts.port import PayoutCommand, PayoutGateway
+from domain.bank_accounts import BankAccount
+from domain.tickets import Destination
+from persistence import ledger
+from persistence.models import Order, Refund, Ticket
+from persistence.orders import get_order
+
+# Heartbeats while waiting on a provider, so a worker that dies mid-call is noticed within the
+# heartbeat timeout (see workflows/refund_steps.py) rather than the whole call's timeout.
+HEARTBEAT_EVERY = 2.0
+# Provider names of the destinations our own ledger pays out.
+LEDGER_PROVIDERS = {Destination.balance: "balance", Destination.coupon: "coupon"}
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class RefundExecutionActivities:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        gateways: Mapping[str, PaymentGateway],
+        payouts: PayoutGateway | None,
+        coupon_validity: timedelta,
+    ) -> None:
+        self._sessions = sessions
+        self._gateways = gateways
+        self._payouts = payouts
+        self._coupon_validity = coupon_validity
+
+    @activity.defn(name=c.EXECUTE_REFUND)
+    async def execute_refund(self, execution: c.RefundExecution) -> c.RefundState:
+        """Send the refund under its stored key; a retry asks for the same refund."""
+        async with self._sessions() as session:
+            refund = await refund_by_key(session, execution.idempotency_key)
+            order = await get_order(session, refund.order_id)
+            assert order is not None
+        if refund.status in FINAL:
+            return refund_state(refund)
+        if refund.destination in LEDGER_PROVIDERS:
+            return await self._to_ledger(refund.idempotency_key)
+        try:
+            async with _heartbeating():
+                if refund.destination == Destination.bank_transfer:
+                    accepted = await self._payout(refund)
+                else:
+                    accepted = await self._provider_refund(refund, order)
+        except _Refused as refused:
+            return await self._store(
+                refund.idempotency_key, "failed", refused.reason, failure_code=refused.code
+            )
+        return await self._store(
+            refund.idempotency_key,
+            accepted.status.value,
+            accepted.failure_reason,
+            provider_refund_id=accepted.provider_refund_id,
+        )
+
+    @activity.defn(name=c.CHECK_REFUND)
+    async def check_refund(self, execution: c.RefundExecution) -> c.RefundState:
+        """Polling fallback for when the provider's webhook does not arrive."""
+        async with self._sessions() as session:
+            refund = await refund_by_key(session, execution.idempotency_key)
+        if refund.status in FINAL or refund.provider_refund_id is None:
+            return refund_state(refund)
+        async with _heartbeating():
+            if refund.destination == Destination.bank_transfer and self._payouts is not None:
+                seen = await self._payouts.get_payout(refund.provider_refund_id)
+            elif (gateway := self._gateways.get(refund.provider or "")) is not None:
+                seen = await gateway.get_refund(refund.provider_refund_id)
+            else:
+                return refund_state(refund)
+        return await self._store(
+            refund.idempotency_key, seen.status.value, seen.failure_reason, source="poll"
+        )
+
+    async def _provider_refund(self, refund: Refund, order: Order) -> ProviderRefund:
+        payment = order.payment
+        gateway = self._gateways.get(payment["provider"])
+        if gateway is None:
+            raise _Refused(
+                "no_gateway", f"no payment gateway is configured for {payment['provider']}"
+            )
+        paid_at = payment.get("paid_at")
+        command = RefundCommand(
+            idempotency_key=refund.idempotency_key,
+            payment_reference=payment["reference"],
+            payment_method=payment["method"],
+            amount=refund.amount,
+            currency=refund.currency,
+            reason=f"after-sales ticket {refund.ticket_no}",
+            metadata={"ticket_no": refund.ticket_no, "order_id": refund.order_id},
+            payment_created_at=datetime.fromisoformat(paid_at) if paid_at else None,
+        )
+        try:
+            return await gateway.create_refund(command)
+        except RefundRefused as refused:
+            raise _Refused(refused.code, str(refused)) from refused
+
+    async def _payout(self, refund: Refund) -> ProviderRefund:
+        if self._payouts is None:
+            raise _Refused("no_gateway", "no bank payout gateway is configured")
+        try:
+            account = BankAccount.model_validate(refund.destination_details or {})
+        except ValidationError as invalid:
+            raise _Refused("invalid_account", f"invalid_account: {invalid}") from invalid
+        command = PayoutCommand(
+            idempotency_key=refund.idempotency_key,
+            amount=refund.amount,
+            currency=refund.currency,
+            account=account,
+            reference=refund.order_id,
+            metadata={"ticket_no": refund.ticket_no, "order_id": refund.order_id},
+        )
+        try:
+            return await self._payouts.create_payout(command)
+        except RefundRefused as refused:
+            raise _Refused(refused.code, str(refused)) from refused
+
+    async def _to_ledger(self, key: str) -> c.RefundState:
+        """Credit the balance or issue the coupon, and mark the refund paid, in one transaction."""
+        async with self._sessions.begin() as session:
+            refund = await refund_by_key(session, key, lock=True)
+            ticket = await session.get(Ticket, refund.ticket_no)
+            assert ticket is not None
+            if refund.status not in FINAL:
+                if refund.destination == Destination.coupon:
+                    expires_at = datetime.now(UTC) + self._coupon_validity
+                    coupon = await ledger.issue_coupon(
+                        session, refund, ticket.buyer_id, ticket.merchant_id, expires_at
+                    )
+                    refund.provider_refund_id = coupon.code
+                else:
+                    entry = await ledger.credit_refund(session, refund, ticket.buyer_id)
+                    refund.provider_refund_id = f"bal_{entry.entry_id}"
+                record_status(refund, "succeeded", "execute")
+            return refund_state(refund)
+
+    async def _store(
+        self,
+        key: str,
+        status: str,
+        reason: str | None,
+        *,
+        source: str = "execute",
+        provider_refund_id: str | None = None,
+        failure_code: str | None = None,
+    ) -> c.RefundState:
+        async with self._sessions.begin() as session:
+            refund = await refund_by_key(session, key)
+            if provider_refund_id:
+                refund.provider_refund_id = provider_refund_id
+            if refund.status not in FINAL:
+                record_status(refund, status, source, reason)
+            return refund_state(refund, failure_code)
