@@ -329,3 +329,9 @@ class NotificationBatch(BaseModel):
 
     ticket_no: str
     seq: int
+
+
+# `Reopening` names refund types defined further down: resolve them now, so that a worker decoding
+# a ticket's input before it has built any contract itself finds every type complete.
+Reopening.model_rebuild()
+TicketInput.model_rebuild()

@@ -42,6 +42,7 @@ def order_body(
     method: str = "wallet",
     paid_total: int | None = None,
     delivered_at: str | None = None,
+    paid_at: str | None = None,
 ) -> dict[str, Any]:
     cost = sum(x["quantity"] * x["unit_price"] - x["discount"] for x in lines)
     body: dict[str, Any] = {
@@ -63,6 +64,8 @@ def order_body(
         body["shipped_at"] = "2026-11-20T08:00:00Z"
     if delivered_at is not None:
         body["delivered_at"] = delivered_at
+    if paid_at is not None:
+        body["payment"]["paid_at"] = paid_at
     return body
 
 

@@ -142,6 +142,7 @@ async def running_stack(
             webhook_url=f"http://127.0.0.1:{api_port}/v1/webhooks/payments/sandbox",
             webhook_secret=WEBHOOK_SECRET,
             settle_delays={"wallet": 0.2, "card": 0.4},
+            payout_settle_delay=0.4,
             webhook_backoff_initial=0.2,
             webhook_backoff_cap=1.0,
         )

@@ -33,6 +33,8 @@ class FakeProvider:
     needs_second_approval: bool = False
     final_status: str = "succeeded"
     refuse: bool = False
+    # The provider's stable code when it refuses (e.g. `payment_too_old`).
+    refusal_code: str | None = None
     risk: c.RiskAssessment = field(default_factory=lambda: c.RiskAssessment(level="low"))
     transitions: list[c.Transition] = field(default_factory=list)
     grants: list[c.GrantRequest] = field(default_factory=list)
@@ -79,17 +81,29 @@ class FakeProvider:
                 needs_second_approval=self.needs_second_approval,
                 notes=["refund includes shipping: this ticket completes the unshipped order"],
                 breakdown={"total": AMOUNT},
+                destination=request.destination.kind if request.destination else "original",
             )
 
         @activity.defn(name=c.EXECUTE_REFUND)
         async def execute_refund(execution: c.RefundExecution) -> c.RefundState:
             self.executions += 1
+            destination = self.destination_of(execution.idempotency_key)
+            if destination != "original":
+                # Our own ledger pays at once.
+                return c.RefundState(
+                    idempotency_key=execution.idempotency_key,
+                    provider=destination,
+                    provider_refund_id=f"{destination}_1",
+                    status="succeeded",
+                    destination=destination,
+                )
             return c.RefundState(
                 idempotency_key=execution.idempotency_key,
                 provider="sandbox",
                 provider_refund_id=None if self.refuse else "re_1",
                 status="failed" if self.refuse else "pending",
                 failure_reason="payment_too_old: older than 180 days" if self.refuse else None,
+                failure_code=self.refusal_code if self.refuse else None,
             )
 
         @activity.defn(name=c.CHECK_REFUND)
@@ -122,6 +136,12 @@ class FakeProvider:
             settle_refund,
             void_grant,
         ]
+
+    def destination_of(self, idempotency_key: str) -> str:
+        for request in self.grants:
+            if request.idempotency_key == idempotency_key and request.destination is not None:
+                return request.destination.kind
+        return "original"
 
 
 def ticket_input(ticket_no: str, **overrides: Any) -> c.TicketInput:
@@ -177,15 +197,62 @@ async def _end_open_tickets(queue: str) -> None:
             await handle.terminate(reason="the test is over")
 
 
+def new_ticket_no() -> str:
+    return f"AS20261123-{uuid.uuid4().int % 1_000_000:06d}"
+
+
 async def start(
-    env: WorkflowEnvironment, queue: str, **overrides: Any
+    env: WorkflowEnvironment,
+    queue: str,
+    *,
+    ticket_no: str | None = None,
+    signal: c.PaymentSignal | None = None,
+    **overrides: Any,
 ) -> WorkflowHandle[TicketWorkflow, c.TicketResult]:
-    ticket_no = f"AS20261123-{uuid.uuid4().int % 1_000_000:06d}"
+    """Start a ticket; with `signal`, the payment event arrives with the start (as the API
+    sends `refund.reversed` to a ticket whose workflow had ended)."""
+    ticket_no = ticket_no or new_ticket_no()
+    with_signal: dict[str, Any] = (
+        {"start_signal": "payment_event", "start_signal_args": [signal]} if signal else {}
+    )
     handle = await env.client.start_workflow(
-        TicketWorkflow.run, ticket_input(ticket_no, **overrides), id=ticket_no, task_queue=queue
+        TicketWorkflow.run,
+        ticket_input(ticket_no, **overrides),
+        id=ticket_no,
+        task_queue=queue,
+        **with_signal,
     )
     _started.setdefault(queue, []).append(handle)
     return handle
+
+
+def reopened_after_reversal(ticket_no: str) -> dict[str, Any]:
+    """Start options of a completed refund-only ticket whose refund R1 the bank sent back."""
+    refund = c.RefundState(
+        idempotency_key=f"{ticket_no}-R1",
+        provider="sandbox",
+        provider_refund_id="re_1",
+        status="succeeded",
+    )
+    reopening = c.Reopening(
+        status=TicketStatus.completed,
+        version=2,
+        seq=2,
+        refund_seq=1,
+        refunded_amount=AMOUNT,
+        refund=refund,
+        amount=AMOUNT,
+        requested_amount=AMOUNT,
+        lines={"L1": 2},
+    )
+    reversal = c.PaymentSignal(
+        event_id="evt_reversed",
+        idempotency_key=refund.idempotency_key,
+        provider_refund_id="re_1",
+        status="reversed",
+        failure_reason="account_frozen",
+    )
+    return {"ticket_no": ticket_no, "signal": reversal, "reopened": reopening}
 
 
 def statuses(provider: FakeProvider) -> list[TicketStatus]:

@@ -24,6 +24,8 @@ from tests.workflows.fakes import (
     approve,
     courier,
     inspect,
+    new_ticket_no,
+    reopened_after_reversal,
     reship,
     ship_back,
     start,
@@ -159,6 +161,14 @@ def _retried(provider: FakeProvider) -> Scenario:
     return retry
 
 
+async def _reversal_retried_to_balance(env: WorkflowEnvironment, handle: Handle) -> None:
+    await until_status(env, handle, TicketStatus.refund_failed)
+    await handle.execute_update(
+        TicketWorkflow.retry_refund,
+        c.RetryRefund(actor=Actor.support, actor_id="s-1", destination="balance"),
+    )
+
+
 async def _cancelled(env: WorkflowEnvironment, handle: Handle) -> None:
     await _reviewed(env, handle)
     await handle.execute_update(TicketWorkflow.cancel, c.Cancel(actor=Actor.buyer))
@@ -179,6 +189,10 @@ async def main() -> None:
         "refund_before_shipment_webhook": (FakeProvider(), _webhook),
         "refund_before_shipment_polled": (FakeProvider(settle_after_polls=2), _nothing),
         "refund_before_shipment_failed": (FakeProvider(refuse=True), _nothing),
+        "refund_fell_back_to_balance": (
+            FakeProvider(refuse=True, refusal_code="payment_too_old"),
+            _nothing,
+        ),
         "second_approval_granted": (
             FakeProvider(settle_after_polls=1, needs_second_approval=True),
             await _second_approval(True),
@@ -213,6 +227,11 @@ async def main() -> None:
         ),
         "return_lost_refunded": (FakeProvider(settle_after_polls=1), RETURN, _lost),
         "exchange_completed": (FakeProvider(), EXCHANGE, _exchanged),
+        "refund_reversed_reopened": (
+            FakeProvider(),
+            reopened_after_reversal(new_ticket_no()),
+            _reversal_retried_to_balance,
+        ),
     }
     runs: list[tuple[str, FakeProvider, dict[str, object], Scenario]] = [
         (name, provider, {}, act) for name, (provider, act) in scenarios.items()
