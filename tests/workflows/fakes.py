@@ -202,16 +202,13 @@ def new_ticket_no() -> str:
 
 
 async def start(
-    env: WorkflowEnvironment,
-    queue: str,
-    *,
-    ticket_no: str | None = None,
-    signal: c.PaymentSignal | None = None,
-    **overrides: Any,
+    env: WorkflowEnvironment, queue: str, **overrides: Any
 ) -> WorkflowHandle[TicketWorkflow, c.TicketResult]:
-    """Start a ticket; with `signal`, the payment event arrives with the start (as the API
-    sends `refund.reversed` to a ticket whose workflow had ended)."""
-    ticket_no = ticket_no or new_ticket_no()
+    """Start a ticket; `overrides` change its input, and may name its `ticket_no` and a
+    `signal`: a payment event that arrives with the start (as the API sends `refund.reversed`
+    to a ticket whose workflow had ended)."""
+    ticket_no: str = overrides.pop("ticket_no", None) or new_ticket_no()
+    signal: c.PaymentSignal | None = overrides.pop("signal", None)
     with_signal: dict[str, Any] = (
         {"start_signal": "payment_event", "start_signal_args": [signal]} if signal else {}
     )
