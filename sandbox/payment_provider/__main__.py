@@ -33,6 +33,12 @@ def _settle_delay(text: str) -> tuple[str, float]:
     return method.strip(), float(seconds)
 
 
+def _delays_from_environment() -> dict[str, float]:
+    """`PAYMENT_SANDBOX_SETTLE_DELAYS=wallet=1,card=3`: the run command's way to set them."""
+    text = os.environ.get("PAYMENT_SANDBOX_SETTLE_DELAYS", "")
+    return dict(_settle_delay(item.strip()) for item in text.split(",") if item.strip())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sandbox.payment_provider", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -71,7 +77,11 @@ def main(argv: list[str] | None = None) -> None:
         api_key=os.environ.get("PAYMENT_SANDBOX_API_KEY", "sk_sandbox_local"),
         webhook_url=args.webhook_url,
         webhook_secret=os.environ.get("PAYMENT_SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_local"),
-        settle_delays={**DEFAULT_SETTLE_DELAYS, **dict(args.settle_delay)},
+        settle_delays={
+            **DEFAULT_SETTLE_DELAYS,
+            **_delays_from_environment(),
+            **dict(args.settle_delay),
+        },
         payout_settle_delay=args.payout_settle_delay,
         refund_window_days=args.refund_window_days,
     )
