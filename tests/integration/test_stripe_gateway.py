@@ -382,3 +382,34 @@ async def test_stripe_webhooks_are_verified_and_applied_once(stack: Stack, strip
     assert other_event == (200, "ignored")
     assert stripe_off.status_code == 404
     assert after["refunds"] == ticket["refunds"]
+
+
+async def test_a_stripe_refund_failed_after_it_succeeded_reopens_the_ticket(
+    stack: Stack, stripe_api: str
+) -> None:
+    """Stripe reports a refund the bank returned as `failed` after `succeeded`: the money is owed
+    again, so the ended ticket reopens for support and the order's totals go back down."""
+    label, ticket = await _refund_of_a_completed_ticket(stack)
+    refund = ticket["refunds"][0]
+    event = _stripe_event(refund, f"evt_{uuid.uuid4().hex}", "failed", "succeeded")
+    async with httpx.AsyncClient(base_url=stripe_api, timeout=30) as stripe_side:
+        answers = [
+            (
+                await stripe_side.post(
+                    "/v1/webhooks/payments/stripe",
+                    content=event,
+                    headers={SIGNATURE_HEADER: sign(WEBHOOK_SECRET, event, int(time.time()))},
+                )
+            ).json()["status"]
+            for _ in range(2)
+        ]
+    reopened = await stack.ticket_when("support:s-1", ticket["ticket_no"], "refund_failed")
+    async with stack.client("support:s-1") as support:
+        order = (await support.get(f"/v1/orders/{reopened['order_id']}")).json()
+
+    assert answers == ["accepted", "duplicate"]
+    assert reopened["refunds"][0]["status"] == "reversed"
+    assert reopened["timeline"][-1]["event"] == "refund_reversed"
+    assert [entry["event"] for entry in reopened["timeline"]].count("refund_reversed") == 1
+    assert reopened["refunded_amount"] == 0 and order["refunded_total"] == 0
+    assert order["after_sales_status"] == "none"
