@@ -1,6 +1,6 @@
 """`python -m stack.seed`: the demo marketplace, created once and kept across restarts.
 
-Two merchants with a warehouse each, two buyers, support and platform keys, and orders in every
+Two merchants with a warehouse each, three buyers, support and platform keys, and orders in every
 state with discounts, shipping fees and several currencies. The plain API keys are printed and
 written to `<data dir>/demo-keys.json`; the database keeps only their hashes.
 """
@@ -28,10 +28,12 @@ MERCHANTS = [
 BUYERS = [
     ("b-501", "Li Wei", "li.wei@example.test", "zh-CN"),
     ("b-502", "Emma Clarke", "emma.clarke@example.test", "en"),
+    ("b-503", "Chen Jing", "chen.jing@example.test", "zh-CN"),
 ]
 PRINCIPALS = [
     ("buyer:b-501", Role.buyer, "b-501"),
     ("buyer:b-502", Role.buyer, "b-502"),
+    ("buyer:b-503", Role.buyer, "b-503"),
     ("merchant:m-1001", Role.merchant, "m-1001"),
     ("merchant:m-2002", Role.merchant, "m-2002"),
     ("warehouse:wh-1001", Role.warehouse, "wh-1001"),

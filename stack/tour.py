@@ -41,7 +41,9 @@ class Tour:
             raise TourError(f"{method} {path} as {label}: {response.status_code} {response.text}")
         return response.json()
 
-    def order(self, buyer: str, status: str, unit_price: int = 15900) -> str:
+    def order(
+        self, buyer: str, status: str, unit_price: int = 15900, paid_days_ago: int = 3
+    ) -> str:
         order_id = f"TOUR-{uuid.uuid4().hex[:8].upper()}"
         now = datetime.now(UTC)
         body: dict[str, Any] = {
@@ -64,6 +66,7 @@ class Tour:
                 "reference": f"pay_{order_id.lower()}",
                 "method": "wallet",
                 "paid_total": 2 * unit_price - 1000 + 800,
+                "paid_at": (now - timedelta(days=paid_days_ago)).isoformat(),
             },
             "status": status,
             "version": 1,
@@ -75,7 +78,14 @@ class Tour:
         self.call("platform:shop", "PUT", f"/v1/orders/{order_id}", body)
         return order_id
 
-    def open(self, buyer: str, order_id: str, type_: str, reason: str = "quality_issue") -> str:
+    def open(
+        self,
+        buyer: str,
+        order_id: str,
+        type_: str,
+        reason: str = "quality_issue",
+        **destination: Any,
+    ) -> str:
         ticket = self.call(
             f"buyer:{buyer}",
             "POST",
@@ -86,6 +96,7 @@ class Tour:
                 "lines": [{"line_id": "L1", "quantity": 2}],
                 "reason_code": reason,
                 "description": "from the guided tour",
+                **destination,
             },
         )
         return str(ticket["ticket_no"])
@@ -183,6 +194,39 @@ def buyer_timeout(tour: Tour) -> Ticket:
     return tour.until(ticket_no, "cancelled")
 
 
+def refund_to_balance_in_usd(tour: Tour) -> Ticket:
+    order_id = tour.order("b-503", "paid")
+    ticket_no = tour.open(
+        "b-503",
+        order_id,
+        "refund_only",
+        "no_longer_needed",
+        destination="balance",
+        balance_currency="USD",
+    )
+    return tour.until(ticket_no, "completed")
+
+
+def refund_by_bank_transfer(tour: Tour) -> Ticket:
+    account = {"holder_name": "Li Wei", "iban": "DE89370400440532013000"}
+    order_id = tour.order("b-502", "paid")
+    ticket_no = tour.open(
+        "b-502",
+        order_id,
+        "refund_only",
+        "no_longer_needed",
+        destination="bank_transfer",
+        bank_account=account,
+    )
+    return tour.until(ticket_no, "completed")
+
+
+def payment_too_old(tour: Tour) -> Ticket:
+    order_id = tour.order("b-503", "paid", paid_days_ago=200)
+    ticket_no = tour.open("b-503", order_id, "refund_only", "no_longer_needed")
+    return tour.until(ticket_no, "completed")
+
+
 def _no() -> str:
     return f"SF{uuid.uuid4().int % 10**12:012d}"
 
@@ -201,6 +245,9 @@ FLOWS: dict[str, Callable[[Tour], Ticket]] = {
     "exchange": exchange,
     "failed inspection, partial refund": failed_inspection,
     "rejection, escalation, arbitration": rejection_and_arbitration,
+    "refund to store credit in USD": refund_to_balance_in_usd,
+    "refund by bank transfer": refund_by_bank_transfer,
+    "payment too old to refund: store credit instead": payment_too_old,
 }
 DEADLINE_FLOWS: dict[str, Callable[[Tour], Ticket]] = {
     "merchant silent: approved automatically": seller_timeout,
