@@ -33,6 +33,9 @@ _PROVIDER_RETRY = RetryPolicy(
 )
 _FINAL_REFUND_STATES = frozenset({"succeeded", "failed"})
 SETTLEMENT_OVERDUE = "alert support, keep reconciling"
+# A refund the provider reported reversed while the ticket awaited settlement used to be polled
+# forever; now it goes to support like a failed one.
+REVERSED_WHILE_SETTLING = "reversed-while-settling"
 
 
 class RefundSteps(ActorInbox):
@@ -159,10 +162,19 @@ class RefundSteps(ActorInbox):
             await self.refund_not_paid(grant, refund)
 
     async def refund_not_paid(self, grant: c.Grant, refund: c.RefundState) -> None:
+        if refund.status == "reversed":
+            event = "refund_reversed"
+            reason = (
+                "the refund came back after it succeeded: "
+                f"{refund.failure_reason or 'returned by the bank'}; support sends it again"
+            )
+        else:
+            event = "refund_failed"
+            reason = f"the payment provider refused the refund: {refund.failure_reason}"
         await self.transition(
-            "refund_failed",
+            event,
             TicketStatus.refund_failed,
-            f"the payment provider refused the refund: {refund.failure_reason}",
+            reason,
             data={"provider_refund_id": refund.provider_refund_id},
             next_actor=Actor.support,
         )
@@ -188,6 +200,9 @@ class RefundSteps(ActorInbox):
                     retry_policy=_PROVIDER_RETRY,
                     summary="Ask the payment provider for the refund's status",
                 )
+                # Succeeded and already sent back (its webhooks missed): nothing will settle it.
+                if self._refund.status == "reversed" and workflow.patched(REVERSED_WHILE_SETTLING):
+                    return
             if not alerted and not self._refund_final() and workflow.now() >= overdue_at:
                 alerted = True
                 await self.transition(

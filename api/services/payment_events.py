@@ -103,7 +103,7 @@ async def forward_payment_event(
         failure_reason=event.refund.failure_reason,
     )
     try:
-        if reversed_:
+        if reversed_ and refund.status == "succeeded":
             await _reopen(session, temporal, settings, refund, signal)
         else:
             await temporal.get_workflow_handle(refund.ticket_no).signal(
@@ -125,17 +125,11 @@ async def _reopen(
     refund: Refund,
     signal: PaymentSignal,
 ) -> None:
-    """A refund that came back after it succeeded is owed again: the ticket's workflow hears of
-    it, started anew if it had ended."""
+    """A refund booked as succeeded came back: the money is owed again. The ticket's workflow
+    hears of it, started anew if it had ended. (One not booked yet is still followed by its
+    running workflow, which gets the event as a plain signal.)"""
     ticket = await session.get(Ticket, refund.ticket_no)
-    if ticket is None or refund.status != "succeeded":
-        log.warning(
-            "reversal %s of refund %s in status %s",
-            signal.event_id,
-            refund.refund_id,
-            refund.status,
-        )
-        return
+    assert ticket is not None
     await start_ticket_workflow(
         temporal,
         settings,

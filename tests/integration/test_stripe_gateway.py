@@ -389,7 +389,7 @@ async def test_a_stripe_refund_failed_after_it_succeeded_reopens_the_ticket(
 ) -> None:
     """Stripe reports a refund the bank returned as `failed` after `succeeded`: the money is owed
     again, so the ended ticket reopens for support and the order's totals go back down."""
-    label, ticket = await _refund_of_a_completed_ticket(stack)
+    _, ticket = await _refund_of_a_completed_ticket(stack)
     refund = ticket["refunds"][0]
     event = _stripe_event(refund, f"evt_{uuid.uuid4().hex}", "failed", "succeeded")
     async with httpx.AsyncClient(base_url=stripe_api, timeout=30) as stripe_side:

@@ -146,6 +146,22 @@ async def test_a_reversal_for_a_refund_that_never_succeeded_changes_nothing(
     assert "refund_reversed" not in events(provider)
 
 
+async def test_a_refund_found_reversed_while_awaiting_settlement_goes_to_support(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """Its webhooks were missed; the poll finds it already sent back by the bank."""
+    provider = FakeProvider(settle_after_polls=2, final_status="reversed")
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue)
+        await until_status(time_env, handle, S.refund_failed)
+        state = await handle.query(TicketWorkflow.state)
+
+    assert events(provider) == ["approved_by_rule", "refund_reversed"]
+    assert "came back after it succeeded" in recorded(provider, "refund_reversed").reason
+    assert [(s.status, s.source) for s in provider.settlements] == [("reversed", "poll")]
+    assert state["next_actor"] == "support" and provider.polls == 2
+
+
 def _code(error: Any) -> str | None:
     cause = error.cause
     if not isinstance(cause, ApplicationError) or not cause.details:
