@@ -162,20 +162,22 @@ class RefundSteps(ActorInbox):
             await self.refund_not_paid(grant, refund)
 
     async def refund_not_paid(self, grant: c.Grant, refund: c.RefundState) -> None:
+        data = {"provider_refund_id": refund.provider_refund_id}
         if refund.status == "reversed":
-            event = "refund_reversed"
-            reason = (
+            await self.transition(
+                "refund_reversed",
+                TicketStatus.refund_failed,
                 "the refund came back after it succeeded: "
-                f"{refund.failure_reason or 'returned by the bank'}; support sends it again"
+                f"{refund.failure_reason or 'returned by the bank'}; support sends it again",
+                data=data,
+                next_actor=Actor.support,
             )
-        else:
-            event = "refund_failed"
-            reason = f"the payment provider refused the refund: {refund.failure_reason}"
+            return
         await self.transition(
-            event,
+            "refund_failed",
             TicketStatus.refund_failed,
-            reason,
-            data={"provider_refund_id": refund.provider_refund_id},
+            f"the payment provider refused the refund: {refund.failure_reason}",
+            data=data,
             next_actor=Actor.support,
         )
 
