@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 
 from pydantic import ValidationError
 
 from domain.bank_accounts import BankAccount
-from sandbox.payment_provider import events, rules
 from sandbox.payment_provider.db import Database
+from sandbox.payment_provider.movements import Movements
 from sandbox.payment_provider.schemas import CreatePayoutRequest, PayoutAccount, PayoutObject
 
 DEFAULT_FAILURE_REASON = "account_closed"
-DEFAULT_REVERSAL_REASON = "returned_by_receiving_bank"
 
 
 class InvalidAccount(Exception):
@@ -77,82 +75,14 @@ def create(
                 now + settle_delay,
             ),
         )
-        return _load(conn, payout_id), True
+        return MOVEMENTS.load(conn, payout_id), True
 
 
-def get(db: Database, payout_id: str) -> PayoutObject | None:
-    with db.reading() as conn:
-        row = conn.execute("SELECT * FROM payouts WHERE id = ?", (payout_id,)).fetchone()
-    return None if row is None else PayoutObject.from_row(row)
-
-
-def due_for_settlement(db: Database, now: float) -> list[str]:
-    with db.reading() as conn:
-        rows = conn.execute(
-            "SELECT id FROM payouts WHERE status = 'pending' AND settle_at <= ? ORDER BY settle_at",
-            (now,),
-        ).fetchall()
-    return [row["id"] for row in rows]
-
-
-def next_change_at(db: Database) -> float | None:
-    """When the next pending payout settles or the next returned transfer comes back."""
-    with db.reading() as conn:
-        row = conn.execute(
-            "SELECT MIN(at) AS at FROM ("
-            " SELECT MIN(settle_at) AS at FROM payouts WHERE status = 'pending'"
-            " UNION ALL SELECT MIN(reverse_at) FROM payouts WHERE status = 'succeeded')"
-        ).fetchone()
-    return None if row["at"] is None else float(row["at"])
-
-
-def settle(db: Database, payout_id: str, now: float, reverse_delay: float) -> PayoutObject | None:
-    """Settle a pending payout now, as the failure rules for its reference say; a settled one is
-    left as it is. None when there is no such payout."""
-    with db.transaction() as conn:
-        row = conn.execute("SELECT * FROM payouts WHERE id = ?", (payout_id,)).fetchone()
-        if row is None or row["status"] != "pending":
-            return None if row is None else PayoutObject.from_row(row)
-        rule = rules.take(conn, ("fail", "reverse_after_success"), row["reference"])
-        if rule is not None and rule.outcome == "fail":
-            conn.execute(
-                "UPDATE payouts SET status = 'failed', failure_reason = ?, updated_at = ?"
-                " WHERE id = ?",
-                (rule.reason or DEFAULT_FAILURE_REASON, now, payout_id),
-            )
-        else:
-            # A transfer the receiving bank returns is credited first, then sent back.
-            reverse_at = None if rule is None else now + reverse_delay
-            reverse_reason = (rule.reason if rule else None) or DEFAULT_REVERSAL_REASON
-            conn.execute(
-                "UPDATE payouts SET status = 'succeeded', updated_at = ?, reverse_at = ?,"
-                " reverse_reason = ? WHERE id = ?",
-                (now, reverse_at, reverse_reason, payout_id),
-            )
-        payout = _load(conn, payout_id)
-        events.add(conn, f"payout.{payout.status}", payout, now)
-        return payout
-
-
-def reverse_due(db: Database, now: float) -> list[PayoutObject]:
-    """Reverse the succeeded payouts whose transfer the receiving bank returns now."""
-    returned = []
-    with db.transaction() as conn:
-        rows = conn.execute(
-            "SELECT id FROM payouts WHERE status = 'succeeded' AND reverse_at <= ?", (now,)
-        ).fetchall()
-        for row in rows:
-            conn.execute(
-                "UPDATE payouts SET status = 'reversed', failure_reason = reverse_reason,"
-                " updated_at = ?, reverse_at = NULL WHERE id = ?",
-                (now, row["id"]),
-            )
-            payout = _load(conn, row["id"])
-            events.add(conn, "payout.reversed", payout, now)
-            returned.append(payout)
-    return returned
-
-
-def _load(conn: sqlite3.Connection, payout_id: str) -> PayoutObject:
-    row = conn.execute("SELECT * FROM payouts WHERE id = ?", (payout_id,)).fetchone()
-    return PayoutObject.from_row(row)
+MOVEMENTS = Movements(
+    "payouts", "payout", "reference", DEFAULT_FAILURE_REASON, PayoutObject.from_row
+)
+get = MOVEMENTS.get
+due_for_settlement = MOVEMENTS.due_for_settlement
+next_change_at = MOVEMENTS.next_change_at
+settle = MOVEMENTS.settle
+reverse_due = MOVEMENTS.reverse_due

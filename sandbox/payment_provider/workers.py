@@ -19,6 +19,7 @@ from sandbox.payment_provider.runtime import ProviderRuntime
 
 log = logging.getLogger("sandbox.payment_provider")
 
+_KINDS = (refunds.MOVEMENTS, payouts.MOVEMENTS)
 # Longest sleep between rounds, in case a wake-up was missed (e.g. another process on the file).
 _MAX_IDLE = 1.0
 
@@ -34,7 +35,7 @@ async def settle_forever(runtime: ProviderRuntime) -> None:
         runtime.settle_wake.clear()
         try:
             settle_due(runtime)
-            changes = (refunds.next_change_at(runtime.db), payouts.next_change_at(runtime.db))
+            changes = (kind.next_change_at(runtime.db) for kind in _KINDS)
             until = min((at for at in changes if at is not None), default=None)
         except Exception:
             log.exception("settlement round failed; trying again")
@@ -44,15 +45,13 @@ async def settle_forever(runtime: ProviderRuntime) -> None:
 
 def settle_due(runtime: ProviderRuntime) -> None:
     now, reverse_delay = runtime.now(), runtime.config.reverse_delay
-    due_refunds = refunds.due_for_settlement(runtime.db, now)
-    for refund_id in due_refunds:
-        refunds.settle(runtime.db, refund_id, now, reverse_delay)
-    due_payouts = payouts.due_for_settlement(runtime.db, now)
-    for payout_id in due_payouts:
-        payouts.settle(runtime.db, payout_id, now, reverse_delay)
-    reversed_refunds = refunds.reverse_due(runtime.db, now)
-    reversed_payouts = payouts.reverse_due(runtime.db, now)
-    if due_refunds or due_payouts or reversed_refunds or reversed_payouts:
+    changed = False
+    for kind in _KINDS:
+        due = kind.due_for_settlement(runtime.db, now)
+        for movement_id in due:
+            kind.settle(runtime.db, movement_id, now, reverse_delay)
+        changed = bool(kind.reverse_due(runtime.db, now)) or bool(due) or changed
+    if changed:
         runtime.deliver_wake.set()
 
 
