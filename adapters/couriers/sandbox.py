@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from adapters.couriers.port import CourierEvent, CourierUnavailable, ParcelStatus
+from adapters.sandbox_client import SandboxClient
 
 CLIENT_NAME = "sandbox"
 
@@ -51,23 +52,10 @@ def parse_webhook(raw_body: bytes) -> tuple[str, list[CourierEvent]]:
     return body.carrier, [event.to_port(body.carrier) for event in body.events]
 
 
-class SandboxCourierClient:
+class SandboxCourierClient(SandboxClient):
     """One sandbox service simulates every configured carrier."""
 
     name = CLIENT_NAME
-
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        client: httpx.AsyncClient | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {api_key}"}
-        self._timeout = timeout
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
 
     async def track(self, carrier: str, tracking_no: str) -> list[CourierEvent]:
         url = f"{self._base_url}/v1/parcels/{quote(tracking_no, safe='')}"

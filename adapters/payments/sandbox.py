@@ -21,6 +21,7 @@ from adapters.payments.port import (
     RefundRefused,
     RefundStatus,
 )
+from adapters.sandbox_client import SandboxClient
 
 PROVIDER_NAME = "sandbox"
 PAYOUTS_PROVIDER_NAME = "sandbox-payouts"
@@ -88,21 +89,16 @@ def parse_webhook_event(raw_body: bytes) -> PaymentEvent:
     )
 
 
-class SandboxPaymentGateway:
-    name = PROVIDER_NAME
+class SandboxProviderClient(SandboxClient):
+    """A client of the sandbox payment provider's API, refunds and payouts alike."""
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        client: httpx.AsyncClient | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {api_key}"}
-        self._timeout = timeout
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        url = self._base_url + path
+        return await send(self._client, method, url, timeout=self._timeout, **kwargs)
+
+
+class SandboxPaymentGateway(SandboxProviderClient):
+    name = PROVIDER_NAME
 
     async def create_refund(self, command: RefundCommand) -> ProviderRefund:
         body = command.model_dump(mode="json", exclude={"idempotency_key"}, exclude_none=True)
@@ -114,14 +110,6 @@ class SandboxPaymentGateway:
         path = f"/v1/refunds/{quote(provider_refund_id, safe='')}"
         response = await self._send("GET", path, headers=self._headers)
         return _WireRefund.model_validate_json(response.content).to_port()
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        url = self._base_url + path
-        return await send(self._client, method, url, timeout=self._timeout, **kwargs)
 
 
 async def send(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
