@@ -217,3 +217,5 @@ async def _book_on_order(session: AsyncSession, order: Order) -> None:
     order.after_sales_status = status
     if status == "refunded" and order.closed_at is None:
         order.closed_at = datetime.now(UTC)
+    elif status != "refunded":
+        order.closed_at = None  # money came back (a reversal): the order is open again

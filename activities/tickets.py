@@ -75,6 +75,8 @@ async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dic
         values["escalated"] = transition.escalated
     if transition.to_status in TERMINAL_STATUSES:
         values["closed_at"] = transition.at
+    elif transition.from_status in TERMINAL_STATUSES:
+        values["closed_at"] = None  # reopened: a refund came back after the ticket ended
     warehouse = transition.warehouse_id
     if warehouse is None and transition.to_status is TicketStatus.awaiting_buyer_return:
         # Approved without a chosen warehouse (automatically, say): the shop's first one.

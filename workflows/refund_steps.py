@@ -36,6 +36,9 @@ SETTLEMENT_OVERDUE = "alert support, keep reconciling"
 # A refund the provider reported reversed while the ticket awaited settlement used to be polled
 # forever; now it goes to support like a failed one.
 REVERSED_WHILE_SETTLING = "reversed-while-settling"
+# A webhook that arrived while the refund was still being sent used to be dropped (the poll settled
+# the refund later); now it is applied once the call returns.
+EARLY_WEBHOOK = "early-webhook"
 
 
 class RefundSteps(ActorInbox):
@@ -48,13 +51,20 @@ class RefundSteps(ActorInbox):
         self._reversal: c.PaymentSignal | None = None
         # What the last succeeded refund paid, taken back if the bank reverses it.
         self._paid_amount = 0
+        # The key of the refund being sent, and its webhook if one came before the call returned.
+        self._sending: str | None = None
+        self._early_event: c.PaymentSignal | None = None
 
     def apply_payment_event(self, event: c.PaymentSignal) -> None:
         # Providers redeliver webhooks; an event seen once changes nothing the second time.
         if event.event_id in self._seen_events:
             return
         self._seen_events.add(event.event_id)
-        if self._refund is None or event.idempotency_key != self._refund.idempotency_key:
+        if self._refund is None:
+            if event.idempotency_key == self._sending and event.status != "reversed":
+                self._early_event = event  # the provider was faster than its own answer
+            return
+        if event.idempotency_key != self._refund.idempotency_key:
             return
         if event.status == "reversed":
             if self._refund.status == "succeeded":
@@ -62,6 +72,10 @@ class RefundSteps(ActorInbox):
             return
         if self._refund.status in _FINAL_REFUND_STATES:
             return
+        self._apply_status(event)
+
+    def _apply_status(self, event: c.PaymentSignal) -> None:
+        assert self._refund is not None
         self._refund_source = "webhook"
         self._refund = self._refund.model_copy(
             update={
@@ -119,6 +133,7 @@ class RefundSteps(ActorInbox):
         if grant.destination != Destination.original:
             amount += f" to {describe_destination(grant.destination)}"
         self._refund_source = "execute"
+        self._sending = grant.idempotency_key
         self._refund = await workflow.execute_activity(
             c.EXECUTE_REFUND,
             c.RefundExecution(ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key),
@@ -132,6 +147,10 @@ class RefundSteps(ActorInbox):
                 else f"Pay the refund of {amount}"
             ),
         )
+        self._sending = None
+        early, self._early_event = self._early_event, None
+        if early is not None and not self._refund_final() and workflow.patched(EARLY_WEBHOOK):
+            self._apply_status(early)
         self.show_details()
         await self._await_settlement(grant, overdue_at)
         refund = self._refund

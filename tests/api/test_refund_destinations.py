@@ -238,6 +238,7 @@ async def test_a_refund_the_bank_sends_back_reopens_the_ticket_for_support(stack
     ]
     assert reopened["refunded_amount"] == 0
     assert order_after_reversal["refunded_total"] == 0
+    assert order_after_reversal["closed"] is False
     assert retried.status_code == 200, retried.text
     assert [(r["destination"], r["status"]) for r in done["refunds"]] == [
         ("original", "reversed"),
@@ -245,6 +246,7 @@ async def test_a_refund_the_bank_sends_back_reopens_the_ticket_for_support(stack
     ]
     assert done["refunded_amount"] == 3000
     assert order["refunded_total"] == 3000 and order["after_sales_status"] == "refunded"
+    assert order["closed"] is True
     assert credit["balances"] == {"CNY": 3000}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +36,10 @@ class FakeProvider:
     refuse: bool = False
     # The provider's stable code when it refuses (e.g. `payment_too_old`).
     refusal_code: str | None = None
+    # Set: the refund call waits for it before answering (a slow provider).
+    answer_when: asyncio.Event | None = None
+    # Set as soon as a refund call reaches the provider.
+    called: asyncio.Event = field(default_factory=asyncio.Event)
     risk: c.RiskAssessment = field(default_factory=lambda: c.RiskAssessment(level="low"))
     transitions: list[c.Transition] = field(default_factory=list)
     grants: list[c.GrantRequest] = field(default_factory=list)
@@ -87,6 +92,9 @@ class FakeProvider:
         @activity.defn(name=c.EXECUTE_REFUND)
         async def execute_refund(execution: c.RefundExecution) -> c.RefundState:
             self.executions += 1
+            self.called.set()
+            if self.answer_when is not None:
+                await self.answer_when.wait()
             destination = self.destination_of(execution.idempotency_key)
             if destination != "original":
                 # Our own ledger pays at once.

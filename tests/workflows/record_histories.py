@@ -169,6 +169,25 @@ async def _reversal_retried_to_balance(env: WorkflowEnvironment, handle: Handle)
     )
 
 
+def _webhook_before_answer(provider: FakeProvider) -> Scenario:
+    async def early(env: WorkflowEnvironment, handle: Handle) -> None:
+        await provider.called.wait()
+        await handle.signal(
+            TicketWorkflow.payment_event,
+            c.PaymentSignal(
+                event_id="evt_early",
+                idempotency_key=f"{handle.id}-R1",
+                provider_refund_id="re_1",
+                status="succeeded",
+            ),
+        )
+        await asyncio.sleep(0.2)
+        assert provider.answer_when is not None
+        provider.answer_when.set()
+
+    return early
+
+
 async def _cancelled(env: WorkflowEnvironment, handle: Handle) -> None:
     await _reviewed(env, handle)
     await handle.execute_update(TicketWorkflow.cancel, c.Cancel(actor=Actor.buyer))
@@ -189,6 +208,10 @@ async def main() -> None:
         "refund_before_shipment_webhook": (FakeProvider(), _webhook),
         "refund_before_shipment_polled": (FakeProvider(settle_after_polls=2), _nothing),
         "refund_before_shipment_failed": (FakeProvider(refuse=True), _nothing),
+        "refund_webhook_before_call_returned": (
+            slow := FakeProvider(answer_when=asyncio.Event(), settle_after_polls=1),
+            _webhook_before_answer(slow),
+        ),
         "refund_fell_back_to_balance": (
             FakeProvider(refuse=True, refusal_code="payment_too_old"),
             _nothing,

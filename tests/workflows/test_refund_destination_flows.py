@@ -3,6 +3,7 @@ another destination, and a refund the bank sends back after it succeeded."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -160,6 +161,33 @@ async def test_a_refund_found_reversed_while_awaiting_settlement_goes_to_support
     assert "came back after it succeeded" in recorded(provider, "refund_reversed").reason
     assert [(s.status, s.source) for s in provider.settlements] == [("reversed", "poll")]
     assert state["next_actor"] == "support" and provider.polls == 2
+
+
+async def test_a_webhook_faster_than_the_refund_call_settles_the_refund(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """The provider's `refund.succeeded` arrives while our call to it has not returned yet."""
+    answer = asyncio.Event()
+    provider = FakeProvider(answer_when=answer, settle_after_polls=1)
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue)
+        await provider.called.wait()
+        await handle.signal(
+            TicketWorkflow.payment_event,
+            c.PaymentSignal(
+                event_id="evt_fast",
+                idempotency_key=f"{handle.id}-R1",
+                provider_refund_id="re_1",
+                status="succeeded",
+            ),
+        )
+        await asyncio.sleep(0.2)  # the signal is in the history before the call answers
+        answer.set()
+        result = await handle.result()
+
+    assert result.status is S.completed
+    assert [(s.status, s.source) for s in provider.settlements] == [("succeeded", "webhook")]
+    assert provider.polls == 0
 
 
 def _code(error: Any) -> str | None:
