@@ -31,7 +31,7 @@ from adapters.payments.stripe import StripeGateway
 from adapters.payouts.port import PayoutGateway
 from adapters.payouts.sandbox import SandboxPayoutGateway
 from adapters.rates.port import RatesSource
-from adapters.rates.sandbox import SandboxRates, parse_table
+from adapters.rates.sandbox import SandboxRates
 from persistence.db import make_engine, make_session_factory
 from settings import Settings, get_settings
 from workflows.ticket import TicketWorkflow
@@ -53,10 +53,7 @@ class OutsideWorld:
 
 
 def rates_source(settings: Settings) -> RatesSource:
-    table = parse_table(settings.rates.sandbox_table) or None
-    if settings.rates.sandbox_as_of is None:
-        return SandboxRates(table)
-    return SandboxRates(table, as_of=settings.rates.sandbox_as_of)
+    return SandboxRates.configured(settings.rates.sandbox_table, settings.rates.sandbox_as_of)
 
 
 def notification_channels(settings: Settings) -> tuple[Mailer, SmsGateway, WebhookSender]:

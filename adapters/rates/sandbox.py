@@ -94,6 +94,12 @@ class SandboxRates:
             raise ValueError("as_of must be timezone-aware")
         self.as_of = as_of
 
+    @classmethod
+    def configured(cls, table: str, as_of: date | None) -> SandboxRates:
+        """From the settings' text form (`EUR=0.92,JPY=151.2`; empty: the built-in table)."""
+        override = parse_table(table) or None
+        return cls(override) if as_of is None else cls(override, as_of=as_of)
+
     @property
     def currencies(self) -> frozenset[str]:
         return frozenset(self._units)

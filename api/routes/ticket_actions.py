@@ -9,15 +9,16 @@ from pydantic import BaseModel
 
 from activities import contracts as c
 from api.auth import Principal
-from api.deps import IdempotencyKeyDep, SessionDep, TemporalDep, require_action
+from api.deps import IdempotencyKeyDep, SessionDep, SettingsDep, TemporalDep, require_action
 from api.problems import Problem
 from api.schemas import actions as body
 from api.schemas.tickets import SecondApprovalBody, TicketDetail
+from api.services.destinations import check_balance_currency
 from api.services.ticket_actions import take_action
 from api.services.ticket_view import load_detail, visible_ticket
 from domain.actions import Action
 from domain.tickets import Actor
-from persistence.models import Warehouse
+from persistence.models import Ticket, Warehouse
 from workflows.ticket import TicketWorkflow
 
 router = APIRouter(prefix="/v1/tickets", tags=["ticket actions"])
@@ -363,11 +364,16 @@ async def retry_refund(
     payload: body.RetryRefundBody,
     session: SessionDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
     response: Response,
     principal: Annotated[Principal, Depends(require_action(Action.retry_refund))],
     idempotency_key: IdempotencyKeyDep = None,
 ) -> TicketDetail:
-    """Support sends a refund the provider failed again, as a new attempt with a new key."""
+    """Support sends a failed or reversed refund again, as a new attempt with a new key,
+    optionally to another destination."""
+    ticket = await session.get(Ticket, ticket_no)
+    if ticket is not None:
+        await check_balance_currency(settings, ticket.currency, payload)
     request = _request(c.RetryRefund, payload, principal).model_copy(
         update={"destination_details": payload.destination_details()}
     )

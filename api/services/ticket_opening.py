@@ -13,6 +13,7 @@ from api import idempotency
 from api.auth import Principal, Role
 from api.problems import Problem
 from api.schemas.tickets import TicketCreate
+from api.services.destinations import check_balance_currency
 from api.services.policy import merchant_policy, refund_policy, ticket_policy
 from api.services.ticket_workflows import start_ticket_workflow
 from domain.eligibility import (
@@ -90,6 +91,7 @@ async def open_ticket(
         )
     except (EligibilityError, RefundRuleError) as error:
         raise _refused(error) from error
+    await check_balance_currency(settings, order.currency, body)
 
     ticket_no = await next_ticket_no(session, now)
     session.add(

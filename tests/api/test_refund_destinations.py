@@ -146,7 +146,7 @@ async def test_a_bank_transfer_is_paid_out_by_the_sandbox_and_the_iban_is_never_
     assert (payout["account_last4"], payout["idempotency_key"]) == ("3000", f"{ticket_no}-R1")
 
 
-async def test_a_bank_transfer_without_a_valid_account_is_refused_and_nothing_is_opened(
+async def test_a_destination_without_what_it_needs_is_refused_and_nothing_is_opened(
     stack: Stack,
 ) -> None:
     label = await stack.new_buyer()
@@ -166,6 +166,10 @@ async def test_a_bank_transfer_without_a_valid_account_is_refused_and_nothing_is
             "/v1/tickets",
             json=application(order_id, ("L1", 2), destination="balance", bank_account=ACCOUNT),
         )
+        no_rate = await buyer.post(
+            "/v1/tickets",
+            json=application(order_id, ("L1", 2), destination="balance", balance_currency="TND"),
+        )
         listed = (await buyer.get("/v1/tickets")).json()
 
     for refused in (missing, bad, misplaced):
@@ -173,6 +177,9 @@ async def test_a_bank_transfer_without_a_valid_account_is_refused_and_nothing_is
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["code"] == "validation_error"
     assert "check digits" in bad.text
+    assert no_rate.status_code == 422, no_rate.text
+    assert no_rate.json()["code"] == "balance_currency_not_available"
+    assert no_rate.json()["errors"][0]["field"] == "balance_currency"
     assert listed["items"] == []
 
 
@@ -248,6 +255,24 @@ async def test_a_refund_the_bank_sends_back_reopens_the_ticket_for_support(stack
     assert order["refunded_total"] == 3000 and order["after_sales_status"] == "refunded"
     assert order["closed"] is True
     assert credit["balances"] == {"CNY": 3000}
+
+
+async def test_a_payout_the_bank_sends_back_reopens_the_ticket(stack: Stack) -> None:
+    label = await stack.new_buyer()
+    order_id, _ = await _order(stack, label)
+    # Failure rules match a payout by its reference: the order it refunds.
+    await _rule(stack, order_id, "reverse_after_success", reason="account_closed", times=1)
+    ticket_no = await _open(
+        stack, label, order_id, destination="bank_transfer", bank_account=ACCOUNT
+    )
+
+    await stack.ticket_when(label, ticket_no, "completed")
+    reopened = await stack.ticket_when(SUPPORT, ticket_no, "refund_failed")
+
+    [payout] = reopened["refunds"]
+    assert payout["destination"] == "bank_transfer" and payout["status"] == "reversed"
+    assert reopened["timeline"][-1]["event"] == "refund_reversed"
+    assert "account_closed" in reopened["timeline"][-1]["reason"]
 
 
 async def test_support_sends_a_failed_refund_by_bank_transfer_instead(stack: Stack) -> None:
