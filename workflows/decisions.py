@@ -281,19 +281,11 @@ class Decisions(RefundSteps):
 
     async def refund_reversed(self) -> None:
         """The bank returned a refund after it succeeded: the money is owed again."""
-        refund = self._refund
-        assert refund is not None
-        reversal = await self.book_reversal()
+        await self.book_reversal()
         self._refunded_amount -= self._paid_amount
         self._paid_amount = 0
-        await self.transition(
-            "refund_reversed",
-            TicketStatus.refund_failed,
-            f"the refund ({refund.provider_refund_id}) came back after it succeeded: "
-            f"{reversal.failure_reason or 'returned by the bank'}; support sends it again",
-            data={"provider_refund_id": refund.provider_refund_id},
-            next_actor=Actor.support,
-        )
+        assert self._refund is not None
+        await self.reversed_to_support(self._refund)
 
     async def refund_failed_step(self) -> None:
         _, retry = await self._next(None)

@@ -181,22 +181,25 @@ class RefundSteps(ActorInbox):
             await self.refund_not_paid(grant, refund)
 
     async def refund_not_paid(self, grant: c.Grant, refund: c.RefundState) -> None:
-        data = {"provider_refund_id": refund.provider_refund_id}
         if refund.status == "reversed":
-            await self.transition(
-                "refund_reversed",
-                TicketStatus.refund_failed,
-                "the refund came back after it succeeded: "
-                f"{refund.failure_reason or 'returned by the bank'}; support sends it again",
-                data=data,
-                next_actor=Actor.support,
-            )
+            await self.reversed_to_support(refund)
             return
         await self.transition(
             "refund_failed",
             TicketStatus.refund_failed,
             f"the payment provider refused the refund: {refund.failure_reason}",
-            data=data,
+            data={"provider_refund_id": refund.provider_refund_id},
+            next_actor=Actor.support,
+        )
+
+    async def reversed_to_support(self, refund: c.RefundState) -> None:
+        """The money came back after the refund succeeded: it is owed again."""
+        await self.transition(
+            "refund_reversed",
+            TicketStatus.refund_failed,
+            f"the refund ({refund.provider_refund_id}) came back after it succeeded: "
+            f"{refund.failure_reason or 'returned by the bank'}; support sends it again",
+            data={"provider_refund_id": refund.provider_refund_id},
             next_actor=Actor.support,
         )
 
@@ -234,7 +237,7 @@ class RefundSteps(ActorInbox):
                     next_actor=Actor.support,
                 )
 
-    async def book_reversal(self) -> c.PaymentSignal:
+    async def book_reversal(self) -> None:
         """Book the money that came back, on the refund, the ticket and the order."""
         reversal, refund = self._reversal, self._refund
         assert reversal is not None and refund is not None
@@ -254,7 +257,6 @@ class RefundSteps(ActorInbox):
             start_to_close_timeout=DB_WRITE,
             summary="Book the refund the bank sent back",
         )
-        return reversal
 
     def _refund_final(self) -> bool:
         return self._refund is not None and self._refund.status in _FINAL_REFUND_STATES
