@@ -13,8 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
 from activities.refund_records import IN_FLIGHT, record_status, refund_by_key
-from adapters.rates.port import Rate as _Rate
-from adapters.rates.port import RatesSource, RateUnavailable
+from adapters.rates.port import Rate, RatesSource, RateUnavailable
 from domain.fx import Conversion, convert
 from domain.orders import after_sales_status
 from domain.refund_terms import RefundPolicy, RefundRequest, RefundRuleError, RequestedLine
@@ -74,7 +73,7 @@ class RefundActivities:
             return self._payout_provider
         return destination  # our own ledger: `balance` or `coupon`
 
-    async def _rate_for(self, ticket_no: str, request: c.GrantRequest) -> _Rate | None:
+    async def _rate_for(self, ticket_no: str, request: c.GrantRequest) -> Rate | None:
         """The rate of a balance credit in another currency than the order's, fetched before
         the order is locked; None when no conversion is needed."""
         async with self._sessions() as session:
