@@ -212,6 +212,10 @@ async def main() -> None:
             slow := FakeProvider(answer_when=asyncio.Event(), settle_after_polls=1),
             _webhook_before_answer(slow),
         ),
+        "refund_reversed_while_settling": (
+            returned := FakeProvider(settle_after_polls=2, final_status="reversed"),
+            _retried(returned),
+        ),
         "refund_fell_back_to_balance": (
             FakeProvider(refuse=True, refusal_code="payment_too_old"),
             _nothing,
