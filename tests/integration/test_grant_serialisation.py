@@ -13,9 +13,8 @@ from activities.refunds import RefundActivities
 from adapters.rates.sandbox import SandboxRates
 from domain.orders import OrderSnapshot
 from domain.tickets import refund_idempotency_key
-from persistence.models import Ticket, TicketLine
 from persistence.orders import upsert_order
-from tests.support.orders import line, order_body
+from tests.support.orders import line, order_body, refund_only_ticket
 
 LINES = 8
 
@@ -30,25 +29,7 @@ async def _order_with_a_ticket_per_line(
     async with sessions.begin() as session:
         await upsert_order(session, snapshot)
         for i, ticket_no in enumerate(tickets):
-            session.add(
-                Ticket(
-                    ticket_no=ticket_no,
-                    order_id=order_id,
-                    buyer_id=snapshot.buyer_id,
-                    merchant_id=snapshot.merchant_id,
-                    type="refund_only",
-                    reason_code="no_longer_needed",
-                    currency="CNY",
-                    quoted_amount=0,
-                    status="submitted",
-                    policy={
-                        "refund_shipping_on_merchant_fault": True,
-                        "second_approval_threshold": 10**9,
-                    },
-                    created_by_role="buyer",
-                    lines=[TicketLine(order_id=order_id, line_id=f"L{i}", quantity=2)],
-                )
-            )
+            session.add(refund_only_ticket(snapshot, ticket_no, f"L{i}", 2))
     return snapshot.payment.paid_total, tickets
 
 

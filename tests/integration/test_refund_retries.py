@@ -19,10 +19,10 @@ from adapters.payouts.sandbox import SandboxPayoutGateway
 from adapters.rates.sandbox import SandboxRates
 from domain.orders import OrderSnapshot
 from domain.tickets import refund_idempotency_key
-from persistence.models import BalanceEntry, Coupon, Refund, Ticket, TicketLine
+from persistence.models import BalanceEntry, Coupon, Refund
 from persistence.orders import upsert_order
 from settings import Settings
-from tests.support.orders import line, order_body
+from tests.support.orders import line, order_body, refund_only_ticket
 from tests.support.stack import SANDBOX_KEY, Stack
 
 ACCOUNT = {"holder_name": "Anna Schmidt", "iban": "DE89370400440532013000"}
@@ -39,24 +39,15 @@ async def _ticket(
     async with sessions.begin() as session:
         await upsert_order(session, snapshot)
         session.add(
-            Ticket(
-                ticket_no=ticket_no,
-                order_id=order_id,
-                buyer_id=snapshot.buyer_id,
-                merchant_id=snapshot.merchant_id,
-                type="refund_only",
-                reason_code="no_longer_needed",
-                currency="CNY",
+            refund_only_ticket(
+                snapshot,
+                ticket_no,
+                "L1",
+                2,
                 quoted_amount=3000,
                 status="refunding",
                 destination=destination,
                 destination_details=details,
-                policy={
-                    "refund_shipping_on_merchant_fault": True,
-                    "second_approval_threshold": 10**9,
-                },
-                created_by_role="buyer",
-                lines=[TicketLine(order_id=order_id, line_id="L1", quantity=2)],
             )
         )
     return ticket_no, str(body["payment"]["reference"])

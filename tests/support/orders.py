@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from domain.orders import OrderSnapshot
+from persistence.models import Ticket, TicketLine
+
 
 def buyer_id(label: str) -> str:
     """The buyer of a client label such as `buyer:b-501` (see `Stack.new_buyer`)."""
@@ -100,3 +103,26 @@ async def open_ticket(
     created = await buyer.post("/v1/tickets", json=application(order_id, *lines))
     assert created.status_code == 201, created.text
     return str(created.json()["ticket_no"])
+
+
+def refund_only_ticket(
+    snapshot: OrderSnapshot, ticket_no: str, line_id: str, quantity: int, **fields: Any
+) -> Ticket:
+    """A refund-only ticket row as the API stores it at opening, for tests that drive the refund
+    activities without a workflow; `fields` overrides columns (status, destination, ...)."""
+    values: dict[str, Any] = {
+        "ticket_no": ticket_no,
+        "order_id": snapshot.order_id,
+        "buyer_id": snapshot.buyer_id,
+        "merchant_id": snapshot.merchant_id,
+        "type": "refund_only",
+        "reason_code": "no_longer_needed",
+        "currency": snapshot.currency,
+        "quoted_amount": 0,
+        "status": "submitted",
+        "policy": {"refund_shipping_on_merchant_fault": True, "second_approval_threshold": 10**9},
+        "created_by_role": "buyer",
+        **fields,
+    }
+    line = TicketLine(order_id=snapshot.order_id, line_id=line_id, quantity=quantity)
+    return Ticket(**values, lines=[line])
