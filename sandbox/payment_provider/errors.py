@@ -1,6 +1,5 @@
 """Errors answer `{"code": ..., "message": ...}` with a stable code, like a real provider's API."""
 
 from sandbox.errors import SandboxError as ProviderError
-from sandbox.errors import install
 
-__all__ = ["ProviderError", "install"]
+__all__ = ["ProviderError"]
