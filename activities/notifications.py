@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import contracts as c
+import contracts as c
 from adapters.notifications import DeliveryFailed, Email, Mailer, SmsGateway, WebhookSender
 from domain.notifications import Channel
 from persistence import notifications as repo

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities import contracts as c
+import contracts as c
 from activities.refund_records import FINAL, record_status, refund_by_key, refund_state
 from adapters.payments.port import PaymentGateway, ProviderRefund, RefundCommand, RefundRefused
 from adapters.payouts.port import PayoutCommand, PayoutGateway

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import ApplicationError
 
-from activities import contracts as c
+import contracts as c
 from persistence.models import Refund
 
 FINAL = ("succeeded", "failed")

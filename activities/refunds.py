@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import contracts as c
+import contracts as c
 from activities.refund_records import IN_FLIGHT, record_status, refund_by_key
 from adapters.rates.port import Rate, RatesSource, RateUnavailable
 from domain.fx import Conversion, convert

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import contracts as c
+import contracts as c
 from domain.reasons import DISPUTED_REASONS
 from domain.risk import score
 from persistence.models import Ticket

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities import contracts as c
+import contracts as c
 from domain.tickets import TERMINAL_STATUSES, TicketStatus
 from persistence.models import Inspection, Shipment, Ticket, TimelineEntry, Warehouse
 from persistence.notifications import plan_notifications

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import contracts as c
+import contracts as c
 from adapters.couriers.port import CourierClient, CourierEvent, CourierUnavailable, carrier_code
 from persistence.tracking import store_event
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import contracts as c
+import contracts as c
 from domain import notifications as n
 from persistence.models import Buyer, Merchant, Notification, Order, Ticket
 from settings import NotificationSettings, get_settings

@@ -22,8 +22,8 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType as SAType
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.search_attributes import ALL_KEYS
 from settings import get_settings
-from workflows.search_attributes import ALL_KEYS
 
 SEARCH_ATTRIBUTES: dict[str, SAType] = {key.name: key.indexed_value_type for key in ALL_KEYS}
 

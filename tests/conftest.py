@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.search_attributes import ALL_KEYS
 from persistence.db import make_engine, make_session_factory
 from tests.support.database import fresh_database, server_url
 from tests.support.stack import Stack, running_stack
 from tests.support.temporal import dev_server_path, register_search_attributes, test_server_path
-from workflows.search_attributes import ALL_KEYS
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import contracts as c
+    import contracts as c
     from domain.actions import Action, may_now
     from domain.tickets import Actor
 

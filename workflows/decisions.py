@@ -8,7 +8,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import contracts as c
+    import contracts as c
+    from contracts import search_attributes as sa
     from domain.actions import Action
     from domain.durations import describe
     from domain.money import format_minor
@@ -20,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
         TicketStatus,
         describe_destination,
     )
-    from workflows import search_attributes as sa
 
 from workflows.refund_steps import SETTLEMENT_OVERDUE, RefundSteps
 from workflows.ticket_record import DB_WRITE

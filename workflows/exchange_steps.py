@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities import contracts as c
+    import contracts as c
     from domain.actions import Action
     from domain.durations import describe
     from domain.tickets import Actor, TicketStatus

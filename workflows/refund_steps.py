@@ -8,7 +8,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities import contracts as c
+    import contracts as c
+    from contracts import search_attributes as sa
     from domain.money import format_minor
     from domain.tickets import (
         Actor,
@@ -17,7 +18,6 @@ with workflow.unsafe.imports_passed_through():
         describe_destination,
         refund_idempotency_key,
     )
-    from workflows import search_attributes as sa
 
 from workflows.actor_inbox import ActorInbox
 from workflows.ticket_record import DB_WRITE

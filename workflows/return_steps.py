@@ -10,7 +10,7 @@ from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from activities import contracts as c
+    import contracts as c
     from domain.actions import Action
     from domain.durations import describe
     from domain.tickets import Actor, TicketStatus, TicketType

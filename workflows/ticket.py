@@ -8,7 +8,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities import contracts as c
+    import contracts as c
     from domain.actions import Action
     from domain.reasons import is_merchant_fault
     from domain.tickets import TERMINAL_STATUSES, Destination, TicketStatus, TicketType

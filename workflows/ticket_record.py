@@ -10,9 +10,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities import contracts as c
+    import contracts as c
+    from contracts import search_attributes as sa
     from domain.tickets import TERMINAL_STATUSES, Actor, TicketStatus
-    from workflows import search_attributes as sa
 
 DB_WRITE = timedelta(seconds=30)
 NOTIFY_ON_TRANSITION = "notify-on-transition"

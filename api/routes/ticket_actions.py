@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel
 
-from activities import contracts as c
+import contracts as c
 from api.auth import Principal
 from api.deps import IdempotencyKeyDep, SessionDep, SettingsDep, TemporalDep, require_action
 from api.problems import Problem

@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.contracts import PaymentSignal
 from adapters.payments import sandbox
 from adapters.payments import stripe as stripe_payments
 from adapters.payments.port import PaymentEvent, RefundStatus
 from adapters.payments.signing import SIGNATURE_HEADER, verify
 from api.problems import Problem
 from api.services.ticket_workflows import reopened_input, start_ticket_workflow
+from contracts import PaymentSignal
 from domain.tickets import TicketStatus
 from persistence.models import PaymentEventSeen, Refund, Ticket
 from settings import Settings

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.contracts import TicketPolicy
+from contracts import TicketPolicy
 from domain.eligibility import ReturnWindows
 from domain.money import default_second_approval_threshold
 from domain.refund_terms import RefundPolicy

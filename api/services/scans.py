@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.contracts import TrackingSignal
 from api.problems import Problem
 from api.schemas.scans import ScanAnswer, ScanLine, ScanOutcome, ScanTicket
+from contracts import TrackingSignal
 from domain.tickets import TicketStatus
 from persistence import scans as repo
 from persistence.models import Ticket

@@ -10,16 +10,26 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.contracts import ActionResult, ActorAction
 from api import idempotency
 from api.auth import Principal
 from api.problems import Problem
+from contracts import (
+    ACTION_IN_PROGRESS,
+    ILLEGAL_TRANSITION,
+    INVALID_ACTION,
+    VERSION_CONFLICT,
+    ActionResult,
+    ActorAction,
+)
 from domain.actions import Action
 from domain.tickets import Actor
 from persistence.models import Ticket, TimelineEntry
-from workflows.ticket import ILLEGAL_TRANSITION, INVALID_ACTION, VERSION_CONFLICT
 
-_CONFLICTS = {ILLEGAL_TRANSITION: "illegal_transition", VERSION_CONFLICT: "version_conflict"}
+_CONFLICTS = {
+    ILLEGAL_TRANSITION: "illegal_transition",
+    VERSION_CONFLICT: "version_conflict",
+    ACTION_IN_PROGRESS: "action_in_progress",
+}
 
 
 async def take_action(

@@ -8,7 +8,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from activities.contracts import TicketInput
 from api import idempotency
 from api.auth import Principal, Role
 from api.problems import Problem
@@ -16,6 +15,7 @@ from api.schemas.tickets import TicketCreate
 from api.services.destinations import check_balance_currency
 from api.services.policy import merchant_policy, refund_policy, ticket_policy
 from api.services.ticket_workflows import start_ticket_workflow
+from contracts import TicketInput
 from domain.eligibility import (
     EligibilityError,
     check_application_limit,

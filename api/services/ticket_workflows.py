@@ -10,16 +10,16 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
-from activities.contracts import RefundDestination, Reopening, TicketInput, TicketPolicy
 from activities.refund_records import refund_state
 from api.problems import Problem
+from contracts import RefundDestination, Reopening, TicketInput, TicketPolicy
+from contracts import search_attributes as sa
 from domain.money import format_minor
 from domain.orders import OrderStatus
 from domain.tickets import Actor, TicketStatus
 from persistence.models import Refund, Ticket, TimelineEntry
 from persistence.orders import get_order, to_snapshot
 from settings import Settings
-from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
 
 

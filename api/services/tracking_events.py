@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.contracts import TrackingSignal
 from activities.tracking import tracking_signal
 from adapters.couriers.port import CourierEvent
 from api.problems import Problem
+from contracts import TrackingSignal
 from persistence.tracking import store_event, ticket_of_parcel
 from workflows.ticket import TicketWorkflow
 

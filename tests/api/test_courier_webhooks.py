@@ -20,7 +20,7 @@ from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import ActivityEnvironment
 
-from activities import contracts as c
+import contracts as c
 from activities.tracking import TrackingActivities
 from adapters.couriers.sandbox import SandboxCourierClient
 from adapters.couriers.signing import SIGNATURE_HEADER, sign

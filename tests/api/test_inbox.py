@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from activities import contracts as c
+import contracts as c
 from domain.tickets import Actor, TicketStatus
 from persistence.models import Order, Ticket
 from persistence.notifications import plan_notifications

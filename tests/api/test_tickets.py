@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from contracts import search_attributes as sa
 from tests.support.orders import (
     application,
     buyer_id,
@@ -14,7 +15,6 @@ from tests.support.orders import (
     put_order,
 )
 from tests.support.stack import Stack
-from workflows import search_attributes as sa
 
 
 async def new_order(stack: Stack, body: dict[str, Any]) -> str:

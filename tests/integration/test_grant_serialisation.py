@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities import contracts as c
+import contracts as c
 from activities.refunds import RefundActivities
 from adapters.rates.sandbox import SandboxRates
 from domain.orders import OrderSnapshot

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import contracts as c
+import contracts as c
 from activities.notifications import NotificationActivities, message_id
 from adapters.notifications.email import SmtpMailer
 from adapters.notifications.sms import SandboxSms

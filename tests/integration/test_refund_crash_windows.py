@@ -28,7 +28,7 @@ import stripe
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType, TimeoutType
 
-from activities import contracts as c
+import contracts as c
 from api.app import create_app
 from persistence.models import Refund
 from tests.support.holding_proxy import holding_proxy

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
-from activities import contracts as c
+import contracts as c
 from activities.refund_execution import RefundExecutionActivities
 from activities.refunds import RefundActivities
 from adapters.payments.sandbox import SandboxPaymentGateway

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import RiskAssessment, RiskRequest
 from activities.risk import RiskActivities
+from contracts import RiskAssessment, RiskRequest
 from persistence.models import Order, OrderLine, Refund, Shipment, Ticket, WatchlistEntry
 
 NOW = datetime.now(UTC)

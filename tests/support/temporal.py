@@ -10,7 +10,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 
-from workflows.search_attributes import ALL_KEYS
+from contracts.search_attributes import ALL_KEYS
 
 
 def _binary(name: str) -> str:

@@ -9,9 +9,9 @@ import sys
 _CHECK = """
 import inspect
 from pydantic import BaseModel
-import activities.contracts as c
+import contracts as c
 models = [m for _, m in inspect.getmembers(c, inspect.isclass)
-          if issubclass(m, BaseModel) and m.__module__ == c.__name__]
+          if issubclass(m, BaseModel) and m.__module__.startswith(c.__name__ + ".")]
 incomplete = [m.__name__ for m in models if not m.__pydantic_complete__]
 print(len(models), ",".join(incomplete))
 """

@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import contracts as c
+import contracts as c
 from domain.tickets import Actor, TicketStatus, TicketType
 from workflows.ticket import TicketWorkflow
 

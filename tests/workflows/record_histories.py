@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities import contracts as c
+import contracts as c
 from domain.tickets import Actor, TicketStatus, TicketType
 from tests.support.temporal import register_search_attributes, test_server_path
 from tests.workflows.fakes import (

@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities import contracts as c
+import contracts as c
 from domain.tickets import Actor, TicketStatus, TicketType
 from tests.workflows.fakes import (
     AMOUNT,

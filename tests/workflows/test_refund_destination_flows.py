@@ -11,7 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities import contracts as c
+import contracts as c
 from domain.tickets import Actor, TicketStatus
 from tests.workflows.fakes import (
     AMOUNT,

@@ -1,16 +1,17 @@
-"""What workflows and activities exchange: activity names and payloads.
+"""Activity names and the payloads workflows and activities exchange.
 
-Pure pydantic and domain types only, so workflow code can import it without pulling in I/O.
+Pure pydantic and domain types only, so workflow code can import them without pulling in I/O.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from domain.tickets import Actor, TicketStatus, TicketType
+from contracts.signals import TrackingSignal
+from domain.tickets import Actor, TicketStatus
 
 # Activity names, so workflows call them by name and never import the implementations.
 RECORD_TRANSITION = "record_transition"
@@ -22,72 +23,6 @@ VOID_GRANT = "void_grant"
 ASSESS_RISK = "assess_risk"
 TRACK_PARCEL = "track_parcel"
 DELIVER_NOTIFICATIONS = "deliver_notifications"
-
-
-class TicketPolicy(BaseModel):
-    """The policy a ticket was opened under; it never changes for that ticket."""
-
-    version: str
-    merchant_review: timedelta
-    buyer_after_rejection: timedelta
-    refund_settlement: timedelta
-    refund_status_poll: timedelta
-    second_approval_threshold: int
-    refund_shipping_on_merchant_fault: bool = True
-    # Defaults of SPEC §3, so payloads of tickets opened before these existed still decode.
-    review_reminders: list[timedelta] = Field(
-        default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)]
-    )
-    buyer_return: timedelta = timedelta(days=7)
-    return_delivery: timedelta = timedelta(days=15)
-    warehouse_checkin: timedelta = timedelta(days=10)
-    resolve_inspection: timedelta = timedelta(hours=48)
-    reship: timedelta = timedelta(hours=48)
-    confirm_receipt: timedelta = timedelta(days=10)
-
-
-class Reopening(BaseModel):
-    """A ticket whose workflow had ended, started again because its refund came back
-    (`refund.reversed` after success): where its record stood, and the refund reversed."""
-
-    status: TicketStatus
-    version: int
-    seq: int
-    refund_seq: int
-    refunded_amount: int
-    refund: RefundState
-    # The reversed refund's amount, owed again.
-    amount: int
-    # The reversed refund's terms, so support can send the same refund again.
-    service_fee: int = 0
-    requested_amount: int | None = None
-    lines: dict[str, int] | None = None
-    destination: RefundDestination | None = None
-
-
-class TicketInput(BaseModel):
-    ticket_no: str
-    order_id: str
-    buyer_id: str
-    merchant_id: str
-    type: TicketType
-    order_shipped: bool
-    currency: str
-    quoted_amount: int
-    reason_code: str
-    lines: dict[str, int]
-    policy: TicketPolicy
-    opened_by: Actor
-    opened_at: datetime
-    order_delivered: bool = False
-    requested_amount: int | None = None
-    reopened: Reopening | None = None
-
-
-class TicketResult(BaseModel):
-    ticket_no: str
-    status: TicketStatus
-    refunded_amount: int
 
 
 class ShipmentRecord(BaseModel):
@@ -196,97 +131,12 @@ class RefundState(BaseModel):
     destination: str = "original"
 
 
-class PaymentSignal(BaseModel):
-    """A verified provider webhook, forwarded to the ticket by the API."""
-
-    event_id: str
-    idempotency_key: str
-    provider_refund_id: str
-    status: str
-    failure_reason: str | None = None
-
-
 class Settlement(BaseModel):
     ticket_no: str
     idempotency_key: str
     status: str
     failure_reason: str | None = None
     source: str
-
-
-class ActorAction(BaseModel):
-    """What every actor action carries; the API fills in who acts."""
-
-    actor: Actor = Actor.support
-    actor_id: str | None = None
-    expected_version: int | None = None
-    note: str = ""
-
-
-class SecondApproval(ActorAction):
-    """Support's decision on a refund above the second-approval threshold."""
-
-    approve: bool
-
-
-class RetryRefund(ActorAction):
-    """Support sends a failed refund again (a new attempt under a new idempotency key)."""
-
-    destination: str | None = None
-    destination_details: dict[str, Any] | None = None
-
-
-class Approve(ActorAction):
-    service_fee: int = Field(0, ge=0)
-    warehouse_id: str | None = None
-
-
-class Reject(ActorAction):
-    reason_code: str
-
-
-class Shipping(ActorAction):
-    """The buyer's return parcel or the merchant's replacement."""
-
-    carrier: str
-    tracking_no: str
-
-
-class Cancel(ActorAction):
-    pass
-
-
-class Escalate(ActorAction):
-    reason: str
-
-
-class Inspection(ActorAction):
-    lines: list[InspectedLine]
-    photos: list[str] = Field(default_factory=list)
-
-
-class ResolveInspection(ActorAction):
-    decision: Literal["partial_refund", "return_to_buyer"]
-    amount: int | None = Field(None, ge=0)
-
-
-class ConfirmReceipt(ActorAction):
-    pass
-
-
-class Arbitration(ActorAction):
-    decision: Literal["refund", "partial_refund", "reject", "return_to_buyer"]
-    amount: int | None = Field(None, ge=0)
-
-
-class TrackingSignal(BaseModel):
-    """A courier's tracking event for one of the ticket's parcels, forwarded by the API."""
-
-    event_id: str
-    tracking_no: str
-    status: Literal["picked_up", "in_transit", "delivered", "exception", "lost"]
-    at: datetime
-    description: str = ""
 
 
 class RiskRequest(BaseModel):
@@ -300,11 +150,6 @@ class RiskAssessment(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     watchlisted: bool = False
     evidence_summary: dict[str, Any] | None = None
-
-
-class ActionResult(BaseModel):
-    status: TicketStatus
-    version: int
 
 
 class ParcelQuery(BaseModel):
@@ -329,9 +174,3 @@ class NotificationBatch(BaseModel):
 
     ticket_no: str
     seq: int
-
-
-# `Reopening` names refund types defined further down: resolve them now, so that a worker decoding
-# a ticket's input before it has built any contract itself finds every type complete.
-Reopening.model_rebuild()
-TicketInput.model_rebuild()

@@ -1,0 +1,90 @@
+"""Actor actions: the Updates a ticket's workflow takes, their answers and refusals."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from contracts.activities import InspectedLine
+from domain.tickets import Actor, TicketStatus
+
+# `ApplicationError.type` of a refused action; the API maps each to its HTTP answer.
+# Not possible in the ticket's state (409 `illegal_transition`).
+ILLEGAL_TRANSITION = "IllegalTransition"
+# `expected_version` is stale (409 `version_conflict`).
+VERSION_CONFLICT = "VersionConflict"
+# Another action, or a deadline's or courier's outcome, is being applied (409 `action_in_progress`).
+ACTION_IN_PROGRESS = "ActionInProgress"
+# The request breaks a rule of the ticket whatever its state (422, with the code as detail).
+INVALID_ACTION = "InvalidAction"
+
+
+class ActorAction(BaseModel):
+    """What every actor action carries; the API fills in who acts."""
+
+    actor: Actor = Actor.support
+    actor_id: str | None = None
+    expected_version: int | None = None
+    note: str = ""
+
+
+class SecondApproval(ActorAction):
+    """Support's decision on a refund above the second-approval threshold."""
+
+    approve: bool
+
+
+class RetryRefund(ActorAction):
+    """Support sends a failed refund again (a new attempt under a new idempotency key)."""
+
+    destination: str | None = None
+    destination_details: dict[str, Any] | None = None
+
+
+class Approve(ActorAction):
+    service_fee: int = Field(0, ge=0)
+    warehouse_id: str | None = None
+
+
+class Reject(ActorAction):
+    reason_code: str
+
+
+class Shipping(ActorAction):
+    """The buyer's return parcel or the merchant's replacement."""
+
+    carrier: str
+    tracking_no: str
+
+
+class Cancel(ActorAction):
+    pass
+
+
+class Escalate(ActorAction):
+    reason: str
+
+
+class Inspection(ActorAction):
+    lines: list[InspectedLine]
+    photos: list[str] = Field(default_factory=list)
+
+
+class ResolveInspection(ActorAction):
+    decision: Literal["partial_refund", "return_to_buyer"]
+    amount: int | None = Field(None, ge=0)
+
+
+class ConfirmReceipt(ActorAction):
+    pass
+
+
+class Arbitration(ActorAction):
+    decision: Literal["refund", "partial_refund", "reject", "return_to_buyer"]
+    amount: int | None = Field(None, ge=0)
+
+
+class ActionResult(BaseModel):
+    status: TicketStatus
+    version: int

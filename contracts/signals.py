@@ -1,0 +1,28 @@
+"""External events the API forwards to a ticket's workflow as Signals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class PaymentSignal(BaseModel):
+    """A verified provider webhook, forwarded to the ticket by the API."""
+
+    event_id: str
+    idempotency_key: str
+    provider_refund_id: str
+    status: str
+    failure_reason: str | None = None
+
+
+class TrackingSignal(BaseModel):
+    """A courier's tracking event for one of the ticket's parcels, forwarded by the API."""
+
+    event_id: str
+    tracking_no: str
+    status: Literal["picked_up", "in_transit", "delivered", "exception", "lost"]
+    at: datetime
+    description: str = ""
