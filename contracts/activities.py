@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from contracts.signals import TrackingSignal
+from domain.events import TicketEvent
 from domain.tickets import Actor, TicketStatus
 
 # Activity names, so workflows call them by name and never import the implementations.
@@ -59,7 +60,7 @@ class Transition(BaseModel):
     at: datetime
     actor_role: Actor
     actor_id: str | None = None
-    event: str
+    event: TicketEvent
     from_status: TicketStatus | None
     to_status: TicketStatus
     reason: str = ""

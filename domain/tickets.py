@@ -79,3 +79,20 @@ def ticket_number(day_yyyymmdd: str, sequence: int) -> str:
 def refund_idempotency_key(ticket_no: str, refund_seq: int) -> str:
     """Derived from business ids so every retry of one refund reuses it."""
     return f"{ticket_no}-R{refund_seq}"
+
+
+class RefundStatus(StrEnum):
+    """One refund's status, from the grant to the provider's final word (SPEC §4)."""
+
+    granted = "granted"
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
+    # Sent back by the bank after it had succeeded: the money is owed again.
+    reversed = "reversed"
+    # Granted, then declined by the second approver: no money moves.
+    voided = "voided"
+
+
+# The provider has said its last word on the refund: nothing changes it but a reversal.
+FINAL_REFUND_STATUSES = frozenset({RefundStatus.succeeded, RefundStatus.failed})
