@@ -1,7 +1,16 @@
-"""How actor actions reach a waiting flow: validated, handed over, answered once recorded."""
+"""How actor actions reach a waiting step: one at a time, validated, answered once recorded.
+
+The inbox is open only while a step waits for an actor. From the moment an action is accepted,
+or a deadline or a courier's report ends the wait, until the next step waits again, every other
+action is refused (`action_in_progress`): Update handlers interleave at every `await`, and a
+second action validated against the old state would otherwise be answered with the first one's
+outcome and handed to the next state.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,73 +22,101 @@ with workflow.unsafe.imports_passed_through():
     from domain.actions import Action, may_now
     from domain.tickets import Actor
 
-import contextlib
-
 from workflows.ticket_record import TicketRecord
 
-ILLEGAL_TRANSITION = "IllegalTransition"
-VERSION_CONFLICT = "VersionConflict"
-INVALID_ACTION = "InvalidAction"
-
 Taken = tuple[Action, Any]
+OPENING = "the ticket is being opened"
 
 
 def invalid(code: str, message: str) -> ApplicationError:
     """An action the ticket's rules refuse whatever its state (the API answers 422)."""
-    return ApplicationError(message, code, type=INVALID_ACTION)
+    return ApplicationError(message, code, type=c.INVALID_ACTION)
 
 
-class ActorInbox(TicketRecord):
-    def __init__(self, ticket: c.TicketInput) -> None:
-        super().__init__(ticket)
-        self._inbox: Taken | None = None
+class ActorInbox:
+    def __init__(self, record: TicketRecord) -> None:
+        self._record = record
+        self._slot: Taken | None = None
+        # What is being applied while no step waits for an actor; None while one waits.
+        self._busy: str | None = OPENING
 
-    def expect(self, action: Action, request: c.ActorAction) -> None:
+    def check(self, action: Action, request: c.ActorAction) -> None:
         """Validators refuse before anything is written to the history."""
-        if not may_now(request.actor, action, self._status):
-            raise ApplicationError(self._refusal(action), type=ILLEGAL_TRANSITION)
-        if self._inbox is not None:
-            raise ApplicationError(
-                f"{action} is not possible: another action on the ticket is being applied",
-                type=ILLEGAL_TRANSITION,
-            )
-        if self._deadline_at is not None and workflow.now() >= self._deadline_at:
+        record = self._record
+        if not may_now(request.actor, action, record.status):
+            raise ApplicationError(self._refusal(action), type=c.ILLEGAL_TRANSITION)
+        if record.deadline_passed():
+            assert record.deadline_at is not None
             raise ApplicationError(
                 f"{action} is not possible: the deadline passed at "
-                f"{self._deadline_at:%Y-%m-%d %H:%M:%S} UTC; then: {self._on_timeout}",
-                type=ILLEGAL_TRANSITION,
+                f"{record.deadline_at:%Y-%m-%d %H:%M:%S} UTC; then: {record.on_timeout}",
+                type=c.ILLEGAL_TRANSITION,
+            )
+        busy = self._busy if self._slot is None else _applying(*self._slot)
+        if busy is not None:
+            raise ApplicationError(
+                f"{action} is not possible right now: {busy}; send it again once that is done",
+                type=c.ACTION_IN_PROGRESS,
             )
         expected = request.expected_version
-        if expected is not None and expected != self._version:
+        if expected is not None and expected != record.version:
             raise ApplicationError(
-                f"the ticket is at version {self._version}, not {expected}",
-                type=VERSION_CONFLICT,
+                f"the ticket is at version {record.version}, not {expected}",
+                type=c.VERSION_CONFLICT,
             )
 
     def _refusal(self, action: Action) -> str:
-        refusal = f"{action} is not possible: the ticket is {self._status}"
-        if self._last_actor is Actor.system and self._last_reason:
+        record = self._record
+        refusal = f"{action} is not possible: the ticket is {record.status}"
+        if record.last_actor is Actor.system and record.last_reason:
             # Most often a deadline acted first: say what happened instead.
-            refusal += f" ({self._last_reason})"
+            refusal += f" ({record.last_reason})"
         return refusal
 
     async def accept(self, action: Action, request: c.ActorAction) -> c.ActionResult:
-        self._inbox = (action, request)
-        # Answer once the resulting transition is stored, so the caller reads the new state.
-        version = self._version
-        await workflow.wait_condition(lambda: self._recorded_version > version)
-        return c.ActionResult(status=self._status, version=self._version)
+        self._slot = (action, request)
+        self._busy = _applying(action, request)
+        # Answer once the resulting transition is recorded, so the caller reads the new state.
+        record = self._record
+        version = record.version
+        await workflow.wait_condition(lambda: record.recorded_version > version)
+        return c.ActionResult(status=record.status, version=record.version)
 
-    async def await_actor(self, until: datetime | None, *, also: Any = None) -> Taken | None:
-        """The next accepted action, or None when `until` passed first (or `also()` held)."""
+    async def take(
+        self,
+        until: datetime | None,
+        *,
+        also: Callable[[], bool] | None = None,
+        also_means: str = "",
+        keep_open: bool = False,
+    ) -> Taken | None:
+        """The next accepted action, or None when `until` passed first (or `also()` held).
+
+        Without an action the wait ended for the deadline (or `also`): the inbox stays closed
+        while the step applies that outcome, unless `keep_open` (a reminder changes nothing)."""
 
         def ready() -> bool:
-            return self._inbox is not None or bool(also and also())
+            return self._slot is not None or bool(also and also())
 
+        self._busy = None
         if until is None:
             await workflow.wait_condition(ready)
         elif not ready() and until > workflow.now():
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(ready, timeout=until - workflow.now())
-        taken, self._inbox = self._inbox, None
+        taken, self._slot = self._slot, None
+        if taken is None and not keep_open:
+            outside = also is not None and also()
+            self._busy = also_means if outside else "the outcome of the ticket's deadline"
+            self._busy += " is being applied"
         return taken
+
+    async def next(self) -> Taken:
+        """The next action of a state without deadline."""
+        taken = await self.take(None)
+        assert taken is not None
+        return taken
+
+
+def _applying(action: Action, request: c.ActorAction) -> str:
+    return f"the {request.actor}'s {action} is being applied"

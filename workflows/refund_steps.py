@@ -1,262 +1,172 @@
-"""Granting, executing and reconciling a refund, as steps of a ticket's workflow."""
+"""Refunds: granted, approved a second time when large, sent again after a failure.
+
+Changes the record (through transitions) and the refund ledger; reads the inbox.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import contracts as c
-    from contracts import search_attributes as sa
+    from domain.events import TicketEvent
     from domain.money import format_minor
     from domain.tickets import (
         Actor,
-        Destination,
         TicketStatus,
         describe_destination,
-        refund_idempotency_key,
     )
 
+from workflows import outcomes
 from workflows.actor_inbox import ActorInbox
-from workflows.ticket_record import DB_WRITE
+from workflows.refund_ledger import RefundLedger
+from workflows.ticket_record import TicketRecord
 
-_PROVIDER_CALL = timedelta(seconds=60)
-# The provider activities heartbeat while they wait: a worker that died mid-call is retried soon.
-_PROVIDER_HEARTBEAT = timedelta(seconds=10)
-# Provider outages are retried for as long as it takes; the idempotency key makes that safe.
-_PROVIDER_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=2),
-)
-_FINAL_REFUND_STATES = frozenset({"succeeded", "failed"})
 SETTLEMENT_OVERDUE = "alert support, keep reconciling"
-# A refund the provider reported reversed while the ticket awaited settlement used to be polled
-# forever; now it goes to support like a failed one.
-REVERSED_WHILE_SETTLING = "reversed-while-settling"
-# A webhook that arrived while the refund was still being sent used to be dropped (the poll settled
-# the refund later); now it is applied once the call returns.
-EARLY_WEBHOOK = "early-webhook"
+E = TicketEvent
 
 
-class RefundSteps(ActorInbox):
-    def __init__(self, ticket: c.TicketInput) -> None:
-        super().__init__(ticket)
-        self._seen_events: set[str] = set()
-        # Where the refund's final status was learned: execute, webhook or poll.
-        self._refund_source = "execute"
-        # The bank sent a succeeded refund back (`refund.reversed`): the ticket reopens.
-        self._reversal: c.PaymentSignal | None = None
-        # What the last succeeded refund paid, taken back if the bank reverses it.
-        self._paid_amount = 0
-        # The key of the refund being sent, and its webhook if one came before the call returned.
-        self._sending: str | None = None
-        self._early_event: c.PaymentSignal | None = None
-
-    def apply_payment_event(self, event: c.PaymentSignal) -> None:
-        # Providers redeliver webhooks; an event seen once changes nothing the second time.
-        if event.event_id in self._seen_events:
-            return
-        self._seen_events.add(event.event_id)
-        if self._refund is None:
-            if event.idempotency_key == self._sending and event.status != "reversed":
-                self._early_event = event  # the provider was faster than its own answer
-            return
-        if event.idempotency_key != self._refund.idempotency_key:
-            return
-        if event.status == "reversed":
-            if self._refund.status == "succeeded":
-                self._reversal = event
-            return
-        if self._refund.status in _FINAL_REFUND_STATES:
-            return
-        self._apply_status(event)
-
-    def _apply_status(self, event: c.PaymentSignal) -> None:
-        assert self._refund is not None
-        self._refund_source = "webhook"
-        self._refund = self._refund.model_copy(
-            update={
-                "status": event.status,
-                "failure_reason": event.failure_reason,
-                "provider_refund_id": event.provider_refund_id,
-            }
-        )
-
-    async def grant(
+class RefundSteps:
+    def __init__(
         self,
-        refund_seq: int,
+        ticket: c.TicketInput,
+        record: TicketRecord,
+        inbox: ActorInbox,
+        ledger: RefundLedger,
+    ) -> None:
+        self._ticket = ticket
+        self._policy = ticket.policy
+        self._record = record
+        self._inbox = inbox
+        self._ledger = ledger
+
+    def _money(self, amount: int) -> str:
+        return format_minor(amount, self._ticket.currency)
+
+    async def pay(
+        self,
+        event: TicketEvent,
+        reason: str,
         *,
+        actor: Actor = Actor.system,
+        actor_id: str | None = None,
         service_fee: int = 0,
         requested_amount: int | None = None,
         lines: dict[str, int] | None = None,
         destination: c.RefundDestination | None = None,
-    ) -> c.Grant:
-        key = refund_idempotency_key(self._ticket.ticket_no, refund_seq)
-        grant = await workflow.execute_activity(
-            c.GRANT_REFUND,
-            c.GrantRequest(
-                ticket_no=self._ticket.ticket_no,
-                refund_seq=refund_seq,
-                idempotency_key=key,
+        close_on_refusal: bool = False,
+        **extra: Any,
+    ) -> None:
+        """Grant the refund, then move money at once or wait for a second approver."""
+        try:
+            grant = await self._ledger.grant_next(
                 service_fee=service_fee,
                 requested_amount=requested_amount,
                 lines=lines,
                 destination=destination,
-            ),
-            result_type=c.Grant,
-            start_to_close_timeout=DB_WRITE,
-            summary=f"Record the refund owed on {self._ticket.order_id} (refund #{refund_seq})",
-        )
-        workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(grant.amount)])
-        return grant
-
-    async def void(self, grant: c.Grant, reason: str) -> None:
-        await workflow.execute_activity(
-            c.VOID_GRANT,
-            c.Settlement(
-                ticket_no=grant.ticket_no,
-                idempotency_key=grant.idempotency_key,
-                status="voided",
-                failure_reason=reason,
-                source="workflow",
-            ),
-            start_to_close_timeout=DB_WRITE,
-            summary=f"Void refund #{grant.refund_seq}: no money moves",
-        )
-
-    async def refund(self, grant: c.Grant, overdue_at: datetime) -> None:
-        """Send the granted refund, wait for the provider's final word, book it."""
-        amount = format_minor(grant.amount, grant.currency)
-        if grant.destination != Destination.original:
-            amount += f" to {describe_destination(grant.destination)}"
-        self._refund_source = "execute"
-        self._sending = grant.idempotency_key
-        self._refund = await workflow.execute_activity(
-            c.EXECUTE_REFUND,
-            c.RefundExecution(ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key),
-            result_type=c.RefundState,
-            start_to_close_timeout=_PROVIDER_CALL,
-            heartbeat_timeout=_PROVIDER_HEARTBEAT,
-            retry_policy=_PROVIDER_RETRY,
-            summary=(
-                f"Refund {amount} through the payment provider"
-                if grant.destination == Destination.original
-                else f"Pay the refund of {amount}"
-            ),
-        )
-        self._sending = None
-        early, self._early_event = self._early_event, None
-        if early is not None and not self._refund_final() and workflow.patched(EARLY_WEBHOOK):
-            self._apply_status(early)
-        self.show_details()
-        await self._await_settlement(grant, overdue_at)
-        refund = self._refund
-        assert refund is not None
-        await workflow.execute_activity(
-            c.SETTLE_REFUND,
-            c.Settlement(
-                ticket_no=grant.ticket_no,
-                idempotency_key=grant.idempotency_key,
-                status=refund.status,
-                failure_reason=refund.failure_reason,
-                source=self._refund_source,
-            ),
-            start_to_close_timeout=DB_WRITE,
-            summary=f"Book the {refund.status} refund of {amount} on the order",
-        )
-        if refund.status == "succeeded":
-            self._refunded_amount += grant.amount
-            self._paid_amount = grant.amount
-            await self.transition(
-                "refund_settled",
-                TicketStatus.completed,
-                f"refund of {amount} settled at {refund.provider} ({refund.provider_refund_id})",
-                data={"provider_refund_id": refund.provider_refund_id, "amount": grant.amount},
-                next_actor=None,
             )
-        else:
-            await self.refund_not_paid(grant, refund)
-
-    async def refund_not_paid(self, grant: c.Grant, refund: c.RefundState) -> None:
-        if refund.status == "reversed":
-            await self.reversed_to_support(refund)
+        except ActivityError as error:
+            if not isinstance(error.cause, ApplicationError):
+                raise
+            if close_on_refusal:
+                # The money rules refused at grant time (another ticket got there first).
+                await self._record.transition(
+                    E.refund_refused, TicketStatus.closed, error.cause.message, **extra
+                )
+            else:
+                refused = f"the refund could not be granted: {error.cause.message}"
+                await outcomes.to_support(
+                    self._record, E.refund_refused, refused, actor=actor, **extra
+                )
             return
-        await self.transition(
-            "refund_failed",
-            TicketStatus.refund_failed,
-            f"the payment provider refused the refund: {refund.failure_reason}",
-            data={"provider_refund_id": refund.provider_refund_id},
-            next_actor=Actor.support,
+        if service_fee:
+            extra["service_fee"] = service_fee
+        if grant.needs_second_approval:
+            threshold = self._policy.second_approval_threshold
+            await self._record.transition(
+                event,
+                TicketStatus.awaiting_second_approval,
+                f"{reason}; refund of {self._money(grant.amount)} is above the second-approval "
+                f"threshold of {self._money(threshold)}",
+                data={"amount": grant.amount, "breakdown": grant.breakdown, "threshold": threshold},
+                actor=actor,
+                actor_id=actor_id,
+                next_actor=Actor.support,
+                granted_amount=grant.amount,
+                **extra,
+            )
+            return
+        await self._start_refund(event, [reason], actor, actor_id, **extra)
+
+    async def _start_refund(
+        self,
+        event: TicketEvent,
+        reasons: list[str],
+        actor: Actor,
+        actor_id: str | None,
+        **extra: Any,
+    ) -> None:
+        grant = self._ledger.grant
+        assert grant is not None
+        await self._record.transition(
+            event,
+            TicketStatus.refunding,
+            "; ".join(reasons + grant.notes),
+            data={"amount": grant.amount, "breakdown": grant.breakdown},
+            actor=actor,
+            actor_id=actor_id,
+            granted_amount=grant.amount,
+            deadline_at=workflow.now() + self._policy.refund_settlement,
+            on_timeout=SETTLEMENT_OVERDUE,
+            **extra,
         )
 
-    async def reversed_to_support(self, refund: c.RefundState) -> None:
-        """The money came back after the refund succeeded: it is owed again."""
-        await self.transition(
-            "refund_reversed",
-            TicketStatus.refund_failed,
-            f"the refund ({refund.provider_refund_id}) came back after it succeeded: "
-            f"{refund.failure_reason or 'returned by the bank'}; support sends it again",
-            data={"provider_refund_id": refund.provider_refund_id},
-            next_actor=Actor.support,
+    # --- states ----------------------------------------------------------------------------
+
+    async def second_approval_step(self) -> None:
+        grant = self._ledger.grant
+        assert grant is not None
+        _, decision = await self._inbox.next()
+        note = [decision.note] if decision.note else []
+        if decision.approve:
+            approved = (
+                f"support approved the refund of {self._money(grant.amount)} as second approver"
+            )
+            await self._start_refund(
+                E.second_approval_granted, [approved, *note], Actor.support, decision.actor_id
+            )
+            return
+        await self._ledger.void(f"second approval declined: {decision.note}")
+        await outcomes.reject(
+            self._record,
+            E.second_approval_declined,
+            "support declined the refund as second approver"
+            + (f": {decision.note}" if decision.note else ""),
+            Actor.support,
+            decision.actor_id,
+            self._policy.buyer_after_rejection,
         )
 
-    async def _await_settlement(self, grant: c.Grant, overdue_at: datetime) -> None:
-        """Webhooks arrive as signals; when none comes, ask the provider now and then."""
-        alerted = False
-        while not self._refund_final():
-            try:
-                await workflow.wait_condition(
-                    self._refund_final, timeout=self._ticket.policy.refund_status_poll
-                )
-            except TimeoutError:
-                self._refund_source = "poll"
-                self._refund = await workflow.execute_activity(
-                    c.CHECK_REFUND,
-                    c.RefundExecution(
-                        ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key
-                    ),
-                    result_type=c.RefundState,
-                    start_to_close_timeout=_PROVIDER_CALL,
-                    heartbeat_timeout=_PROVIDER_HEARTBEAT,
-                    retry_policy=_PROVIDER_RETRY,
-                    summary="Ask the payment provider for the refund's status",
-                )
-                # Succeeded and already sent back (its webhooks missed): nothing will settle it.
-                if self._refund.status == "reversed" and workflow.patched(REVERSED_WHILE_SETTLING):
-                    return
-            if not alerted and not self._refund_final() and workflow.now() >= overdue_at:
-                alerted = True
-                await self.transition(
-                    "settlement_overdue",
-                    TicketStatus.refunding,
-                    "refund still pending at the provider past its settlement deadline: "
-                    "support alerted, reconciliation continues",
-                    next_actor=Actor.support,
-                )
-
-    async def book_reversal(self) -> None:
-        """Book the money that came back, on the refund, the ticket and the order."""
-        reversal, refund = self._reversal, self._refund
-        assert reversal is not None and refund is not None
-        self._reversal = None
-        self._refund = refund.model_copy(
-            update={"status": "reversed", "failure_reason": reversal.failure_reason}
+    async def refund_failed_step(self) -> None:
+        _, retry = await self._inbox.next()
+        ledger = self._ledger
+        dropped = ledger.drop_refund()
+        failed = dropped.failure_reason if dropped else None
+        terms = dict(ledger.terms)
+        where = ""
+        if retry.destination is not None:
+            terms["destination"] = c.RefundDestination(
+                kind=retry.destination, details=retry.destination_details
+            )
+            where = f" to {describe_destination(retry.destination)}"
+        await self.pay(
+            E.refund_retried,
+            f"support sent the refund again{where} after it failed ({failed})"
+            + (f": {retry.note}" if retry.note else ""),
+            actor=Actor.support,
+            actor_id=retry.actor_id,
+            **terms,
         )
-        await workflow.execute_activity(
-            c.SETTLE_REFUND,
-            c.Settlement(
-                ticket_no=self._ticket.ticket_no,
-                idempotency_key=refund.idempotency_key,
-                status="reversed",
-                failure_reason=reversal.failure_reason,
-                source="webhook",
-            ),
-            start_to_close_timeout=DB_WRITE,
-            summary="Book the refund the bank sent back",
-        )
-
-    def _refund_final(self) -> bool:
-        return self._refund is not None and self._refund.status in _FINAL_REFUND_STATES

@@ -1,4 +1,8 @@
-"""The merchant's review: reminders, approval or rejection, and what a silent merchant means."""
+"""Opening a ticket and the merchant's review: approval by rule, reminders, approval or
+rejection, and what a silent merchant means.
+
+Changes the record (through transitions) and the fee agreed in the refund ledger.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +12,72 @@ with workflow.unsafe.imports_passed_through():
     import contracts as c
     from domain.actions import Action
     from domain.durations import describe
+    from domain.events import TicketEvent
+    from domain.money import format_minor
     from domain.reasons import DISPUTED_REASONS
     from domain.tickets import Actor, TicketStatus, TicketType
 
-from workflows.decisions import Decisions
+from workflows import outcomes
+from workflows.actor_inbox import ActorInbox
+from workflows.automation import Automation
+from workflows.refund_ledger import RefundLedger
+from workflows.refund_steps import RefundSteps
+from workflows.ticket_record import TicketRecord
 
 CANCEL_ON_BUYER_TIMEOUT = "cancel the ticket (buyer timeout)"
+# Tickets opened before the risk check existed approve a refund before shipment unchecked.
+RISK_CHECK_BEFORE_RULE_APPROVAL = "risk-check-before-rule-approval"
+E = TicketEvent
 
 
-class ReviewSteps(Decisions):
+class ReviewSteps:
+    def __init__(
+        self,
+        ticket: c.TicketInput,
+        record: TicketRecord,
+        inbox: ActorInbox,
+        automation: Automation,
+        ledger: RefundLedger,
+        refunds: RefundSteps,
+    ) -> None:
+        self._ticket = ticket
+        self._policy = ticket.policy
+        self._record = record
+        self._inbox = inbox
+        self._automation = automation
+        self._ledger = ledger
+        self._refunds = refunds
+
+    async def open_before_shipment(self) -> None:
+        """Nothing has shipped: the refund is approved by rule, unless the buyer's risk forbids."""
+        if workflow.patched(RISK_CHECK_BEFORE_RULE_APPROVAL):
+            blockers = await self._automation.blockers(review=False)
+            if blockers:
+                await outcomes.to_support(
+                    self._record,
+                    E.escalated_instead_of_auto_approval,
+                    "escalated to support instead of approval by rule: " + "; ".join(blockers),
+                )
+                return
+        await self._refunds.pay(
+            E.approved_by_rule,
+            "approved automatically: a refund before shipment needs no merchant review",
+            close_on_refusal=True,
+        )
+
     async def open_for_review(self) -> None:
-        risk = await self.assess_risk()
-        reasons = [f"waiting for the merchant's review; buyer risk {risk.level}"]
-        reasons += risk.reasons
+        risk = await self._automation.assess_risk()
+        reasons = [f"waiting for the merchant's review; buyer risk {risk.level}", *risk.reasons]
         if self._ticket.reason_code in DISPUTED_REASONS:
             reasons.append("disputed reason: an evidence summary is attached for manual review")
-        blockers = self.automation_blockers(risk, review=True)
+        blockers = self._automation.blocked_by(risk, review=True)
         on_timeout = (
             "escalate to support instead of auto-approval: " + "; ".join(blockers)
             if blockers
             else "approve automatically (seller timeout)"
         )
-        await self.transition(
-            "submitted_for_review",
+        await self._record.transition(
+            E.submitted_for_review,
             TicketStatus.awaiting_merchant_review,
             "; ".join(reasons),
             data={"risk": risk.model_dump(exclude={"evidence_summary"})},
@@ -40,24 +87,25 @@ class ReviewSteps(Decisions):
         )
 
     async def review_step(self) -> None:
-        deadline = self._deadline_at
+        deadline = self._record.deadline_at
         assert deadline is not None
         taken = None
         for before in sorted(self._policy.review_reminders, reverse=True):
             remind_at = deadline - before
             if remind_at <= workflow.now():
                 continue
-            taken = await self.await_actor(remind_at)
+            # A reminder changes nothing: actions stay welcome while it is recorded.
+            taken = await self._inbox.take(remind_at, keep_open=True)
             if taken is not None:
                 break
-            await self.note(
-                "merchant_reminded",
+            await self._record.note(
+                E.merchant_reminded,
                 f"reminder to merchant {self._ticket.merchant_id}: {describe(before)} left "
                 "to review the ticket",
                 data={"left_seconds": int(before.total_seconds())},
             )
         if taken is None:
-            taken = await self.await_actor(deadline)
+            taken = await self._inbox.take(deadline)
         if taken is None:
             await self._review_timed_out()
             return
@@ -65,49 +113,52 @@ class ReviewSteps(Decisions):
         match action:
             case Action.approve:
                 reason = "the merchant approved" + (f": {request.note}" if request.note else "")
-                await self.approved(request, "approved_by_merchant", reason)
+                await self.approved(request, E.approved_by_merchant, reason)
             case Action.reject:
-                await self.reject_ticket(
-                    "rejected_by_merchant",
+                await outcomes.reject(
+                    self._record,
+                    E.rejected_by_merchant,
                     f"the merchant rejected the ticket ({request.reason_code})"
                     + (f": {request.note}" if request.note else ""),
                     Actor.merchant,
                     request.actor_id,
+                    self._policy.buyer_after_rejection,
                 )
             case Action.escalate:
-                await self.escalated_by(request)
+                await outcomes.escalated_by(self._record, request)
             case Action.cancel:
-                await self.withdraw(request)
+                await outcomes.withdraw(self._record, request)
 
     async def _review_timed_out(self) -> None:
-        risk = await self.assess_risk()
-        blockers = self.automation_blockers(risk, review=True)
-        waited = describe(self._policy.merchant_review)
+        risk = await self._automation.assess_risk()
+        blockers = self._automation.blocked_by(risk, review=True)
         if blockers:
-            await self.to_support(
-                "escalated_instead_of_auto_approval",
+            await outcomes.to_support(
+                self._record,
+                E.escalated_instead_of_auto_approval,
                 "escalated to support instead of auto-approval: " + "; ".join(blockers),
                 data={"risk": risk.model_dump(exclude={"evidence_summary"})},
             )
             return
         await self.approved(
             c.Approve(actor=Actor.system),
-            "approved_automatically",
-            f"approved automatically: the merchant did not answer within {waited}; "
-            f"buyer risk {risk.level}",
+            E.approved_automatically,
+            "approved automatically: the merchant did not answer within "
+            f"{describe(self._policy.merchant_review)}; buyer risk {risk.level}",
         )
 
-    async def approved(self, approve: c.Approve, event: str, reason: str) -> None:
+    async def approved(self, approve: c.Approve, event: TicketEvent, reason: str) -> None:
         by = Actor.system if approve.actor is Actor.system else Actor.merchant
+        fee = approve.service_fee
         if self._ticket.type is TicketType.refund_only:
-            await self.pay(
-                event, reason, actor=by, actor_id=approve.actor_id, service_fee=approve.service_fee
+            await self._refunds.pay(
+                event, reason, actor=by, actor_id=approve.actor_id, service_fee=fee
             )
             return
-        self._service_fee = approve.service_fee
-        if approve.service_fee:
-            reason += f"; service fee {self._money(approve.service_fee)}"
-        await self.transition(
+        self._ledger.agree_fee(fee)
+        if fee:
+            reason += f"; service fee {format_minor(fee, self._ticket.currency)}"
+        await self._record.transition(
             event,
             TicketStatus.awaiting_buyer_return,
             f"{reason}; the buyer ships the goods back",
@@ -117,5 +168,5 @@ class ReviewSteps(Decisions):
             deadline_at=workflow.now() + self._policy.buyer_return,
             on_timeout=CANCEL_ON_BUYER_TIMEOUT,
             warehouse_id=approve.warehouse_id,
-            service_fee=approve.service_fee,
+            service_fee=fee,
         )

@@ -1,4 +1,9 @@
-"""The after-sales ticket: one workflow per ticket, owning its state, deadlines and side effects."""
+"""The after-sales ticket: one workflow per ticket, owning its state, deadlines and side effects.
+
+The class holds the run loop, the Update and Signal handlers and the query. The state lives in
+parts that each own their fields (record, inbox, refund ledger, automation, return parcel); the
+steps of each after-sales context receive the parts they use.
+"""
 
 from __future__ import annotations
 
@@ -10,238 +15,222 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     import contracts as c
     from domain.actions import Action
-    from domain.reasons import is_merchant_fault
-    from domain.tickets import TERMINAL_STATUSES, Destination, TicketStatus, TicketType
+    from domain.tickets import TERMINAL_STATUSES, TicketStatus, TicketType
 
-from workflows.actor_inbox import ILLEGAL_TRANSITION, INVALID_ACTION, VERSION_CONFLICT, invalid
+from workflows import action_checks as checks
+from workflows.actor_inbox import ActorInbox
+from workflows.automation import Automation
 from workflows.exchange_steps import ExchangeSteps
+from workflows.inspection_steps import InspectionSteps
+from workflows.refund_ledger import RefundLedger
+from workflows.refund_steps import RefundSteps
+from workflows.return_parcel import ReturnParcel
+from workflows.return_steps import ReturnSteps
+from workflows.review_steps import ReviewSteps
+from workflows.settlement_steps import SettlementSteps
+from workflows.support_steps import SupportSteps
+from workflows.ticket_record import TicketRecord
 
-__all__ = ["ILLEGAL_TRANSITION", "INVALID_ACTION", "VERSION_CONFLICT", "TicketWorkflow"]
-
-# Tickets opened before the risk check existed approve a refund before shipment unchecked.
-RISK_CHECK_BEFORE_RULE_APPROVAL = "risk-check-before-rule-approval"
 # Tickets whose refund failed used to end there; now they wait for support to retry.
 RETRY_FAILED_REFUND = "retry-failed-refund"
 # A refund reversed after success used to be ignored; now it reopens the ticket for support.
 REFUND_REVERSAL = "refund-reversal"
+# The timeline and the ticket row used to be written by a local activity inside the workflow task,
+# before Temporal held the step (a lost task left a step the history never had); now a regular
+# activity writes them once the task that decided the step is committed.
+RECORD_AFTER_COMMIT = "record-after-commit"
 S = TicketStatus
-DESTINATIONS = frozenset(Destination)
 
 
 @workflow.defn
-class TicketWorkflow(ExchangeSteps):
+class TicketWorkflow:
     @workflow.init
     def __init__(self, ticket: c.TicketInput) -> None:
-        super().__init__(ticket)
+        self._ticket = ticket
+        self._record = record = TicketRecord(ticket)
+        self._inbox = inbox = ActorInbox(record)
+        self._ledger = ledger = RefundLedger(ticket)
+        self._automation = automation = Automation(ticket)
+        self._parcel = ReturnParcel(record)
+        record.add_details(ledger.details)
+        record.add_details(automation.details)
+        self._refunds = refunds = RefundSteps(ticket, record, inbox, ledger)
+        self._review = review = ReviewSteps(ticket, record, inbox, automation, ledger, refunds)
+        exchange = ExchangeSteps(ticket, record, inbox)
+        inspection = InspectionSteps(ticket, record, inbox, automation, ledger, refunds, exchange)
+        returns = ReturnSteps(ticket, record, inbox, self._parcel, ledger, refunds, inspection)
+        support = SupportSteps(ticket, record, inbox, refunds)
+        self._settlement = settlement = SettlementSteps(ticket, record, ledger, refunds)
         self._steps: dict[TicketStatus, Callable[[], Awaitable[None]]] = {
-            S.awaiting_merchant_review: self.review_step,
-            S.awaiting_second_approval: self.second_approval_step,
-            S.refunding: self.refunding_step,
-            S.refund_failed: self.refund_failed_step,
-            S.rejected: self.rejected_step,
-            S.under_arbitration: self.arbitration_step,
-            S.awaiting_buyer_return: self.buyer_return_step,
-            S.return_in_transit: self.return_transit_step,
-            S.awaiting_inspection: self.inspection_step,
-            S.inspection_failed: self.failed_inspection_step,
-            S.awaiting_reship: self.reship_step,
-            S.replacement_in_transit: self.receipt_step,
+            S.awaiting_merchant_review: review.review_step,
+            S.awaiting_second_approval: refunds.second_approval_step,
+            S.refunding: settlement.refunding_step,
+            S.refund_failed: refunds.refund_failed_step,
+            S.rejected: support.rejected_step,
+            S.under_arbitration: support.arbitration_step,
+            S.awaiting_buyer_return: returns.buyer_return_step,
+            S.return_in_transit: returns.return_transit_step,
+            S.awaiting_inspection: inspection.inspection_step,
+            S.inspection_failed: inspection.failed_inspection_step,
+            S.awaiting_reship: exchange.reship_step,
+            S.replacement_in_transit: exchange.receipt_step,
         }
         if ticket.reopened is not None:
-            self.resume(ticket.reopened)
+            record.resume(ticket.reopened)
+            ledger.resume(ticket.reopened)
 
     @workflow.run
     async def run(self, ticket: c.TicketInput) -> c.TicketResult:
+        record = self._record
+        record.after_commit = workflow.patched(RECORD_AFTER_COMMIT)
         if ticket.reopened is not None:
             # Started again by the provider's `refund.reversed`, which arrives with the start.
-            await workflow.wait_condition(lambda: self._reversal is not None)
+            await workflow.wait_condition(lambda: self._ledger.reversal is not None)
         elif ticket.type is TicketType.refund_only and not ticket.order_shipped:
-            await self._refund_before_shipment()
+            await self._review.open_before_shipment()
         else:
-            await self.open_for_review()
+            await self._review.open_for_review()
         while True:
             # Each waiting state races its actors against its deadline, then moves the ticket on.
-            while self._status not in TERMINAL_STATUSES:
-                if self._status is S.refund_failed and not workflow.patched(RETRY_FAILED_REFUND):
+            while record.status not in TERMINAL_STATUSES:
+                if record.status is S.refund_failed and not workflow.patched(RETRY_FAILED_REFUND):
                     break  # tickets from before support could retry ended here
-                await self._steps[self._status]()
+                await self._steps[record.status]()
             await workflow.wait_condition(workflow.all_handlers_finished)
-            await self.deliveries_finished()
-            if self._reversal is None or not workflow.patched(REFUND_REVERSAL):
+            await record.deliveries_finished()
+            if self._ledger.reversal is None or not workflow.patched(REFUND_REVERSAL):
                 break
-            await self.refund_reversed()
+            await self._settlement.refund_reversed()
         return c.TicketResult(
-            ticket_no=ticket.ticket_no, status=self._status, refunded_amount=self._refunded_amount
-        )
-
-    async def _refund_before_shipment(self) -> None:
-        if workflow.patched(RISK_CHECK_BEFORE_RULE_APPROVAL):
-            blockers = self.automation_blockers(await self.assess_risk(), review=False)
-            if blockers:
-                await self.to_support(
-                    "escalated_instead_of_auto_approval",
-                    "escalated to support instead of approval by rule: " + "; ".join(blockers),
-                )
-                return
-        await self.pay(
-            "approved_by_rule",
-            "approved automatically: a refund before shipment needs no merchant review",
-            close_on_refusal=True,
+            ticket_no=ticket.ticket_no,
+            status=record.status,
+            refunded_amount=self._ledger.refunded_amount,
         )
 
     # --- external events ---------------------------------------------------------------------
 
     @workflow.signal
     def payment_event(self, event: c.PaymentSignal) -> None:
-        self.apply_payment_event(event)
+        self._ledger.apply_payment_event(event)
 
     @workflow.signal
     def tracking_event(self, event: c.TrackingSignal) -> None:
-        self.apply_tracking_event(event)
+        self._parcel.apply_tracking_event(event)
 
     # --- actor actions: Updates, refused by their validators before anything is written ------
 
     @workflow.update
     async def approve(self, request: c.Approve) -> c.ActionResult:
-        return await self.accept(Action.approve, request)
+        return await self._inbox.accept(Action.approve, request)
 
     @approve.validator
     def _check_approve(self, request: c.Approve) -> None:
-        self.expect(Action.approve, request)
-        if request.service_fee and is_merchant_fault(self._ticket.reason_code):
-            raise invalid(
-                "service_fee_not_allowed",
-                f"no service fee on a merchant-fault reason ({self._ticket.reason_code})",
-            )
-        if request.service_fee > self._ticket.quoted_amount:
-            raise invalid(
-                "service_fee_out_of_range",
-                f"the service fee {request.service_fee} exceeds the refund "
-                f"{self._ticket.quoted_amount}",
-            )
+        self._inbox.check(Action.approve, request)
+        checks.approve(self._ticket, request)
 
     @workflow.update
     async def reject(self, request: c.Reject) -> c.ActionResult:
-        return await self.accept(Action.reject, request)
+        return await self._inbox.accept(Action.reject, request)
 
     @reject.validator
     def _check_reject(self, request: c.Reject) -> None:
-        self.expect(Action.reject, request)
+        self._inbox.check(Action.reject, request)
 
     @workflow.update
     async def return_shipment(self, request: c.Shipping) -> c.ActionResult:
-        return await self.accept(Action.return_shipment, request)
+        return await self._inbox.accept(Action.return_shipment, request)
 
     @return_shipment.validator
     def _check_return_shipment(self, request: c.Shipping) -> None:
-        self.expect(Action.return_shipment, request)
+        self._inbox.check(Action.return_shipment, request)
 
     @workflow.update
     async def cancel(self, request: c.Cancel) -> c.ActionResult:
-        return await self.accept(Action.cancel, request)
+        return await self._inbox.accept(Action.cancel, request)
 
     @cancel.validator
     def _check_cancel(self, request: c.Cancel) -> None:
-        self.expect(Action.cancel, request)
+        self._inbox.check(Action.cancel, request)
 
     @workflow.update
     async def escalate(self, request: c.Escalate) -> c.ActionResult:
-        return await self.accept(Action.escalate, request)
+        return await self._inbox.accept(Action.escalate, request)
 
     @escalate.validator
     def _check_escalate(self, request: c.Escalate) -> None:
-        self.expect(Action.escalate, request)
+        self._inbox.check(Action.escalate, request)
 
     @workflow.update
     async def inspection(self, request: c.Inspection) -> c.ActionResult:
-        return await self.accept(Action.inspection, request)
+        return await self._inbox.accept(Action.inspection, request)
 
     @inspection.validator
     def _check_inspection(self, request: c.Inspection) -> None:
-        self.expect(Action.inspection, request)
-        found = {line.line_id: line.accepted + line.rejected for line in request.lines}
-        if len(found) != len(request.lines) or found != self._ticket.lines:
-            expected = ", ".join(f"{k} x{v}" for k, v in self._ticket.lines.items())
-            raise invalid(
-                "inspection_lines_mismatch",
-                "inspect every returned unit once: accepted + rejected per line must be "
-                + expected,
-            )
+        self._inbox.check(Action.inspection, request)
+        checks.inspection(self._ticket, request)
 
     @workflow.update
     async def resolve_inspection(self, request: c.ResolveInspection) -> c.ActionResult:
-        return await self.accept(Action.resolve_inspection, request)
+        return await self._inbox.accept(Action.resolve_inspection, request)
 
     @resolve_inspection.validator
     def _check_resolve_inspection(self, request: c.ResolveInspection) -> None:
-        self.expect(Action.resolve_inspection, request)
-        if request.decision == "partial_refund":
-            self._check_amount(request.amount)
+        self._inbox.check(Action.resolve_inspection, request)
+        checks.partial_amount(self._ticket, request)
 
     @workflow.update
     async def reship(self, request: c.Shipping) -> c.ActionResult:
-        return await self.accept(Action.reship, request)
+        return await self._inbox.accept(Action.reship, request)
 
     @reship.validator
     def _check_reship(self, request: c.Shipping) -> None:
-        self.expect(Action.reship, request)
+        self._inbox.check(Action.reship, request)
 
     @workflow.update
     async def confirm_receipt(self, request: c.ConfirmReceipt) -> c.ActionResult:
-        return await self.accept(Action.confirm_receipt, request)
+        return await self._inbox.accept(Action.confirm_receipt, request)
 
     @confirm_receipt.validator
     def _check_confirm_receipt(self, request: c.ConfirmReceipt) -> None:
-        self.expect(Action.confirm_receipt, request)
+        self._inbox.check(Action.confirm_receipt, request)
 
     @workflow.update
     async def arbitrate(self, request: c.Arbitration) -> c.ActionResult:
-        return await self.accept(Action.arbitrate, request)
+        return await self._inbox.accept(Action.arbitrate, request)
 
     @arbitrate.validator
     def _check_arbitrate(self, request: c.Arbitration) -> None:
-        self.expect(Action.arbitrate, request)
-        if request.decision == "partial_refund":
-            self._check_amount(request.amount)
+        self._inbox.check(Action.arbitrate, request)
+        checks.partial_amount(self._ticket, request)
 
     @workflow.update
     async def retry_refund(self, request: c.RetryRefund) -> c.ActionResult:
-        return await self.accept(Action.retry_refund, request)
+        return await self._inbox.accept(Action.retry_refund, request)
 
     @retry_refund.validator
     def _check_retry_refund(self, request: c.RetryRefund) -> None:
-        self.expect(Action.retry_refund, request)
-        if request.destination is not None and request.destination not in DESTINATIONS:
-            raise invalid("destination_not_available", f"no destination {request.destination}")
-        details = request.destination_details or {}
-        if request.destination == Destination.bank_transfer and not details.get("iban"):
-            raise invalid("bank_account_required", "a bank transfer needs the buyer's account")
+        self._inbox.check(Action.retry_refund, request)
+        checks.retry_refund(self._ticket, request)
 
     @workflow.update
     async def second_approval(self, request: c.SecondApproval) -> c.ActionResult:
-        return await self.accept(Action.second_approval, request)
+        return await self._inbox.accept(Action.second_approval, request)
 
     @second_approval.validator
     def _check_second_approval(self, request: c.SecondApproval) -> None:
-        self.expect(Action.second_approval, request)
-
-    def _check_amount(self, amount: int | None) -> None:
-        if amount is None or amount <= 0:
-            raise invalid("amount_required", "a partial refund needs an amount above zero")
-        if amount > self._ticket.quoted_amount:
-            raise invalid(
-                "amount_exceeds_maximum",
-                f"{amount} is more than the ticket's refund of {self._ticket.quoted_amount}",
-            )
+        self._inbox.check(Action.second_approval, request)
 
     @workflow.query
     def state(self) -> dict[str, Any]:
+        record, risk, refund = self._record, self._automation.risk, self._ledger.refund
         return {
-            "status": self._status,
-            "version": self._version,
-            "next_actor": self._next_actor,
-            "deadline_at": self._deadline_at,
-            "on_timeout": self._on_timeout,
-            "risk": self._risk.model_dump() if self._risk else None,
-            "refund": self._refund.model_dump() if self._refund else None,
+            "status": record.status,
+            "version": record.version,
+            "seq": record.seq,
+            "last_event": record.last_event,
+            "next_actor": record.next_actor,
+            "deadline_at": record.deadline_at,
+            "on_timeout": record.on_timeout,
+            "risk": risk.model_dump() if risk else None,
+            "refund": refund.model_dump() if refund else None,
         }

@@ -1,8 +1,13 @@
-"""The ticket's own state inside its workflow, and how each change is recorded and shown."""
+"""The record of a ticket: its status, version, timeline sequence and deadline, and how each
+change is written to the read model and told to the people involved.
+
+Only this part writes those fields; steps change them through `transition` and `note`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,9 +17,16 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     import contracts as c
     from contracts import search_attributes as sa
+    from domain.events import TicketEvent
     from domain.tickets import TERMINAL_STATUSES, Actor, TicketStatus
 
 DB_WRITE = timedelta(seconds=30)
+# A regular activity after the decision is durable: a worker that dies mid-write is replaced
+# within seconds, and the retry writes the same row under the same (ticket_no, seq).
+RECORD_CALL = timedelta(seconds=10)
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+)
 NOTIFY_ON_TRANSITION = "notify-on-transition"
 NOTIFY_CALL = timedelta(seconds=60)
 # Mail, SMS and webhook outages are retried for hours; a row already sent is never sent again.
@@ -25,30 +37,45 @@ NOTIFY_RETRY = RetryPolicy(
     maximum_attempts=20,
 )
 
+Details = Callable[[], list[tuple[str, str]]]
+
 
 class TicketRecord:
-    """State every flow shares; `transition` is the only way the status changes."""
+    """`transition` is the only way the status changes."""
 
     def __init__(self, ticket: c.TicketInput) -> None:
-        self._ticket = ticket
-        self._status = TicketStatus.submitted
-        self._version = 0
-        self._recorded_version = 0
-        self._seq = 0
-        self._next_actor: Actor | None = Actor.system
-        self._deadline_at: datetime | None = None
-        self._on_timeout: str | None = None
-        self._refund: c.RefundState | None = None
-        self._refunded_amount = 0
+        self._ticket_no = ticket.ticket_no
+        self.status = TicketStatus.submitted
+        self.version = 0
+        # The highest version the read model holds: an action is answered once its step is there.
+        self.recorded_version = 0
+        self.seq = 0
+        self.next_actor: Actor | None = Actor.system
+        self.deadline_at: datetime | None = None
+        self.on_timeout: str | None = None
         # The last recorded step, so a late action can be told what happened instead.
-        self._last_event = ""
-        self._last_reason = ""
-        self._last_actor: Actor = Actor.system
+        self.last_event: TicketEvent | None = None
+        self.last_reason = ""
+        self.last_actor: Actor = Actor.system
+        # Written by a local activity inside the workflow task (tickets from before) or by a
+        # regular activity once the task that decided the step is committed.
+        self.after_commit = False
         self._deliveries: list[workflow.ActivityHandle[Any]] = []
+        self._details: list[Details] = []
+
+    def resume(self, reopened: c.Reopening) -> None:
+        """Carry on the record of a ticket whose earlier run ended, where it stood."""
+        self.status = reopened.status
+        self.version = self.recorded_version = reopened.version
+        self.seq = reopened.seq
+        self.next_actor = None
+
+    def deadline_passed(self) -> bool:
+        return self.deadline_at is not None and workflow.now() >= self.deadline_at
 
     async def transition(
         self,
-        event: str,
+        event: TicketEvent,
         to: TicketStatus,
         reason: str,
         *,
@@ -58,19 +85,18 @@ class TicketRecord:
         actor_id: str | None = None,
         deadline_at: datetime | None = None,
         on_timeout: str | None = None,
-        granted_amount: int | None = None,
         **extra: Any,
     ) -> None:
         """`extra` carries the optional parts of `c.Transition` (shipment, inspection, ...)."""
-        self._seq += 1
-        self._version += 1
-        version = self._version
-        previous, self._status = self._status, to
-        self._last_event, self._last_reason, self._last_actor = event, reason, actor
-        self._next_actor = next_actor
+        self.seq += 1
+        self.version += 1
+        version = self.version
+        previous, self.status = self.status, to
+        self.last_event, self.last_reason, self.last_actor = event, reason, actor
+        self.next_actor = next_actor
         if to in TERMINAL_STATUSES:
             deadline_at, on_timeout = None, None
-        self._deadline_at, self._on_timeout = deadline_at, on_timeout
+        self.deadline_at, self.on_timeout = deadline_at, on_timeout
         workflow.upsert_search_attributes(
             [
                 sa.TICKET_STATUS.value_set(to),
@@ -80,59 +106,65 @@ class TicketRecord:
             ]
         )
         self.show_details()
-        # A local activity: a short write of the read model, kept next to the workflow task.
-        await workflow.execute_local_activity(
-            c.RECORD_TRANSITION,
-            c.Transition(
-                ticket_no=self._ticket.ticket_no,
-                seq=self._seq,
-                version=version,
-                at=workflow.now(),
-                actor_role=actor,
-                actor_id=actor_id,
-                event=event,
-                from_status=previous,
-                to_status=to,
-                reason=reason,
-                data=data or {},
-                next_actor=next_actor,
-                deadline_at=deadline_at,
-                on_timeout=on_timeout,
-                granted_amount=granted_amount,
-                **extra,
-            ),
-            start_to_close_timeout=DB_WRITE,
-            summary=f"Record {event}: {previous} → {to}",
-        )
-        self._recorded_version = max(self._recorded_version, version)
+        step = self._entry(event, reason, data, actor, actor_id, previous, **extra)
+        await self._write(step, f"Record {event}: {previous} → {to}")
+        self.recorded_version = max(self.recorded_version, version)
         self._notify(event)
 
-    async def note(self, event: str, reason: str, data: dict[str, Any] | None = None) -> None:
+    async def note(
+        self, event: TicketEvent, reason: str, data: dict[str, Any] | None = None
+    ) -> None:
         """A timeline entry that changes neither state nor version (a reminder, an event)."""
-        self._seq += 1
-        await workflow.execute_local_activity(
-            c.RECORD_TRANSITION,
-            c.Transition(
-                ticket_no=self._ticket.ticket_no,
-                seq=self._seq,
-                version=self._version,
-                at=workflow.now(),
-                actor_role=Actor.system,
-                event=event,
-                from_status=self._status,
-                to_status=self._status,
-                reason=reason,
-                data=data or {},
-                next_actor=self._next_actor,
-                deadline_at=self._deadline_at,
-                on_timeout=self._on_timeout,
-            ),
-            start_to_close_timeout=DB_WRITE,
-            summary=f"Record {event}",
-        )
+        self.seq += 1
+        entry = self._entry(event, reason, data, Actor.system, None, self.status)
+        await self._write(entry, f"Record {event}")
         self._notify(event)
 
-    def _notify(self, event: str) -> None:
+    def _entry(
+        self,
+        event: TicketEvent,
+        reason: str,
+        data: dict[str, Any] | None,
+        actor: Actor,
+        actor_id: str | None,
+        previous: TicketStatus,
+        **extra: Any,
+    ) -> c.Transition:
+        return c.Transition(
+            ticket_no=self._ticket_no,
+            seq=self.seq,
+            version=self.version,
+            at=workflow.now(),
+            actor_role=actor,
+            actor_id=actor_id,
+            event=event,
+            from_status=previous,
+            to_status=self.status,
+            reason=reason,
+            data=data or {},
+            next_actor=self.next_actor,
+            deadline_at=self.deadline_at,
+            on_timeout=self.on_timeout,
+            **extra,
+        )
+
+    async def _write(self, entry: c.Transition, summary: str) -> None:
+        if self.after_commit:
+            # Runs only once Temporal holds the decision: the read model never shows a step that
+            # a lost workflow task took and its retry did not.
+            await workflow.execute_activity(
+                c.RECORD_TRANSITION,
+                entry,
+                start_to_close_timeout=RECORD_CALL,
+                retry_policy=RECORD_RETRY,
+                summary=summary,
+            )
+            return
+        await workflow.execute_local_activity(
+            c.RECORD_TRANSITION, entry, start_to_close_timeout=DB_WRITE, summary=summary
+        )
+
+    def _notify(self, event: TicketEvent) -> None:
         """Send what the step just recorded owes its recipients, without holding the ticket up.
 
         Tickets started before notifications existed carry no marker and send nothing."""
@@ -141,7 +173,7 @@ class TicketRecord:
         self._deliveries.append(
             workflow.start_activity(
                 c.DELIVER_NOTIFICATIONS,
-                c.NotificationBatch(ticket_no=self._ticket.ticket_no, seq=self._seq),
+                c.NotificationBatch(ticket_no=self._ticket_no, seq=self.seq),
                 start_to_close_timeout=NOTIFY_CALL,
                 retry_policy=NOTIFY_RETRY,
                 summary=f"Notify about {event}",
@@ -152,26 +184,23 @@ class TicketRecord:
         """A workflow that ends abandons its activities: let the notifications go out first."""
         await asyncio.gather(*self._deliveries, return_exceptions=True)
 
+    def add_details(self, details: Details) -> None:
+        """Lines another part adds to the details support reads in the Temporal UI."""
+        self._details.append(details)
+
     def show_details(self) -> None:
         deadline = (
-            f"{self._deadline_at:%Y-%m-%d %H:%M:%S} UTC, then {self._on_timeout}"
-            if self._deadline_at
+            f"{self.deadline_at:%Y-%m-%d %H:%M:%S} UTC, then {self.on_timeout}"
+            if self.deadline_at
             else "none"
         )
-        refund = (
-            f"{self._refund.status} at {self._refund.provider}"
-            f" ({self._refund.provider_refund_id or 'not yet accepted'})"
-            if self._refund
-            else "not started"
-        )
-        workflow.set_current_details(
-            f"**State:** {self._status}\n\n"
-            f"**Next actor:** {self._next_actor or 'nobody'}\n\n"
-            f"**Deadline:** {deadline}\n\n"
-            f"**Refund:** {refund}"
-            + "".join(f"\n\n**{label}:** {value}" for label, value in self.more_details())
-        )
-
-    def more_details(self) -> list[tuple[str, str]]:
-        """Lines later steps add to the details support reads in the Temporal UI."""
-        return [("Last step", self._last_reason)] if self._last_reason else []
+        lines = [
+            ("State", str(self.status)),
+            ("Next actor", str(self.next_actor or "nobody")),
+            ("Deadline", deadline),
+        ]
+        for details in self._details:
+            lines += details()
+        if self.last_reason:
+            lines.append(("Last step", self.last_reason))
+        workflow.set_current_details("\n\n".join(f"**{label}:** {value}" for label, value in lines))

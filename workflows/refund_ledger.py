@@ -1,0 +1,243 @@
+"""The ticket's money: grants, the refund at the provider, its settlement and reversal.
+
+Only this part writes these fields; the refund steps drive it, payment signals feed it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    import contracts as c
+    from contracts import search_attributes as sa
+    from domain.tickets import FINAL_REFUND_STATUSES, RefundStatus, refund_idempotency_key
+
+from workflows.ticket_record import DB_WRITE
+
+PROVIDER_CALL = timedelta(seconds=60)
+# The provider activities heartbeat while they wait: a worker that died mid-call is retried soon.
+PROVIDER_HEARTBEAT = timedelta(seconds=10)
+# Provider outages are retried for as long as it takes; the idempotency key makes that safe.
+PROVIDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+)
+# A webhook that arrived while the refund was still being sent used to be dropped (the poll settled
+# the refund later); now it is applied once the call returns.
+EARLY_WEBHOOK = "early-webhook"
+
+
+class RefundLedger:
+    def __init__(self, ticket: c.TicketInput) -> None:
+        self._ticket = ticket
+        self.refund_seq = 0
+        self.grant: c.Grant | None = None
+        # The provider's view of the refund being paid, as last seen.
+        self.refund: c.RefundState | None = None
+        # Where the refund's final status was learned: execute, webhook or poll.
+        self.source = "execute"
+        # The fee the merchant set at approval, charged when the refund is granted.
+        self.service_fee = 0
+        # The terms of the last refund granted, so support can send it again after a failure.
+        self.terms: dict[str, Any] = {}
+        self.refunded_amount = 0
+        # What the last succeeded refund paid, taken back if the bank reverses it.
+        self.paid_amount = 0
+        # The bank sent a succeeded refund back (`refund.reversed`): the ticket reopens.
+        self.reversal: c.PaymentSignal | None = None
+        self._seen_events: set[str] = set()
+        # The key of the refund being sent, and its webhook if one came before the call returned.
+        self._sending: str | None = None
+        self._early_event: c.PaymentSignal | None = None
+
+    def resume(self, reopened: c.Reopening) -> None:
+        self.refund_seq = reopened.refund_seq
+        self.refunded_amount = reopened.refunded_amount
+        self.refund = reopened.refund
+        self.paid_amount = reopened.amount
+        self.terms = {
+            "service_fee": reopened.service_fee,
+            "requested_amount": reopened.requested_amount,
+            "lines": reopened.lines,
+        }
+        if reopened.destination is not None:
+            self.terms["destination"] = reopened.destination
+
+    def details(self) -> list[tuple[str, str]]:
+        refund = self.refund
+        if refund is None:
+            return [("Refund", "not started")]
+        accepted = refund.provider_refund_id or "not yet accepted"
+        return [("Refund", f"{refund.status} at {refund.provider} ({accepted})")]
+
+    def agree_fee(self, service_fee: int) -> None:
+        """The fee the merchant set at approval, charged when the goods are back."""
+        self.service_fee = service_fee
+
+    def drop_refund(self) -> c.RefundState | None:
+        """Forget the refund that did not pay, before another one is granted."""
+        dropped, self.refund = self.refund, None
+        return dropped
+
+    def final(self) -> bool:
+        return self.refund is not None and self.refund.status in FINAL_REFUND_STATUSES
+
+    # --- payment signals -------------------------------------------------------------------
+
+    def apply_payment_event(self, event: c.PaymentSignal) -> None:
+        # Providers redeliver webhooks; an event seen once changes nothing the second time.
+        if event.event_id in self._seen_events:
+            return
+        self._seen_events.add(event.event_id)
+        if self.refund is None:
+            if event.idempotency_key == self._sending and event.status != RefundStatus.reversed:
+                self._early_event = event  # the provider was faster than its own answer
+            return
+        if event.idempotency_key != self.refund.idempotency_key:
+            return
+        if event.status == RefundStatus.reversed:
+            if self.refund.status == RefundStatus.succeeded:
+                self.reversal = event
+            return
+        if self.refund.status in FINAL_REFUND_STATUSES:
+            return
+        self._apply_status(event)
+
+    def _apply_status(self, event: c.PaymentSignal) -> None:
+        assert self.refund is not None
+        self.source = "webhook"
+        self.refund = self.refund.model_copy(
+            update={
+                "status": event.status,
+                "failure_reason": event.failure_reason,
+                "provider_refund_id": event.provider_refund_id,
+            }
+        )
+
+    # --- activities ------------------------------------------------------------------------
+
+    async def grant_next(self, **terms: Any) -> c.Grant:
+        """Record what is owed under the next refund sequence, before any money moves.
+
+        `terms`: service_fee, requested_amount, lines, destination (of `c.GrantRequest`)."""
+        self.refund_seq += 1
+        self.terms = {key: terms.get(key) for key in ("service_fee", "requested_amount", "lines")}
+        if terms.get("destination") is not None:
+            self.terms["destination"] = terms["destination"]
+        seq = self.refund_seq
+        ticket_no = self._ticket.ticket_no
+        grant = await workflow.execute_activity(
+            c.GRANT_REFUND,
+            c.GrantRequest(
+                ticket_no=ticket_no,
+                refund_seq=seq,
+                idempotency_key=refund_idempotency_key(ticket_no, seq),
+                **{key: value for key, value in terms.items() if value is not None},
+            ),
+            result_type=c.Grant,
+            start_to_close_timeout=DB_WRITE,
+            summary=f"Record the refund owed on {self._ticket.order_id} (refund #{seq})",
+        )
+        workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(grant.amount)])
+        self.grant = grant
+        return grant
+
+    async def void(self, reason: str) -> None:
+        grant = self.grant
+        assert grant is not None
+        await workflow.execute_activity(
+            c.VOID_GRANT,
+            c.Settlement(
+                ticket_no=grant.ticket_no,
+                idempotency_key=grant.idempotency_key,
+                status=RefundStatus.voided,
+                failure_reason=reason,
+                source="workflow",
+            ),
+            start_to_close_timeout=DB_WRITE,
+            summary=f"Void refund #{grant.refund_seq}: no money moves",
+        )
+
+    async def execute(self, summary: str) -> None:
+        """Send the granted refund under its key; apply a webhook that beat the answer."""
+        grant = self.grant
+        assert grant is not None
+        self.source = "execute"
+        self._sending = grant.idempotency_key
+        self.refund = await workflow.execute_activity(
+            c.EXECUTE_REFUND,
+            c.RefundExecution(ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key),
+            result_type=c.RefundState,
+            start_to_close_timeout=PROVIDER_CALL,
+            heartbeat_timeout=PROVIDER_HEARTBEAT,
+            retry_policy=PROVIDER_RETRY,
+            summary=summary,
+        )
+        self._sending = None
+        early, self._early_event = self._early_event, None
+        if early is not None and not self.final() and workflow.patched(EARLY_WEBHOOK):
+            self._apply_status(early)
+
+    async def check(self) -> None:
+        grant = self.grant
+        assert grant is not None
+        self.source = "poll"
+        self.refund = await workflow.execute_activity(
+            c.CHECK_REFUND,
+            c.RefundExecution(ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key),
+            result_type=c.RefundState,
+            start_to_close_timeout=PROVIDER_CALL,
+            heartbeat_timeout=PROVIDER_HEARTBEAT,
+            retry_policy=PROVIDER_RETRY,
+            summary="Ask the payment provider for the refund's status",
+        )
+
+    async def settle(self, summary: str) -> c.RefundState:
+        """Book the provider's final word on the refund, ticket and order."""
+        grant, refund = self.grant, self.refund
+        assert grant is not None and refund is not None
+        await workflow.execute_activity(
+            c.SETTLE_REFUND,
+            c.Settlement(
+                ticket_no=grant.ticket_no,
+                idempotency_key=grant.idempotency_key,
+                status=refund.status,
+                failure_reason=refund.failure_reason,
+                source=self.source,
+            ),
+            start_to_close_timeout=DB_WRITE,
+            summary=summary,
+        )
+        if refund.status == RefundStatus.succeeded:
+            self.refunded_amount += grant.amount
+            self.paid_amount = grant.amount
+        return refund
+
+    async def book_reversal(self) -> c.RefundState:
+        """Book the money that came back, on the refund, the ticket and the order."""
+        reversal, refund = self.reversal, self.refund
+        assert reversal is not None and refund is not None
+        self.reversal = None
+        self.refund = refund.model_copy(
+            update={"status": RefundStatus.reversed, "failure_reason": reversal.failure_reason}
+        )
+        await workflow.execute_activity(
+            c.SETTLE_REFUND,
+            c.Settlement(
+                ticket_no=self._ticket.ticket_no,
+                idempotency_key=refund.idempotency_key,
+                status=RefundStatus.reversed,
+                failure_reason=reversal.failure_reason,
+                source="webhook",
+            ),
+            start_to_close_timeout=DB_WRITE,
+            summary="Book the refund the bank sent back",
+        )
+        self.refunded_amount -= self.paid_amount
+        self.paid_amount = 0
+        return self.refund
