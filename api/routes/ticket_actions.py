@@ -1,8 +1,14 @@
-"""Actor actions on a ticket: each one an Update of the ticket's workflow (SPEC §8)."""
+"""Actor actions on a ticket: each one an Update of the ticket's workflow (SPEC §8).
+
+The endpoints differ only by data, so they are declared once, in `ROUTES`, and built from it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel
@@ -10,381 +16,199 @@ from pydantic import BaseModel
 import contracts as c
 from api.auth import Principal
 from api.deps import IdempotencyKeyDep, SessionDep, SettingsDep, TemporalDep, require_action
-from api.problems import Problem
 from api.schemas import actions as body
 from api.schemas.tickets import SecondApprovalBody, TicketDetail
-from api.services.destinations import check_balance_currency
+from api.services import action_requests
+from api.services.action_requests import Acting, Build
 from api.services.ticket_actions import take_action
 from api.services.ticket_view import load_detail, visible_ticket
 from domain.actions import Action
-from domain.tickets import Actor
-from persistence.models import Ticket, Warehouse
-from workflows.ticket import TicketWorkflow
 
 router = APIRouter(prefix="/v1/tickets", tags=["ticket actions"])
 TicketNo = Annotated[str, Path(min_length=1, max_length=32)]
-_ANSWER: dict[str, Any] = {
-    "response_model": TicketDetail,
-    "responses": {
-        403: {"description": "your role cannot take this action"},
-        404: {"description": "no such ticket of yours"},
-        409: {"description": "not possible in the ticket's state, or `expected_version` stale"},
-        422: {"description": "the request breaks a rule of the ticket (stable `code`)"},
-    },
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "your role cannot take this action"},
+    404: {"description": "no such ticket of yours"},
+    409: {"description": "not possible in the ticket's state, or `expected_version` stale"},
+    422: {"description": "the request breaks a rule of the ticket (stable `code`)"},
 }
 
-
-async def _act(
-    action: Action,
-    update: Any,
-    request: c.ActorAction,
-    ticket_no: str,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Principal,
-    idempotency_key: str | None,
-    response: Response,
-) -> TicketDetail:
-    ticket = await visible_ticket(session, ticket_no, principal)
-    taken = await take_action(
-        session, temporal, principal, ticket, action, update, request, idempotency_key
-    )
-    if not taken:
-        response.headers["Idempotent-Replayed"] = "true"
-    # Forget what this session read before the action, so the answer shows the new state.
-    await session.rollback()
-    session.expire_all()
-    return await load_detail(session, ticket_no, principal)
+B = TypeVar("B", bound=BaseModel)
 
 
-def _request(model: type[c.ActorAction], payload: BaseModel, principal: Principal) -> Any:
-    return model.model_validate(
-        {
-            **payload.model_dump(mode="json"),
-            "actor": Actor(principal.role),
-            "actor_id": principal.subject_id,
-        }
-    )
+@dataclass(frozen=True)
+class ActionRoute(Generic[B]):
+    """`POST /v1/tickets/{ticket_no}/<action>`: its body, the contract and how the body becomes
+    it, and the endpoint's text."""
+
+    action: Action
+    body: type[B]
+    contract: type[c.ActorAction]
+    build: Build[B]
+    doc: str
+    optional_body: bool = False
+
+    @property
+    def update(self) -> str:
+        """The workflow's Update, named as the action in Python."""
+        return self.action.replace("-", "_")
 
 
-@router.post(f"/{{ticket_no}}/{Action.approve}", **_ANSWER)
-async def approve(
-    ticket_no: TicketNo,
-    payload: body.ApproveBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.approve))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """The merchant approves, optionally with a service fee (buyer-fault reasons only) and the
-    warehouse the goods go back to."""
-    if payload.warehouse_id is not None:
-        warehouse = await session.get(Warehouse, payload.warehouse_id)
-        if warehouse is None or warehouse.merchant_id != principal.subject_id:
-            raise Problem(
-                422,
-                "unknown_warehouse",
-                f"no warehouse {payload.warehouse_id} of your shop",
-                field="warehouse_id",
-            )
-    request = _request(c.Approve, payload, principal)
-    return await _act(
+ROUTES: tuple[ActionRoute[Any], ...] = (
+    ActionRoute(
         Action.approve,
-        TicketWorkflow.approve,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.reject}", **_ANSWER)
-async def reject(
-    ticket_no: TicketNo,
-    payload: body.RejectBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.reject))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """The merchant rejects with a reason; the buyer may escalate or apply again."""
-    request = _request(c.Reject, payload, principal)
-    return await _act(
+        body.ApproveBody,
+        c.Approve,
+        action_requests.approve,
+        """The merchant approves, optionally with a service fee (buyer-fault reasons only) and the
+        warehouse the goods go back to.""",
+    ),
+    ActionRoute(
         Action.reject,
-        TicketWorkflow.reject,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.return_shipment}", **_ANSWER)
-async def return_shipment(
-    ticket_no: TicketNo,
-    payload: body.ShippingBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.return_shipment))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """The buyer ships the goods back: carrier and tracking number."""
-    request = _request(c.Shipping, payload, principal)
-    return await _act(
+        body.RejectBody,
+        c.Reject,
+        action_requests.as_sent,
+        "The merchant rejects with a reason; the buyer may escalate or apply again.",
+    ),
+    ActionRoute(
         Action.return_shipment,
-        TicketWorkflow.return_shipment,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.cancel}", **_ANSWER)
-async def cancel(
-    ticket_no: TicketNo,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.cancel))],
-    payload: body.CancelBody | None = None,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """The buyer withdraws the ticket."""
-    request = _request(c.Cancel, payload or body.CancelBody(), principal)
-    return await _act(
+        body.ShippingBody,
+        c.Shipping,
+        action_requests.as_sent,
+        "The buyer ships the goods back: carrier and tracking number.",
+    ),
+    ActionRoute(
         Action.cancel,
-        TicketWorkflow.cancel,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.escalate}", **_ANSWER)
-async def escalate(
-    ticket_no: TicketNo,
-    payload: body.EscalateBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.escalate))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """The buyer or the merchant asks support to decide."""
-    request = _request(c.Escalate, payload, principal)
-    return await _act(
+        body.CancelBody,
+        c.Cancel,
+        action_requests.as_sent,
+        "The buyer withdraws the ticket.",
+        optional_body=True,
+    ),
+    ActionRoute(
         Action.escalate,
-        TicketWorkflow.escalate,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.inspection}", **_ANSWER)
-async def inspection(
-    ticket_no: TicketNo,
-    payload: body.InspectionBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.inspection))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """The warehouse records, per line, the accepted and rejected quantities."""
-    request = _request(c.Inspection, payload, principal)
-    return await _act(
+        body.EscalateBody,
+        c.Escalate,
+        action_requests.as_sent,
+        "The buyer or the merchant asks support to decide.",
+    ),
+    ActionRoute(
         Action.inspection,
-        TicketWorkflow.inspection,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.resolve_inspection}", **_ANSWER)
-async def resolve_inspection(
-    ticket_no: TicketNo,
-    payload: body.ResolveInspectionBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.resolve_inspection))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """After a failed inspection the merchant offers a partial refund or returns the goods."""
-    request = _request(c.ResolveInspection, payload, principal)
-    return await _act(
+        body.InspectionBody,
+        c.Inspection,
+        action_requests.as_sent,
+        "The warehouse records, per line, the accepted and rejected quantities.",
+    ),
+    ActionRoute(
         Action.resolve_inspection,
-        TicketWorkflow.resolve_inspection,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.reship}", **_ANSWER)
-async def reship(
-    ticket_no: TicketNo,
-    payload: body.ShippingBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.reship))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """The merchant ships the replacement of an exchange."""
-    request = _request(c.Shipping, payload, principal)
-    return await _act(
+        body.ResolveInspectionBody,
+        c.ResolveInspection,
+        action_requests.as_sent,
+        "After a failed inspection the merchant offers a partial refund or returns the goods.",
+    ),
+    ActionRoute(
         Action.reship,
-        TicketWorkflow.reship,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.confirm_receipt}", **_ANSWER)
-async def confirm_receipt(
-    ticket_no: TicketNo,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.confirm_receipt))],
-    payload: body.ConfirmReceiptBody | None = None,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """The buyer confirms the replacement arrived."""
-    request = _request(c.ConfirmReceipt, payload or body.ConfirmReceiptBody(), principal)
-    return await _act(
+        body.ShippingBody,
+        c.Shipping,
+        action_requests.as_sent,
+        "The merchant ships the replacement of an exchange.",
+    ),
+    ActionRoute(
         Action.confirm_receipt,
-        TicketWorkflow.confirm_receipt,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.arbitrate}", **_ANSWER)
-async def arbitrate(
-    ticket_no: TicketNo,
-    payload: body.ArbitrateBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.arbitrate))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """Support decides an escalated ticket: refund, partial refund, reject or return to buyer."""
-    request = _request(c.Arbitration, payload, principal)
-    return await _act(
+        body.ConfirmReceiptBody,
+        c.ConfirmReceipt,
+        action_requests.as_sent,
+        "The buyer confirms the replacement arrived.",
+        optional_body=True,
+    ),
+    ActionRoute(
         Action.arbitrate,
-        TicketWorkflow.arbitrate,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.second_approval}", **_ANSWER)
-async def second_approval(
-    ticket_no: TicketNo,
-    payload: SecondApprovalBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.second_approval))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """Support approves or declines a refund above the second-approval threshold."""
-    request = c.SecondApproval(
-        approve=payload.decision == "approve",
-        note=payload.note,
-        actor=Actor.support,
-        actor_id=principal.subject_id,
-        expected_version=payload.expected_version,
-    )
-    return await _act(
+        body.ArbitrateBody,
+        c.Arbitration,
+        action_requests.as_sent,
+        "Support decides an escalated ticket: refund, partial refund, reject or return to buyer.",
+    ),
+    ActionRoute(
         Action.second_approval,
-        TicketWorkflow.second_approval,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
-    )
-
-
-@router.post(f"/{{ticket_no}}/{Action.retry_refund}", **_ANSWER)
-async def retry_refund(
-    ticket_no: TicketNo,
-    payload: body.RetryRefundBody,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-    response: Response,
-    principal: Annotated[Principal, Depends(require_action(Action.retry_refund))],
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TicketDetail:
-    """Support sends a failed or reversed refund again, as a new attempt with a new key,
-    optionally to another destination."""
-    ticket = await session.get(Ticket, ticket_no)
-    if ticket is not None:
-        await check_balance_currency(settings, ticket.currency, payload)
-    request = _request(c.RetryRefund, payload, principal).model_copy(
-        update={"destination_details": payload.destination_details()}
-    )
-    return await _act(
+        SecondApprovalBody,
+        c.SecondApproval,
+        action_requests.second_approval,
+        "Support approves or declines a refund above the second-approval threshold.",
+    ),
+    ActionRoute(
         Action.retry_refund,
-        TicketWorkflow.retry_refund,
-        request,
-        ticket_no,
-        session,
-        temporal,
-        principal,
-        idempotency_key,
-        response,
+        body.RetryRefundBody,
+        c.RetryRefund,
+        action_requests.retry_refund,
+        """Support sends a failed or reversed refund again, as a new attempt with a new key,
+        optionally to another destination.""",
+    ),
+)
+
+
+def _endpoint(route: ActionRoute[Any]) -> Callable[..., Awaitable[TicketDetail]]:
+    """The one handler of every action: find the ticket, build the request, send the Update."""
+
+    async def act(
+        *,
+        ticket_no: TicketNo,
+        payload: Any,
+        session: SessionDep,
+        temporal: TemporalDep,
+        settings: SettingsDep,
+        response: Response,
+        principal: Principal,
+        idempotency_key: IdempotencyKeyDep = None,
+    ) -> TicketDetail:
+        ticket = await visible_ticket(session, ticket_no, principal)
+        acting = Acting(session, settings, principal, ticket)
+        sent = payload if payload is not None else route.body()
+        request = await route.build(route.contract, sent, acting)
+        taken = await take_action(
+            session,
+            temporal,
+            principal,
+            ticket,
+            action=route.action,
+            update=route.update,
+            request=request,
+            idempotency_key=idempotency_key,
+        )
+        if not taken:
+            response.headers["Idempotent-Replayed"] = "true"
+        # Forget what this session read before the action, so the answer shows the new state.
+        await session.rollback()
+        session.expire_all()
+        return await load_detail(session, ticket_no, principal)
+
+    # FastAPI reads the body's schema and the roles' check from the signature: set them per action.
+    signature = inspect.signature(act, eval_str=True)
+    per_action = {
+        "payload": signature.parameters["payload"].replace(
+            annotation=route.body | None if route.optional_body else route.body,
+            default=None if route.optional_body else inspect.Parameter.empty,
+        ),
+        "principal": signature.parameters["principal"].replace(
+            annotation=Annotated[Principal, Depends(require_action(route.action))]
+        ),
+    }
+    act.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[per_action.get(name, p) for name, p in signature.parameters.items()]
     )
+    return act
+
+
+def _register(route: ActionRoute[Any]) -> None:
+    router.add_api_route(
+        f"/{{ticket_no}}/{route.action}",
+        _endpoint(route),
+        methods=["POST"],
+        name=route.action.name,
+        description=inspect.cleandoc(route.doc),
+        response_model=TicketDetail,
+        responses=_RESPONSES,
+    )
+
+
+for _route in ROUTES:
+    _register(_route)

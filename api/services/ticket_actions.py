@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -37,12 +35,14 @@ async def take_action(
     temporal: Client,
     principal: Principal,
     ticket: Ticket,
+    *,
     action: Action,
-    update: Any,
+    update: str,
     request: ActorAction,
     idempotency_key: str | None,
 ) -> bool:
-    """Send the action; returns False when it is a replay of one already taken under the key.
+    """Send the action as the workflow's Update named `update`; returns False when it is a
+    replay of one already taken under the key.
 
     The `Idempotency-Key`, scoped to the caller, serves as the Update id, which Temporal
     deduplicates; the stored key also refuses the same key sent with another body (422).
