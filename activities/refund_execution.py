@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 import contracts as c
-from activities.refund_records import FINAL, record_status, refund_by_key, refund_state
+from activities.refund_records import record_status, refund_by_key, refund_state
 from adapters.payments.port import PaymentGateway, ProviderRefund, RefundCommand, RefundRefused
 from adapters.payouts.port import PayoutCommand, PayoutGateway
 from domain.bank_accounts import BankAccount
-from domain.tickets import Destination
+from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
 from persistence import ledger
 from persistence.models import Order, Refund, Ticket
 from persistence.orders import get_order
@@ -76,7 +76,7 @@ class RefundExecutionActivities:
             refund = await refund_by_key(session, execution.idempotency_key)
             order = await get_order(session, refund.order_id)
             assert order is not None
-        if refund.status in FINAL:
+        if refund.status in FINAL_REFUND_STATUSES:
             return refund_state(refund)
         if refund.destination in LEDGER_PROVIDERS:
             return await self._to_ledger(refund.idempotency_key)
@@ -88,11 +88,14 @@ class RefundExecutionActivities:
                     accepted = await self._provider_refund(refund, order)
         except _Refused as refused:
             return await self._store(
-                refund.idempotency_key, "failed", refused.reason, failure_code=refused.code
+                refund.idempotency_key,
+                RefundStatus.failed,
+                refused.reason,
+                failure_code=refused.code,
             )
         return await self._store(
             refund.idempotency_key,
-            accepted.status.value,
+            accepted.status,
             accepted.failure_reason,
             provider_refund_id=accepted.provider_refund_id,
         )
@@ -102,7 +105,7 @@ class RefundExecutionActivities:
         """Polling fallback for when the provider's webhook does not arrive."""
         async with self._sessions() as session:
             refund = await refund_by_key(session, execution.idempotency_key)
-        if refund.status in FINAL or refund.provider_refund_id is None:
+        if refund.status in FINAL_REFUND_STATUSES or refund.provider_refund_id is None:
             return refund_state(refund)
         async with _heartbeating():
             if refund.destination == Destination.bank_transfer and self._payouts is not None:
@@ -112,7 +115,7 @@ class RefundExecutionActivities:
             else:
                 return refund_state(refund)
         return await self._store(
-            refund.idempotency_key, seen.status.value, seen.failure_reason, source="poll"
+            refund.idempotency_key, seen.status, seen.failure_reason, source="poll"
         )
 
     async def _provider_refund(self, refund: Refund, order: Order) -> ProviderRefund:
@@ -164,7 +167,7 @@ class RefundExecutionActivities:
             refund = await refund_by_key(session, key, lock=True)
             ticket = await session.get(Ticket, refund.ticket_no)
             assert ticket is not None
-            if refund.status not in FINAL:
+            if refund.status not in FINAL_REFUND_STATUSES:
                 if refund.destination == Destination.coupon:
                     expires_at = datetime.now(UTC) + self._coupon_validity
                     coupon = await ledger.issue_coupon(
@@ -174,13 +177,13 @@ class RefundExecutionActivities:
                 else:
                     entry = await ledger.credit_refund(session, refund, ticket.buyer_id)
                     refund.provider_refund_id = f"bal_{entry.entry_id}"
-                record_status(refund, "succeeded", "execute")
+                record_status(refund, RefundStatus.succeeded, "execute")
             return refund_state(refund)
 
     async def _store(
         self,
         key: str,
-        status: str,
+        status: RefundStatus,
         reason: str | None,
         *,
         source: str = "execute",
@@ -191,6 +194,6 @@ class RefundExecutionActivities:
             refund = await refund_by_key(session, key)
             if provider_refund_id:
                 refund.provider_refund_id = provider_refund_id
-            if refund.status not in FINAL:
+            if refund.status not in FINAL_REFUND_STATUSES:
                 record_status(refund, status, source, reason)
             return refund_state(refund, failure_code)

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 import contracts as c
+from domain.tickets import RefundStatus
 from persistence.models import Refund
 
-FINAL = ("succeeded", "failed")
-IN_FLIGHT = ("granted", "pending")
+# Granted or sent, and not answered for good yet: the order still awaits this money.
+IN_FLIGHT = frozenset({RefundStatus.granted, RefundStatus.pending})
 
 
 def refund_state(refund: Refund, failure_code: str | None = None) -> c.RefundState:
@@ -27,7 +28,9 @@ def refund_state(refund: Refund, failure_code: str | None = None) -> c.RefundSta
     )
 
 
-def record_status(refund: Refund, status: str, source: str, reason: str | None = None) -> None:
+def record_status(
+    refund: Refund, status: RefundStatus, source: str, reason: str | None = None
+) -> None:
     if refund.status == status:
         return
     refund.status = status

@@ -18,7 +18,7 @@ from domain.fx import Conversion, convert
 from domain.orders import after_sales_status
 from domain.refund_terms import RefundPolicy, RefundRequest, RefundRuleError, RequestedLine
 from domain.refunds import quote_refund
-from domain.tickets import Destination
+from domain.tickets import Destination, RefundStatus
 from persistence.models import Order, Refund, Ticket
 from persistence.orders import get_order, prior_refunds, to_snapshot
 
@@ -162,9 +162,13 @@ class RefundActivities:
                 destination_details=destination.details,
                 conversion=conversion.model_dump(mode="json") if conversion else None,
                 provider=self._provider(destination.kind, order),
-                status="granted",
+                status=RefundStatus.granted,
                 status_history=[
-                    {"status": "granted", "at": datetime.now(UTC).isoformat(), "source": "grant"}
+                    {
+                        "status": RefundStatus.granted,
+                        "at": datetime.now(UTC).isoformat(),
+                        "source": "grant",
+                    }
                 ],
             )
             session.add(refund)
@@ -181,9 +185,11 @@ class RefundActivities:
     @activity.defn(name=c.VOID_GRANT)
     async def void_grant(self, voiding: c.Settlement) -> None:
         """A grant that will never be paid stops counting against the order's caps."""
-        await self._book(voiding, "voided", only_from="granted")
+        await self._book(voiding, RefundStatus.voided, only_from=RefundStatus.granted)
 
-    async def _book(self, event: c.Settlement, status: str, only_from: str | None = None) -> None:
+    async def _book(
+        self, event: c.Settlement, status: RefundStatus, only_from: RefundStatus | None = None
+    ) -> None:
         async with self._sessions.begin() as session:
             refund = await refund_by_key(session, event.idempotency_key)
             order = await get_order(session, refund.order_id, lock=True)
@@ -200,7 +206,9 @@ class RefundActivities:
 
 async def _succeeded_total(session: AsyncSession, which: ColumnElement[bool]) -> int:
     total = await session.scalar(
-        select(func.coalesce(func.sum(Refund.amount), 0)).where(which, Refund.status == "succeeded")
+        select(func.coalesce(func.sum(Refund.amount), 0)).where(
+            which, Refund.status == RefundStatus.succeeded
+        )
     )
     return int(total or 0)
 

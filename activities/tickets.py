@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 import contracts as c
+from domain.notifications import FixedRecipients
 from domain.tickets import TERMINAL_STATUSES, TicketStatus
 from persistence.models import Inspection, Shipment, Ticket, TimelineEntry, Warehouse
 from persistence.notifications import plan_notifications
@@ -16,10 +17,14 @@ from settings import NotificationSettings
 
 class TicketActivities:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], notify: NotificationSettings | None = None
+        self, sessions: async_sessionmaker[AsyncSession], notify: NotificationSettings
     ) -> None:
         self._sessions = sessions
-        self._notify = notify
+        self._recipients = FixedRecipients(
+            finance_email=notify.finance_email,
+            finance_locale=notify.finance_locale,
+            order_system_webhook_url=notify.order_system_webhook_url,
+        )
 
     @activity.defn(name=c.RECORD_TRANSITION)
     async def record_transition(self, transition: c.Transition) -> None:
@@ -56,7 +61,7 @@ class TicketActivities:
             if transition.inspection is not None:
                 await _record_inspection(session, transition.ticket_no, transition.inspection)
             # In the same transaction: a recorded step always has its notifications planned.
-            await plan_notifications(session, transition, self._notify)
+            await plan_notifications(session, transition, self._recipients)
 
 
 async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dict[str, object]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from contracts.signals import TrackingSignal
 from domain.events import TicketEvent
-from domain.tickets import Actor, TicketStatus
+from domain.tickets import Actor, RefundStatus, TicketStatus
 
 # Activity names, so workflows call them by name and never import the implementations.
 RECORD_TRANSITION = "record_transition"
@@ -125,7 +125,7 @@ class RefundState(BaseModel):
     idempotency_key: str
     provider: str
     provider_refund_id: str | None
-    status: str
+    status: RefundStatus
     failure_reason: str | None = None
     # The provider's stable refusal code (e.g. `payment_too_old`), when it refused outright.
     failure_code: str | None = None
@@ -135,7 +135,7 @@ class RefundState(BaseModel):
 class Settlement(BaseModel):
     ticket_no: str
     idempotency_key: str
-    status: str
+    status: RefundStatus
     failure_reason: str | None = None
     source: str
 

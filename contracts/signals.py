@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from domain.tickets import RefundStatus
+
 
 class PaymentSignal(BaseModel):
     """A verified provider webhook, forwarded to the ticket by the API."""
@@ -14,7 +16,7 @@ class PaymentSignal(BaseModel):
     event_id: str
     idempotency_key: str
     provider_refund_id: str
-    status: str
+    status: RefundStatus
     failure_reason: str | None = None
 
 

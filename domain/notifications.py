@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
+from domain.events import TicketEvent
 from domain.money import format_minor
 from domain.tickets import Actor, TicketStatus
 
@@ -43,22 +44,24 @@ def locale_of(value: str | None) -> str:
 # --- who ---------------------------------------------------------------------------------------
 
 # Money reaching the warehouse is when finance books the return (check-in).
-FINANCE_EVENTS = frozenset({"return_delivered", "inspection_passed", "inspection_failed"})
+FINANCE_EVENTS = frozenset(
+    {TicketEvent.return_delivered, TicketEvent.inspection_passed, TicketEvent.inspection_failed}
+)
 _MERCHANT_EVENTS = frozenset(
     {
-        "submitted_for_review",
-        "merchant_reminded",
-        "inspection_passed",
-        "inspection_failed",
-        "checkin_timeout",
-        "refund_settled",
-        "refund_failed",
-        "refund_reversed",
-        "return_lost",
+        TicketEvent.submitted_for_review,
+        TicketEvent.merchant_reminded,
+        TicketEvent.inspection_passed,
+        TicketEvent.inspection_failed,
+        TicketEvent.checkin_timeout,
+        TicketEvent.refund_settled,
+        TicketEvent.refund_failed,
+        TicketEvent.refund_reversed,
+        TicketEvent.return_lost,
     }
 )
 # Steps the buyer must hear of although the ticket's state stays the same.
-_BUYER_EVENTS = frozenset({"refund_redirected_to_balance"})
+_BUYER_EVENTS = frozenset({TicketEvent.refund_redirected_to_balance})
 # Escalations, cancellations and closings end or suspend the merchant's part.
 _MERCHANT_STATUSES = frozenset(
     {TicketStatus.under_arbitration, TicketStatus.cancelled, TicketStatus.closed}
@@ -69,7 +72,7 @@ _MERCHANT_STATUSES = frozenset(
 class Step:
     """What a recorded transition says, as far as the audience depends on it."""
 
-    event: str
+    event: TicketEvent
     from_status: TicketStatus | None
     to_status: TicketStatus
     next_actor: Actor | None = None
@@ -100,6 +103,16 @@ class Contact:
     email: str | None = None
     phone: str | None = None
     webhook_url: str | None = None
+
+
+@dataclass(frozen=True)
+class FixedRecipients:
+    """The recipients configured rather than found with the ticket: finance's mailbox and the
+    shop's order system; a missing address leaves that recipient out."""
+
+    finance_email: str | None = None
+    finance_locale: str = DEFAULT_LOCALE
+    order_system_webhook_url: str | None = None
 
 
 def channels(contact: Contact) -> list[tuple[Channel, str | None]]:
@@ -143,15 +156,15 @@ class Template:
 
 
 # event -> (zh-CN, en). Placeholders: ticket_no, order_id, amount, carrier, tracking_no.
-_TEXTS: dict[str, tuple[Template, Template]] = {
-    "submitted_for_review": (
+_TEXTS: dict[TicketEvent, tuple[Template, Template]] = {
+    TicketEvent.submitted_for_review: (
         Template("售后申请 {ticket_no} 已提交，等待商家审核", "商家将在截止时间前审核该申请。"),
         Template(
             "After-sales request {ticket_no} awaits the merchant's review",
             "The merchant reviews the request before the deadline.",
         ),
     ),
-    "merchant_reminded": (
+    TicketEvent.merchant_reminded: (
         Template(
             "提醒：售后申请 {ticket_no} 待审核",
             "请在截止时间前审核该申请，逾期将按规则自动处理。",
@@ -161,185 +174,185 @@ _TEXTS: dict[str, tuple[Template, Template]] = {
             "Please review the request before the deadline; after it, the rules decide.",
         ),
     ),
-    "approved_by_rule": (
+    TicketEvent.approved_by_rule: (
         Template("售后申请 {ticket_no} 已自动通过", "订单尚未发货，退款 {amount} 已自动批准。"),
         Template(
             "Refund on {ticket_no} approved automatically",
             "The order had not shipped, so the refund of {amount} was approved automatically.",
         ),
     ),
-    "approved_automatically": (
+    TicketEvent.approved_automatically: (
         Template("售后申请 {ticket_no} 已自动同意", "商家未在期限内处理，申请已按规则自动同意。"),
         Template(
             "Request {ticket_no} approved automatically",
             "The merchant did not answer in time, so the request was approved by the rules.",
         ),
     ),
-    "approved_by_merchant": (
+    TicketEvent.approved_by_merchant: (
         Template("商家已同意售后申请 {ticket_no}"),
         Template("The merchant approved request {ticket_no}"),
     ),
-    "rejected_by_merchant": (
+    TicketEvent.rejected_by_merchant: (
         Template("商家已拒绝售后申请 {ticket_no}", "如有异议，可在截止时间前申请平台介入。"),
         Template(
             "The merchant rejected request {ticket_no}",
             "If you disagree, ask support to step in before the deadline.",
         ),
     ),
-    "escalated_by_buyer": (
+    TicketEvent.escalated_by_buyer: (
         Template("买家已申请平台介入：{ticket_no}", "平台客服将处理该申请。"),
         Template("The buyer asked support to step in on {ticket_no}", "Support decides next."),
     ),
-    "escalated_by_merchant": (
+    TicketEvent.escalated_by_merchant: (
         Template("商家已申请平台介入：{ticket_no}", "平台客服将处理该申请。"),
         Template("The merchant asked support to step in on {ticket_no}", "Support decides next."),
     ),
-    "escalated_instead_of_auto_approval": (
+    TicketEvent.escalated_instead_of_auto_approval: (
         Template("售后申请 {ticket_no} 已转平台客服审核", "该申请需要人工审核，不会自动同意。"),
         Template(
             "Request {ticket_no} passed to support for review",
             "This request needs a person's review and is not approved automatically.",
         ),
     ),
-    "escalated_instead_of_auto_acceptance": (
+    TicketEvent.escalated_instead_of_auto_acceptance: (
         Template("退货 {ticket_no} 已转平台客服处理", "仓库未及时验收，需人工处理。"),
         Template(
             "Return {ticket_no} passed to support",
             "The warehouse did not check the parcel in on time; a person decides.",
         ),
     ),
-    "cancelled_by_buyer": (
+    TicketEvent.cancelled_by_buyer: (
         Template("售后申请 {ticket_no} 已撤销", "买家已撤销该申请。"),
         Template("Request {ticket_no} withdrawn", "The buyer withdrew the request."),
     ),
-    "buyer_return_timeout": (
+    TicketEvent.buyer_return_timeout: (
         Template("售后申请 {ticket_no} 已关闭", "未在期限内寄回商品，申请已自动取消。"),
         Template(
             "Request {ticket_no} cancelled",
             "The goods were not sent back in time, so the request was cancelled.",
         ),
     ),
-    "return_shipped": (
+    TicketEvent.return_shipped: (
         Template("退货已寄出：{ticket_no}", "快递：{carrier} {tracking_no}"),
         Template("Return shipped for {ticket_no}", "Parcel: {carrier} {tracking_no}"),
     ),
-    "return_delivered": (
+    TicketEvent.return_delivered: (
         Template("退货已签收入仓：{ticket_no}", "快递：{carrier} {tracking_no}，等待仓库验收。"),
         Template(
             "Return parcel for {ticket_no} delivered to the warehouse",
             "Parcel: {carrier} {tracking_no}; the warehouse inspects it next.",
         ),
     ),
-    "return_lost": (
+    TicketEvent.return_lost: (
         Template("退货包裹丢失，已自动退款：{ticket_no}", "退款金额 {amount}。"),
         Template(
             "Return parcel for {ticket_no} lost: refunded automatically",
             "Refund of {amount}.",
         ),
     ),
-    "return_delivery_overdue": (
+    TicketEvent.return_delivery_overdue: (
         Template("退货包裹超时未送达：{ticket_no}", "已转平台客服处理。"),
         Template("Return parcel for {ticket_no} overdue", "Support takes it from here."),
     ),
-    "inspection_passed": (
+    TicketEvent.inspection_passed: (
         Template("退货验收通过：{ticket_no}", "仓库已验收退回的商品。"),
         Template(
             "Returned goods for {ticket_no} passed inspection",
             "The warehouse checked the goods in and accepted them.",
         ),
     ),
-    "inspection_failed": (
+    TicketEvent.inspection_failed: (
         Template("退货验收未通过：{ticket_no}", "商家将决定部分退款或将商品退回买家。"),
         Template(
             "Returned goods for {ticket_no} failed inspection",
             "The merchant decides on a partial refund or sending the goods back.",
         ),
     ),
-    "checkin_timeout": (
+    TicketEvent.checkin_timeout: (
         Template("退货已自动验收：{ticket_no}", "仓库未在期限内验收，商品已按规则自动接收。"),
         Template(
             "Return {ticket_no} accepted automatically",
             "The warehouse did not check the parcel in on time, so it was accepted.",
         ),
     ),
-    "inspection_resolved_partial_refund": (
+    TicketEvent.inspection_resolved_partial_refund: (
         Template("商家提出部分退款：{ticket_no}", "部分退款金额 {amount}。"),
         Template("Partial refund offered on {ticket_no}", "Partial refund of {amount}."),
     ),
-    "inspection_resolved_return_to_buyer": (
+    TicketEvent.inspection_resolved_return_to_buyer: (
         Template("商品将退回买家：{ticket_no}", "如有异议，可在截止时间前申请平台介入。"),
         Template(
             "The goods of {ticket_no} go back to the buyer",
             "If you disagree, ask support to step in before the deadline.",
         ),
     ),
-    "resolve_inspection_timeout": (
+    TicketEvent.resolve_inspection_timeout: (
         Template("验收结果未处理，已转平台客服：{ticket_no}"),
         Template("Failed inspection of {ticket_no} unresolved: passed to support"),
     ),
-    "replacement_shipped": (
+    TicketEvent.replacement_shipped: (
         Template("换货已发出：{ticket_no}", "快递：{carrier} {tracking_no}"),
         Template("Replacement shipped for {ticket_no}", "Parcel: {carrier} {tracking_no}"),
     ),
-    "reship_timeout": (
+    TicketEvent.reship_timeout: (
         Template("商家未按时发出换货，已转平台客服：{ticket_no}"),
         Template("Replacement for {ticket_no} not shipped in time: passed to support"),
     ),
-    "receipt_confirmed": (
+    TicketEvent.receipt_confirmed: (
         Template("已确认收货，换货完成：{ticket_no}"),
         Template("Replacement received: {ticket_no} is complete"),
     ),
-    "receipt_timeout": (
+    TicketEvent.receipt_timeout: (
         Template("换货已自动确认收货：{ticket_no}"),
         Template("Replacement receipt confirmed automatically: {ticket_no}"),
     ),
-    "second_approval_granted": (
+    TicketEvent.second_approval_granted: (
         Template("退款已通过复核：{ticket_no}", "退款金额 {amount}。"),
         Template("Refund on {ticket_no} passed second approval", "Refund of {amount}."),
     ),
-    "second_approval_declined": (
+    TicketEvent.second_approval_declined: (
         Template("退款复核未通过：{ticket_no}", "如有异议，可在截止时间前申请平台介入。"),
         Template(
             "Refund on {ticket_no} declined at second approval",
             "If you disagree, ask support to step in before the deadline.",
         ),
     ),
-    "closed_after_rejection": (
+    TicketEvent.closed_after_rejection: (
         Template("售后申请 {ticket_no} 已关闭"),
         Template("Request {ticket_no} closed"),
     ),
-    "arbitrated_refund": (
+    TicketEvent.arbitrated_refund: (
         Template("平台裁定全额退款：{ticket_no}", "退款金额 {amount}。"),
         Template("Support decided a full refund on {ticket_no}", "Refund of {amount}."),
     ),
-    "arbitrated_partial_refund": (
+    TicketEvent.arbitrated_partial_refund: (
         Template("平台裁定部分退款：{ticket_no}", "退款金额 {amount}。"),
         Template("Support decided a partial refund on {ticket_no}", "Refund of {amount}."),
     ),
-    "arbitrated_reject": (
+    TicketEvent.arbitrated_reject: (
         Template("平台裁定驳回申请：{ticket_no}"),
         Template("Support rejected the claim on {ticket_no}"),
     ),
-    "arbitrated_return_to_buyer": (
+    TicketEvent.arbitrated_return_to_buyer: (
         Template("平台裁定商品退回买家：{ticket_no}", "不予退款。"),
         Template("Support decided the goods of {ticket_no} go back to the buyer", "No refund."),
     ),
-    "refund_refused": (
+    TicketEvent.refund_refused: (
         Template("退款无法执行：{ticket_no}", "平台客服将跟进处理。"),
         Template("The refund on {ticket_no} could not be granted", "Support follows up."),
     ),
-    "refund_settled": (
+    TicketEvent.refund_settled: (
         Template("退款已到账：{ticket_no}", "退款金额 {amount} 已退回。"),
         Template("Refund settled on {ticket_no}", "{amount} went back to the buyer."),
     ),
-    "refund_failed": (
+    TicketEvent.refund_failed: (
         Template("退款失败：{ticket_no}", "支付渠道拒绝了退款，平台客服将跟进处理。"),
         Template(
             "Refund failed on {ticket_no}",
             "The payment provider refused the refund; support follows up.",
         ),
     ),
-    "refund_redirected_to_balance": (
+    TicketEvent.refund_redirected_to_balance: (
         Template(
             "退款将退至账户余额：{ticket_no}",
             "原支付已无法退款，退款 {amount} 将退至您的账户余额。",
@@ -350,18 +363,18 @@ _TEXTS: dict[str, tuple[Template, Template]] = {
             "store-credit balance instead.",
         ),
     ),
-    "refund_reversed": (
+    TicketEvent.refund_reversed: (
         Template("退款被银行退回：{ticket_no}", "银行退回了退款 {amount}，平台客服将跟进处理。"),
         Template(
             "Refund on {ticket_no} came back",
             "The bank returned the refund of {amount}; support follows up.",
         ),
     ),
-    "refund_retried": (
+    TicketEvent.refund_retried: (
         Template("退款重新发起：{ticket_no}", "平台客服已重新发起退款 {amount}。"),
         Template("Refund sent again on {ticket_no}", "Support sent the refund of {amount} again."),
     ),
-    "settlement_overdue": (
+    TicketEvent.settlement_overdue: (
         Template("退款处理超时：{ticket_no}", "平台正在跟进退款 {amount}。"),
         Template(
             "Refund on {ticket_no} overdue", "Support is following up the refund of {amount}."
@@ -369,7 +382,7 @@ _TEXTS: dict[str, tuple[Template, Template]] = {
     ),
 }
 
-TEMPLATES: Mapping[str, Mapping[str, Template]] = MappingProxyType(
+TEMPLATES: Mapping[TicketEvent, Mapping[str, Template]] = MappingProxyType(
     {event: dict(zip(LOCALES, pair, strict=True)) for event, pair in _TEXTS.items()}
 )
 _FALLBACK = {
@@ -427,7 +440,7 @@ class Message:
     body: str
 
 
-def render(event: str, locale: str, facts: Facts) -> Message:
+def render(event: TicketEvent, locale: str, facts: Facts) -> Message:
     """The subject and plain-text body of `event` in `locale` (zh-CN unless en)."""
     locale = locale_of(locale)
     template = TEMPLATES.get(event, _FALLBACK)[locale]

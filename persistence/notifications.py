@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import contracts as c
 from domain import notifications as n
 from persistence.models import Buyer, Merchant, Notification, Order, Ticket
-from settings import NotificationSettings, get_settings
 
 PENDING, SENT, FAILED, DELIVERED = "pending", "sent", "failed", "delivered"
 # Recipients that are not a buyer or a merchant still need an id: NULLs never collide in a
@@ -32,10 +31,10 @@ def event_key(ticket_no: str, seq: int) -> str:
 async def plan_notifications(
     session: AsyncSession,
     transition: c.Transition,
-    settings: NotificationSettings | None = None,
+    fixed: n.FixedRecipients,
 ) -> int:
-    """Insert what `transition` owes every recipient on every channel; the number inserted."""
-    config = settings or get_settings().notify
+    """Insert what `transition` owes every recipient on every channel, finance and the order
+    system as `fixed` names them; the number inserted."""
     ticket = (
         await session.execute(
             select(
@@ -57,14 +56,14 @@ async def plan_notifications(
     )
     rows: list[dict[str, Any]] = []
     for role in n.audience(step):
-        contact = await _contact(session, role, ticket.buyer_id, ticket.merchant_id, config)
+        contact = await _contact(session, role, ticket.buyer_id, ticket.merchant_id, fixed)
         if contact is None:
             continue
         message = n.render(transition.event, contact.locale, facts)
         for channel, address in n.channels(contact):
             payload = _ticket_payload(key, role, transition, facts, message)
             rows.append(_row(key, transition, facts, contact, channel, address, message, payload))
-    rows += await _order_system_rows(session, key, transition, ticket.order_id, config)
+    rows += await _order_system_rows(session, key, transition, ticket.order_id, fixed)
     if not rows:
         return 0
     inserted = await session.execute(
@@ -108,7 +107,7 @@ async def _contact(
     role: n.Recipient,
     buyer_id: str,
     merchant_id: str,
-    config: NotificationSettings,
+    fixed: n.FixedRecipients,
 ) -> n.Contact | None:
     if role is n.Recipient.buyer:
         buyer = await session.get(Buyer, buyer_id)
@@ -126,8 +125,8 @@ async def _contact(
             email=merchant.email,
             webhook_url=merchant.webhook_url,
         )
-    if role is n.Recipient.finance and config.finance_email:
-        return n.Contact(role, FINANCE_ID, config.finance_locale, email=config.finance_email)
+    if role is n.Recipient.finance and fixed.finance_email:
+        return n.Contact(role, FINANCE_ID, fixed.finance_locale, email=fixed.finance_email)
     return None
 
 
@@ -185,10 +184,10 @@ async def _order_system_rows(
     key: str,
     transition: c.Transition,
     order_id: str,
-    config: NotificationSettings,
+    fixed: n.FixedRecipients,
 ) -> list[dict[str, Any]]:
     """The shop's order system hears of each change of the order's after-sales status."""
-    if not config.order_system_webhook_url:
+    if not fixed.order_system_webhook_url:
         return []
     order = (
         await session.execute(
@@ -240,7 +239,7 @@ async def _order_system_rows(
             "recipient_id": ORDER_SYSTEM_ID,
             "channel": n.Channel.webhook.value,
             "locale": "en",
-            "address": config.order_system_webhook_url,
+            "address": fixed.order_system_webhook_url,
             "subject": f"order {order_id}: after-sales status {now.after_sales_status}",
             "body": "",
             "payload": payload,

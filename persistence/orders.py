@@ -8,7 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.orders import OrderLine as DomainLine
 from domain.orders import OrderSnapshot, Payment
 from domain.refund_terms import PriorRefunds
+from domain.tickets import RefundStatus
 from persistence.models import Order, OrderLine, Refund
+
+# Refunds that left no money moved: they stop counting against the order's caps.
+_NOT_COUNTED = frozenset({RefundStatus.voided, RefundStatus.failed, RefundStatus.reversed})
 
 
 class StaleOrderVersion(Exception):
@@ -106,9 +110,7 @@ async def prior_refunds(session: AsyncSession, order_id: str) -> PriorRefunds:
     failed it, or the bank sent it back (no money stays moved: the ticket may try again)."""
     rows = (
         await session.execute(
-            select(Refund).where(
-                Refund.order_id == order_id, Refund.status.not_in(("voided", "failed", "reversed"))
-            )
+            select(Refund).where(Refund.order_id == order_id, Refund.status.not_in(_NOT_COUNTED))
         )
     ).scalars()
     quantities: dict[str, int] = {}

@@ -11,44 +11,14 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.reasons import ReasonCode
-from domain.tickets import TERMINAL_STATUSES, TicketStatus, TicketType
+from domain.reports import (
+    APPROVAL_EVENTS,
+    AUTO_APPROVAL_EVENTS,
+    REJECTION_EVENTS,
+    TIMEOUT_EVENTS,
+)
+from domain.tickets import TERMINAL_STATUSES, RefundStatus, TicketStatus, TicketType
 from persistence.models import Refund, Ticket, TimelineEntry
-
-# Timeline events that decide a claim. A ticket's outcome is its latest one, so a merchant's
-# rejection overturned by a refund in arbitration counts as approved, and an approval that the
-# second approver declines counts as rejected.
-APPROVAL_EVENTS = frozenset(
-    {
-        "approved_by_merchant",
-        "approved_automatically",
-        "approved_by_rule",
-        "arbitrated_refund",
-        "arbitrated_partial_refund",
-    }
-)
-REJECTION_EVENTS = frozenset(
-    {
-        "rejected_by_merchant",
-        "second_approval_declined",
-        "arbitrated_reject",
-        "arbitrated_return_to_buyer",
-    }
-)
-AUTO_APPROVAL_EVENTS = ("approved_automatically", "approved_by_rule")
-# What a deadline did when nobody acted in time (SPEC §3), as the workflow names it.
-TIMEOUT_EVENTS = (
-    "approved_automatically",
-    "escalated_instead_of_auto_approval",
-    "buyer_return_timeout",
-    "return_delivery_overdue",
-    "checkin_timeout",
-    "escalated_instead_of_auto_acceptance",
-    "closed_after_rejection",
-    "resolve_inspection_timeout",
-    "reship_timeout",
-    "receipt_timeout",
-    "settlement_overdue",
-)
 
 
 @dataclass(frozen=True)
@@ -166,7 +136,7 @@ async def _decisions(session: AsyncSession, scope: ReportScope) -> tuple[int, in
     latest = (
         select(TimelineEntry.ticket_no, TimelineEntry.event)
         .join(Ticket, Ticket.ticket_no == TimelineEntry.ticket_no)
-        .where(*_in_scope(scope), TimelineEntry.event.in_(APPROVAL_EVENTS | REJECTION_EVENTS))
+        .where(*_in_scope(scope), TimelineEntry.event.in_((*APPROVAL_EVENTS, *REJECTION_EVENTS)))
         .ext(distinct_on(TimelineEntry.ticket_no))
         .order_by(TimelineEntry.ticket_no, TimelineEntry.seq.desc())
         .subquery()
@@ -184,7 +154,7 @@ async def _refunded(session: AsyncSession, scope: ReportScope) -> dict[str, int]
     rows = await session.execute(
         select(Refund.currency, func.sum(Refund.amount))
         .join(Ticket, Ticket.ticket_no == Refund.ticket_no)
-        .where(*_in_scope(scope), Refund.status == "succeeded")
+        .where(*_in_scope(scope), Refund.status == RefundStatus.succeeded)
         .group_by(Refund.currency)
         .order_by(Refund.currency)
     )

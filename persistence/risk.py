@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.risk import HISTORY_WINDOW, REPEAT_TICKET_WINDOW, BuyerHistory
+from domain.tickets import RefundStatus
 from persistence.models import Order, Refund, Shipment, Ticket, WatchlistEntry
 
 
@@ -53,11 +54,11 @@ def _refunded_tickets(buyer_id: str, since: datetime, excluding: str) -> Select[
     that returned money: a succeeded refund, or completed with a refunded amount."""
     succeeded = (
         select(func.coalesce(func.sum(Refund.amount), 0))
-        .where(Refund.ticket_no == Ticket.ticket_no, Refund.status == "succeeded")
+        .where(Refund.ticket_no == Ticket.ticket_no, Refund.status == RefundStatus.succeeded)
         .scalar_subquery()
     )
     any_succeeded = exists().where(
-        Refund.ticket_no == Ticket.ticket_no, Refund.status == "succeeded"
+        Refund.ticket_no == Ticket.ticket_no, Refund.status == RefundStatus.succeeded
     )
     return select(
         Ticket.order_id, Ticket.currency, func.greatest(Ticket.refunded_amount, succeeded)

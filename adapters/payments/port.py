@@ -7,17 +7,11 @@ workflow minted and stored before the first call, so a retried call can never re
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-
-class RefundStatus(StrEnum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    REVERSED = "reversed"
+from domain.tickets import RefundStatus
 
 
 class RefundCommand(BaseModel):
@@ -36,6 +30,7 @@ class ProviderRefund(BaseModel):
     provider: str
     provider_refund_id: str
     idempotency_key: str
+    # What a provider reports: pending, succeeded, failed or reversed.
     status: RefundStatus
     amount: int
     currency: str

@@ -19,9 +19,9 @@ from adapters.payments.port import (
     ProviderRefund,
     RefundCommand,
     RefundRefused,
-    RefundStatus,
 )
 from adapters.sandbox_client import SandboxClient
+from domain.tickets import RefundStatus
 
 PROVIDER_NAME = "sandbox"
 PAYOUTS_PROVIDER_NAME = "sandbox-payouts"

@@ -22,8 +22,8 @@ from adapters.payments.port import (
     ProviderRefund,
     RefundCommand,
     RefundRefused,
-    RefundStatus,
 )
+from domain.tickets import RefundStatus
 
 PROVIDER_NAME = "stripe"
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -33,11 +33,11 @@ KEY_METADATA = "idempotency_key"
 # Stripe takes three-decimal currencies in thousandths, but only in multiples of ten.
 _THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 _STATUSES = {
-    "pending": RefundStatus.PENDING,
-    "requires_action": RefundStatus.PENDING,
-    "succeeded": RefundStatus.SUCCEEDED,
-    "failed": RefundStatus.FAILED,
-    "canceled": RefundStatus.FAILED,
+    "pending": RefundStatus.pending,
+    "requires_action": RefundStatus.pending,
+    "succeeded": RefundStatus.succeeded,
+    "failed": RefundStatus.failed,
+    "canceled": RefundStatus.failed,
 }
 # Stripe error codes that are final for this refund, as the port's stable codes.
 _REFUSALS = {
@@ -64,9 +64,9 @@ class _WireRefund(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
 
     def to_port(self, updated_at: datetime, status: RefundStatus | None = None) -> ProviderRefund:
-        status = status or _STATUSES.get(self.status, RefundStatus.PENDING)
+        status = status or _STATUSES.get(self.status, RefundStatus.pending)
         reason = self.failure_reason
-        if status is RefundStatus.FAILED and not reason:
+        if status is RefundStatus.failed and not reason:
             reason = self.status  # `canceled` (or `failed` without a reason) says why
         return ProviderRefund(
             provider=PROVIDER_NAME,
@@ -102,14 +102,14 @@ def parse_webhook_event(raw_body: bytes) -> PaymentEvent | None:
     if event.type not in _REFUND_EVENTS or event.data.object.get("object") != "refund":
         return None
     wire = _WireRefund.model_validate(event.data.object)
-    status = _STATUSES.get(wire.status, RefundStatus.PENDING)
+    status = _STATUSES.get(wire.status, RefundStatus.pending)
     # Stripe moves a refund that failed after succeeding to `failed`; the event's previous
     # attributes are the only place that says it had succeeded.
-    if status is RefundStatus.FAILED and event.data.previous_attributes.get("status") == (
+    if status is RefundStatus.failed and event.data.previous_attributes.get("status") == (
         "succeeded"
     ):
-        status = RefundStatus.REVERSED
-    if status is RefundStatus.PENDING:
+        status = RefundStatus.reversed
+    if status is RefundStatus.pending:
         return None
     created_at = datetime.fromtimestamp(event.created, UTC)
     return PaymentEvent(

@@ -16,7 +16,6 @@ from adapters.payments.port import (
     PaymentProviderUnavailable,
     ProviderRefund,
     RefundRefused,
-    RefundStatus,
 )
 from domain.bank_accounts import BankAccount
 
@@ -26,7 +25,6 @@ __all__ = [
     "PayoutGateway",
     "ProviderRefund",
     "RefundRefused",
-    "RefundStatus",
 ]
 
 

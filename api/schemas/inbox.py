@@ -6,12 +6,14 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from domain.events import TicketEvent
+
 
 class InboxItem(BaseModel):
     notification_id: int
     ticket_no: str | None
     order_id: str | None
-    event: str
+    event: TicketEvent
     locale: str
     subject: str
     body: str

@@ -7,6 +7,16 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from api.schemas.orders import MinorUnits
+from domain.reports import (
+    APPROVAL_EVENTS,
+    AUTO_APPROVAL_EVENTS,
+    REJECTION_EVENTS,
+    TIMEOUT_EVENTS,
+)
+
+
+def _names(events: tuple[str, ...]) -> str:
+    return ", ".join(f"`{event}`" for event in events)
 
 
 class ReportPeriod(BaseModel):
@@ -18,16 +28,18 @@ class ReportPeriod(BaseModel):
 
 
 class ApprovalRate(BaseModel):
-    """A ticket is decided once its timeline holds a decision event, and its outcome is its
-    latest one. Approvals: `approved_by_merchant`, `approved_automatically`, `approved_by_rule`,
-    `arbitrated_refund`, `arbitrated_partial_refund`. Rejections: `rejected_by_merchant`,
-    `second_approval_declined`, `arbitrated_reject`, `arbitrated_return_to_buyer`. So a
-    rejection overturned by a refund in arbitration counts as approved, and an approval the
-    second approver declined as rejected; tickets cancelled or still waiting for a decision
-    count in neither figure."""
+    """A ticket is decided once its timeline holds a decision event (an approval or a
+    rejection), and its outcome is its latest one. So a rejection overturned by a refund in
+    arbitration counts as approved, and an approval the second approver declined as rejected;
+    tickets cancelled or still waiting for a decision count in neither figure."""
 
-    approved: int = Field(description="decided tickets whose latest decision approves")
-    decided: int = Field(description="tickets with at least one decision event")
+    approved: int = Field(
+        description="decided tickets whose latest decision approves: " + _names(APPROVAL_EVENTS)
+    )
+    decided: int = Field(
+        description="tickets with at least one decision event: an approval, or a rejection "
+        "(" + _names(REJECTION_EVENTS) + ")"
+    )
     rate: float | None = Field(
         description="approved / decided, rounded to 4 decimals; null when nothing was decided"
     )
@@ -64,15 +76,12 @@ class SummaryReport(BaseModel):
         "or reversed); by currency code"
     )
     auto_approvals: int = Field(
-        description="`approved_automatically` (merchant review timed out) plus "
-        "`approved_by_rule` (refund before shipment) timeline events"
+        description="timeline events approving without a person (the merchant's review timed "
+        "out, or a refund before shipment): " + _names(AUTO_APPROVAL_EVENTS)
     )
     timeouts: dict[str, int] = Field(
         description="timeline events a deadline caused, per event name, every kind listed: "
-        "approved_automatically, escalated_instead_of_auto_approval, buyer_return_timeout, "
-        "return_delivery_overdue, checkin_timeout, escalated_instead_of_auto_acceptance, "
-        "closed_after_rejection, resolve_inspection_timeout, reship_timeout, "
-        "receipt_timeout, settlement_overdue"
+        + _names(TIMEOUT_EVENTS)
     )
     escalations: int = Field(
         description="tickets handed to support (the ticket's `escalated` flag: by buyer, "

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field, HttpUrl, model_validator
 from api.schemas.messages import MessageView
 from api.schemas.risk import RiskView
 from domain.bank_accounts import BankAccount
+from domain.events import TicketEvent
 from domain.money import CurrencyCode
 from domain.reasons import ReasonCode
-from domain.tickets import Destination, TicketType
+from domain.tickets import Destination, RefundStatus, TicketType
 
 
 class TicketLineBody(BaseModel):
@@ -91,7 +92,7 @@ class TimelineView(BaseModel):
     at: datetime
     actor_role: str
     actor_id: str | None
-    event: str
+    event: TicketEvent
     from_status: str | None
     to_status: str
     reason: str
@@ -113,7 +114,7 @@ class RefundView(BaseModel):
     provider: str | None
     provider_refund_id: str | None
     idempotency_key: str
-    status: str
+    status: RefundStatus
     failure_reason: str | None
     status_history: list[dict[str, Any]]
     created_at: datetime

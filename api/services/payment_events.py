@@ -15,12 +15,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.payments import sandbox
 from adapters.payments import stripe as stripe_payments
-from adapters.payments.port import PaymentEvent, RefundStatus
+from adapters.payments.port import PaymentEvent
 from adapters.payments.signing import SIGNATURE_HEADER, verify
 from api.problems import Problem
 from api.services.ticket_workflows import reopened_input, start_ticket_workflow
 from contracts import PaymentSignal
-from domain.tickets import TicketStatus
+from domain.tickets import RefundStatus, TicketStatus
 from persistence.models import PaymentEventSeen, Refund, Ticket
 from settings import Settings
 from workflows.ticket import TicketWorkflow
@@ -92,18 +92,18 @@ async def forward_payment_event(
         return "duplicate"
     status = event.refund.status
     # A refund that succeeded and is now reported failed (Stripe says so) came back all the same.
-    reversed_ = status is RefundStatus.REVERSED or (
-        status is RefundStatus.FAILED and refund.status == "succeeded"
+    reversed_ = status is RefundStatus.reversed or (
+        status is RefundStatus.failed and refund.status == RefundStatus.succeeded
     )
     signal = PaymentSignal(
         event_id=event.event_id,
         idempotency_key=refund.idempotency_key,
         provider_refund_id=event.refund.provider_refund_id,
-        status=RefundStatus.REVERSED.value if reversed_ else status.value,
+        status=RefundStatus.reversed if reversed_ else status,
         failure_reason=event.refund.failure_reason,
     )
     try:
-        if reversed_ and refund.status == "succeeded":
+        if reversed_ and refund.status == RefundStatus.succeeded:
             await _reopen(session, temporal, settings, refund, signal)
         else:
             await temporal.get_workflow_handle(refund.ticket_no).signal(

@@ -16,7 +16,7 @@ from contracts import RefundDestination, Reopening, TicketInput, TicketPolicy
 from contracts import search_attributes as sa
 from domain.money import format_minor
 from domain.orders import OrderStatus
-from domain.tickets import Actor, TicketStatus
+from domain.tickets import Actor, RefundStatus, TicketStatus
 from persistence.models import Refund, Ticket, TimelineEntry
 from persistence.orders import get_order, to_snapshot
 from settings import Settings
@@ -108,7 +108,7 @@ async def reopened_input(session: AsyncSession, ticket: Ticket, refund: Refund) 
             seq=int(seq or 0),
             refund_seq=int(refund_seq or refund.seq),
             refunded_amount=ticket.refunded_amount,
-            refund=refund_state(refund).model_copy(update={"status": "succeeded"}),
+            refund=refund_state(refund).model_copy(update={"status": RefundStatus.succeeded}),
             amount=refund.amount,
             service_fee=int(refund.breakdown.get("service_fee", 0)),
             requested_amount=refund.amount,

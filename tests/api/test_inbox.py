@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import contracts as c
+from domain.events import TicketEvent as E
+from domain.notifications import FixedRecipients
 from domain.tickets import Actor, TicketStatus
 from persistence.models import Order, Ticket
 from persistence.notifications import plan_notifications
@@ -23,9 +25,9 @@ async def _ticket_with_news(stack: Stack, label: str) -> str:
     ticket_no = f"IN{uuid.uuid4().hex[:12].upper()}"
     now = datetime.now(UTC)
     steps = [
-        ("submitted_for_review", S.submitted, S.awaiting_merchant_review, Actor.merchant),
-        ("rejected_by_merchant", S.awaiting_merchant_review, S.rejected, Actor.buyer),
-        ("escalated_by_buyer", S.rejected, S.under_arbitration, Actor.support),
+        (E.submitted_for_review, S.submitted, S.awaiting_merchant_review, Actor.merchant),
+        (E.rejected_by_merchant, S.awaiting_merchant_review, S.rejected, Actor.buyer),
+        (E.escalated_by_buyer, S.rejected, S.under_arbitration, Actor.support),
     ]
     async with stack.sessions.begin() as session:
         session.add(
@@ -70,7 +72,7 @@ async def _ticket_with_news(stack: Stack, label: str) -> str:
                 next_actor=next_actor,
                 deadline_at=now + timedelta(days=2),
             )
-            await plan_notifications(session, transition, stack.settings.notify)
+            await plan_notifications(session, transition, FixedRecipients())
     return ticket_no
 
 

@@ -5,6 +5,7 @@ planned once with their transition, sent once however often delivery is retried.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,6 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request, Response
-from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
@@ -27,10 +27,11 @@ from adapters.notifications.email import SmtpMailer
 from adapters.notifications.sms import SandboxSms
 from adapters.notifications.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, SignedWebhooks
 from adapters.payments.signing import verify
+from domain.events import TicketEvent
+from domain.notifications import FixedRecipients
 from domain.tickets import Actor, TicketStatus
 from persistence.models import Buyer, Merchant, Notification, Order, Ticket
 from persistence.notifications import plan_notifications
-from settings import NotificationSettings
 from stack.mailcatcher import MailSink, catching
 from tests.support.servers import free_port, serving
 
@@ -66,7 +67,7 @@ class World:
     sms: SandboxSms
     receiver: Receiver
     hook_url: str
-    notify: NotificationSettings
+    recipients: FixedRecipients
     activities: NotificationActivities
 
     async def deliver(self, ticket_no: str, seq: int) -> int:
@@ -75,7 +76,7 @@ class World:
 
     async def plan(self, transition: c.Transition) -> int:
         async with self.sessions.begin() as session:
-            return await plan_notifications(session, transition, self.notify)
+            return await plan_notifications(session, transition, self.recipients)
 
     async def rows(self, ticket_no: str) -> list[Notification]:
         async with self.sessions() as session:
@@ -91,12 +92,7 @@ class World:
 async def world(sessions: async_sessionmaker[AsyncSession], tmp_path: Path) -> AsyncIterator[World]:
     receiver = Receiver()
     smtp_port = free_port()
-    notify = NotificationSettings(
-        smtp_port=smtp_port,
-        finance_email="finance@shop.test",
-        order_system_webhook_url=None,
-        webhook_secret=SecretStr(SECRET),
-    )
+    recipients = FixedRecipients(finance_email="finance@shop.test")
     sms = SandboxSms(tmp_path / "sms" / "outbox.jsonl")
     webhooks = SignedWebhooks(SECRET, timeout=5)
     mailer = SmtpMailer("127.0.0.1", smtp_port, "After-sales <aftersales@shop.test>", timeout=5)
@@ -110,7 +106,7 @@ async def world(sessions: async_sessionmaker[AsyncSession], tmp_path: Path) -> A
             sms,
             receiver,
             f"{base}/hook",
-            notify,
+            recipients,
             NotificationActivities(sessions, mailer, sms, webhooks),
         )
 
@@ -190,7 +186,7 @@ def _inspection_failed(ticket_no: str, seq: int = 5) -> c.Transition:
         at=datetime.now(UTC),
         actor_role=Actor.warehouse,
         actor_id="wh-1",
-        event="inspection_failed",
+        event=TicketEvent.inspection_failed,
         from_status=TicketStatus.awaiting_inspection,
         to_status=TicketStatus.inspection_failed,
         next_actor=Actor.merchant,
@@ -304,7 +300,9 @@ async def test_a_failing_webhook_is_retried_alone(world: World) -> None:
 
 
 async def test_the_order_system_hears_each_after_sales_status_once(world: World) -> None:
-    world.notify = world.notify.model_copy(update={"order_system_webhook_url": world.hook_url})
+    world.recipients = dataclasses.replace(
+        world.recipients, order_system_webhook_url=world.hook_url
+    )
     ticket_no, _, order_id = await _ticket(
         world, buyer_locale="zh-CN", merchant_webhook=False, after_sales_status="refunding"
     )
@@ -314,13 +312,15 @@ async def test_the_order_system_hears_each_after_sales_status_once(world: World)
         version=1,
         at=datetime.now(UTC),
         actor_role=Actor.merchant,
-        event="approved_by_merchant",
+        event=TicketEvent.approved_by_merchant,
         from_status=TicketStatus.awaiting_merchant_review,
         to_status=TicketStatus.refunding,
         data={"amount": 25900},
     )
     await world.plan(refunding)
-    await world.plan(refunding.model_copy(update={"seq": 2, "event": "settlement_overdue"}))
+    await world.plan(
+        refunding.model_copy(update={"seq": 2, "event": TicketEvent.settlement_overdue})
+    )
     async with world.sessions.begin() as session:
         order = await session.get(Order, order_id)
         assert order is not None
@@ -328,7 +328,11 @@ async def test_the_order_system_hears_each_after_sales_status_once(world: World)
         order.closed_at = datetime.now(UTC)
     await world.plan(
         refunding.model_copy(
-            update={"seq": 3, "event": "refund_settled", "to_status": TicketStatus.completed}
+            update={
+                "seq": 3,
+                "event": TicketEvent.refund_settled,
+                "to_status": TicketStatus.completed,
+            }
         )
     )
     for seq in (1, 2, 3):

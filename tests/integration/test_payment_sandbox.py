@@ -27,10 +27,10 @@ from adapters.payments.port import (
     PaymentProviderUnavailable,
     RefundCommand,
     RefundRefused,
-    RefundStatus,
 )
 from adapters.payments.sandbox import SandboxPaymentGateway, parse_webhook_event
 from adapters.payments.signing import SIGNATURE_HEADER, InvalidSignature, verify
+from domain.tickets import RefundStatus
 from sandbox.payment_provider import ProviderConfig, create_app
 
 API_KEY = "sk_test_sandbox"
@@ -194,7 +194,7 @@ async def test_a_replayed_refund_returns_the_same_refund_and_creates_no_second_o
 
     assert first.provider == "sandbox"
     assert first.provider_refund_id.startswith("re_")
-    assert first.status is RefundStatus.PENDING
+    assert first.status is RefundStatus.pending
     assert (first.amount, first.currency) == (12_999, "CNY")
     assert replay.provider_refund_id == first.provider_refund_id
     assert [r["id"] for r in await sandbox.refunds_of("pay_1001")] == [first.provider_refund_id]
@@ -231,7 +231,7 @@ async def test_a_refund_settles_and_a_signed_webhook_reports_it(
     assert event.type == "refund.succeeded"
     assert event.refund.provider_refund_id == refund.provider_refund_id
     assert event.refund.idempotency_key == refund.idempotency_key
-    assert event.refund.status is RefundStatus.SUCCEEDED
+    assert event.refund.status is RefundStatus.succeeded
     assert (event.refund.amount, event.refund.currency) == (12_999, "CNY")
     assert (await sandbox.gateway.get_refund(refund.provider_refund_id)).status == "succeeded"
 
@@ -260,7 +260,7 @@ async def test_a_fail_rule_settles_the_refund_as_failed_with_its_reason(
     await receiver.wait_until(lambda: len(receiver.accepted()) == 2)
 
     failed = await sandbox.gateway.get_refund(refund.provider_refund_id)
-    assert failed.status is RefundStatus.FAILED
+    assert failed.status is RefundStatus.failed
     assert failed.failure_reason == "account_closed"
     assert (await sandbox.gateway.get_refund(other.provider_refund_id)).status == "succeeded"
     [event] = [parse_webhook_event(d.body) for d in receiver.accepted("refund.failed")]
@@ -295,7 +295,7 @@ async def test_a_refund_reversed_after_success_reports_both_events_in_order(
     assert [e.type for e in events] == ["refund.succeeded", "refund.reversed"]
     assert {e.refund.provider_refund_id for e in events} == {refund.provider_refund_id}
     reversed_refund = await sandbox.gateway.get_refund(refund.provider_refund_id)
-    assert reversed_refund.status is RefundStatus.REVERSED
+    assert reversed_refund.status is RefundStatus.reversed
     assert reversed_refund.failure_reason == "beneficiary_account_closed"
 
 
@@ -338,7 +338,7 @@ async def test_a_restarted_provider_keeps_its_refunds_and_settles_the_pending_on
     second = await start_sandbox()
 
     kept = await second.gateway.get_refund(refund.provider_refund_id)
-    assert kept.status is RefundStatus.PENDING
+    assert kept.status is RefundStatus.pending
     assert kept.created_at == refund.created_at
     replay = await second.gateway.create_refund(command())
     assert replay.provider_refund_id == refund.provider_refund_id
@@ -373,7 +373,7 @@ async def test_a_payment_older_than_the_refund_window_is_refused(sandbox: Sandbo
     recent = await sandbox.gateway.create_refund(
         command(payment_created_at=datetime.now(UTC) - timedelta(days=179))
     )
-    assert recent.status is RefundStatus.PENDING
+    assert recent.status is RefundStatus.pending
 
 
 async def test_an_unknown_refund_is_refused(sandbox: Sandbox) -> None:

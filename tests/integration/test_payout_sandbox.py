@@ -21,12 +21,13 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 
-from adapters.payments.port import PaymentProviderUnavailable, RefundRefused, RefundStatus
+from adapters.payments.port import PaymentProviderUnavailable, RefundRefused
 from adapters.payments.sandbox import parse_webhook_event
 from adapters.payments.signing import SIGNATURE_HEADER, verify
 from adapters.payouts.port import PayoutCommand, PayoutGateway, ProviderRefund
 from adapters.payouts.sandbox import SandboxPayoutGateway
 from domain.bank_accounts import BankAccount
+from domain.tickets import RefundStatus
 from sandbox.payment_provider import ProviderConfig, create_app
 from sandbox.payment_provider.db import Database
 from tests.support.servers import serving
@@ -163,9 +164,9 @@ async def test_a_payout_is_pending_then_settles_as_succeeded(sandbox: Sandbox) -
     assert payout.provider == "sandbox-payouts"
     assert payout.provider_refund_id.startswith("po_")
     assert payout.idempotency_key == "AS20261123-000042:payout:1"
-    assert payout.status is RefundStatus.PENDING
+    assert payout.status is RefundStatus.pending
     assert (payout.amount, payout.currency) == (12_999, "EUR")
-    settled = await sandbox.settled(payout.provider_refund_id, RefundStatus.SUCCEEDED)
+    settled = await sandbox.settled(payout.provider_refund_id, RefundStatus.succeeded)
     assert settled.failure_reason is None
     assert settled.created_at == payout.created_at
 
@@ -265,11 +266,11 @@ async def test_a_fail_rule_settles_the_payout_as_failed_with_its_reason(
     blocked = await sandbox.gateway.create_payout(command("key-2", reference="ORD-2002"))
     other = await sandbox.gateway.create_payout(command("key-3", reference="ORD-3003"))
 
-    failed = await sandbox.settled(closed.provider_refund_id, RefundStatus.FAILED)
+    failed = await sandbox.settled(closed.provider_refund_id, RefundStatus.failed)
     assert failed.failure_reason == "account_closed"
-    failed = await sandbox.settled(blocked.provider_refund_id, RefundStatus.FAILED)
+    failed = await sandbox.settled(blocked.provider_refund_id, RefundStatus.failed)
     assert failed.failure_reason == "blocked"
-    await sandbox.settled(other.provider_refund_id, RefundStatus.SUCCEEDED)
+    await sandbox.settled(other.provider_refund_id, RefundStatus.succeeded)
     await receiver.wait_for(3)
     assert sorted(receiver.accepted_types()) == [
         "payout.failed",
@@ -282,8 +283,8 @@ async def test_a_returned_transfer_succeeds_then_is_reversed(sandbox: Sandbox) -
     await sandbox.add_rule(match_payment_reference="ORD-1001", outcome="reverse_after_success")
     payout = await sandbox.gateway.create_payout(command())
 
-    await sandbox.settled(payout.provider_refund_id, RefundStatus.SUCCEEDED)
-    returned = await sandbox.settled(payout.provider_refund_id, RefundStatus.REVERSED)
+    await sandbox.settled(payout.provider_refund_id, RefundStatus.succeeded)
+    returned = await sandbox.settled(payout.provider_refund_id, RefundStatus.reversed)
 
     assert returned.failure_reason == "returned_by_receiving_bank"
 
@@ -295,7 +296,7 @@ async def test_signed_webhooks_report_the_success_then_the_reversal(
     receiver.refusing = {"payout.succeeded"}
     await sandbox.add_rule(outcome="reverse_after_success", reason="beneficiary_account_closed")
     payout = await sandbox.gateway.create_payout(command())
-    await sandbox.settled(payout.provider_refund_id, RefundStatus.REVERSED)
+    await sandbox.settled(payout.provider_refund_id, RefundStatus.reversed)
     await asyncio.sleep(0.3)
     assert receiver.accepted() == []
 
@@ -308,7 +309,7 @@ async def test_signed_webhooks_report_the_success_then_the_reversal(
         verify(SECRET, headers[SIGNATURE_HEADER.lower()], body, int(time.time()), 300)
         events.append(parse_webhook_event(body))
     assert [e.type for e in events] == ["payout.succeeded", "payout.reversed"]
-    assert [e.refund.status for e in events] == [RefundStatus.SUCCEEDED, RefundStatus.REVERSED]
+    assert [e.refund.status for e in events] == [RefundStatus.succeeded, RefundStatus.reversed]
     for event in events:
         assert event.event_id.startswith("evt_")
         assert event.refund.provider == "sandbox-payouts"

@@ -24,11 +24,11 @@ from adapters.payments.port import (
     PaymentProviderUnavailable,
     RefundCommand,
     RefundRefused,
-    RefundStatus,
 )
 from adapters.payments.signing import sign
 from adapters.payments.stripe import SIGNATURE_HEADER, StripeGateway
 from api.app import create_app
+from domain.tickets import RefundStatus
 from persistence.models import PaymentEventSeen
 from settings import StripeSettings
 from tests.support.localstripe import LocalStripe, running_localstripe
@@ -148,14 +148,14 @@ async def test_a_refund_goes_through_stripe_under_our_key(
 
     assert (refund.provider, refund.status, refund.amount, refund.currency) == (
         "stripe",
-        RefundStatus.SUCCEEDED,
+        RefundStatus.succeeded,
         2_500,
         "USD",
     )
     assert refund.idempotency_key == command.idempotency_key
     assert (again.provider_refund_id, again.status, again.amount) == (
         refund.provider_refund_id,
-        RefundStatus.SUCCEEDED,
+        RefundStatus.succeeded,
         2_500,
     )
     assert [(r["id"], r["amount"]) for r in at_stripe] == [(refund.provider_refund_id, 2_500)]

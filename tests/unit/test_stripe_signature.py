@@ -15,10 +15,10 @@ import pytest
 import stripe
 from pydantic import SecretStr, ValidationError
 
-from adapters.payments.port import RefundStatus
 from adapters.payments.signing import InvalidSignature, sign
 from adapters.payments.stripe import SIGNATURE_HEADER, parse_webhook_event
 from api.services.payment_events import WebhookSource, webhook_source
+from domain.tickets import RefundStatus
 from settings import Settings, StripeSettings
 
 SECRET = "whsec_stripe_unit"
@@ -130,7 +130,7 @@ def test_a_refund_event_carries_our_key_from_the_metadata() -> None:
         "T-9:1",
     )
     assert (refund.status, refund.amount, refund.currency) == (
-        RefundStatus.SUCCEEDED,
+        RefundStatus.succeeded,
         1_230,
         "KWD",
     )
