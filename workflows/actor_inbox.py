@@ -43,8 +43,6 @@ class ActorInbox:
     def check(self, action: Action, request: c.ActorAction) -> None:
         """Validators refuse before anything is written to the history."""
         record = self._record
-        if not may_now(request.actor, action, record.status):
-            raise ApplicationError(self._refusal(action), type=c.ILLEGAL_TRANSITION)
         if record.deadline_passed():
             assert record.deadline_at is not None
             raise ApplicationError(
@@ -58,6 +56,8 @@ class ActorInbox:
                 f"{action} is not possible right now: {busy}; send it again once that is done",
                 type=c.ACTION_IN_PROGRESS,
             )
+        if not may_now(request.actor, action, record.status):
+            raise ApplicationError(self._refusal(action), type=c.ILLEGAL_TRANSITION)
         expected = request.expected_version
         if expected is not None and expected != record.version:
             raise ApplicationError(
@@ -110,6 +110,10 @@ class ActorInbox:
             self._busy = also_means if outside else "the outcome of the ticket's deadline"
             self._busy += " is being applied"
         return taken
+
+    def step_done(self) -> None:
+        """The step has recorded what it applied: the next state's refusals speak for it."""
+        self._busy = None
 
     async def next(self) -> Taken:
         """The next action of a state without deadline."""

@@ -90,17 +90,20 @@ class TicketWorkflow:
             await self._review.open_before_shipment()
         else:
             await self._review.open_for_review()
+        self._inbox.step_done()
         while True:
             # Each waiting state races its actors against its deadline, then moves the ticket on.
             while record.status not in TERMINAL_STATUSES:
                 if record.status is S.refund_failed and not workflow.patched(RETRY_FAILED_REFUND):
                     break  # tickets from before support could retry ended here
                 await self._steps[record.status]()
+                self._inbox.step_done()
             await workflow.wait_condition(workflow.all_handlers_finished)
             await record.deliveries_finished()
             if self._ledger.reversal is None or not workflow.patched(REFUND_REVERSAL):
                 break
             await self._settlement.refund_reversed()
+            self._inbox.step_done()
         return c.TicketResult(
             ticket_no=ticket.ticket_no,
             status=record.status,

@@ -51,10 +51,22 @@ class FakeProvider:
     polls: int = 0
     executions: int = 0
     settlements: list[c.Settlement] = field(default_factory=list)
+    # Set: the activity of that name (or `record_transition:<event>`) waits for `release`.
+    hold_at: str | None = None
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def _held(self, name: str) -> None:
+        """A step that awaits this activity stays in the middle of applying its action."""
+        if self.hold_at == name:
+            self.hold_at = None
+            self.holding.set()
+            await self.release.wait()
 
     def activities(self) -> list[Callable[..., Any]]:
         @activity.defn(name=c.RECORD_TRANSITION)
         async def record_transition(transition: c.Transition) -> None:
+            await self._held(f"{c.RECORD_TRANSITION}:{transition.event}")
             self.transitions.append(transition)
 
         @activity.defn(name=c.DELIVER_NOTIFICATIONS)
@@ -74,6 +86,7 @@ class FakeProvider:
 
         @activity.defn(name=c.GRANT_REFUND)
         async def grant_refund(request: c.GrantRequest) -> c.Grant:
+            await self._held(c.GRANT_REFUND)
             self.grants.append(request)
             decided = AMOUNT if request.requested_amount is None else request.requested_amount
             return c.Grant(
@@ -131,6 +144,7 @@ class FakeProvider:
 
         @activity.defn(name=c.VOID_GRANT)
         async def void_grant(voiding: c.Settlement) -> None:
+            await self._held(c.VOID_GRANT)
             self.settlements.append(voiding)
 
         return [
