@@ -35,6 +35,18 @@ from tests.workflows.fakes import (
 from workflows.ticket import TicketWorkflow
 
 HISTORIES = Path(__file__).with_name("histories")
+AFTER_COMMIT = "_after_commit"
+# Flows whose steps are written once the task that decided them is committed (one per context).
+RECORDED_AFTER_COMMIT = (
+    "refund_before_shipment_polled",
+    "second_approval_declined",
+    "refund_after_shipment_approved",
+    "review_timeout_auto_approved",
+    "rejected_escalated_arbitrated",
+    "return_refunded_after_inspection",
+    "return_inspection_failed_partial_refund",
+    "exchange_completed",
+)
 Scenario = Callable[
     [WorkflowEnvironment, WorkflowHandle[TicketWorkflow, c.TicketResult]], Awaitable[None]
 ]
@@ -193,6 +205,19 @@ async def _cancelled(env: WorkflowEnvironment, handle: Handle) -> None:
     await handle.execute_update(TicketWorkflow.cancel, c.Cancel(actor=Actor.buyer))
 
 
+def _fresh(
+    provider: FakeProvider, overrides: dict[str, object]
+) -> tuple[FakeProvider, dict[str, object]]:
+    """A provider that has seen nothing yet, configured as `provider` was."""
+    return FakeProvider(
+        settle_after_polls=provider.settle_after_polls,
+        needs_second_approval=provider.needs_second_approval,
+        final_status=provider.final_status,
+        refuse=provider.refuse,
+        risk=provider.risk,
+    ), overrides
+
+
 async def main() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path(), data_converter=pydantic_data_converter
@@ -264,6 +289,12 @@ async def main() -> None:
         (name, provider, {}, act) for name, (provider, act) in scenarios.items()
     ]
     runs += [(name, *run) for name, run in reviewed.items()]
+    # The same flows once more, recorded by the regular activity after commit (RECORD_AFTER_COMMIT).
+    runs += [
+        (f"{name}{AFTER_COMMIT}", *_fresh(provider, overrides), act)
+        for name, provider, overrides, act in list(runs)
+        if name in RECORDED_AFTER_COMMIT
+    ]
     for name, provider, overrides, act in runs:
         if (HISTORIES / f"{name}.json").exists():
             continue

@@ -3,6 +3,8 @@ command sequence of a recorded history fails here, unless it is behind `workflow
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.ticket import TicketWorkflow
+from tests.workflows.record_histories import AFTER_COMMIT, RECORDED_AFTER_COMMIT
+from workflows.ticket import RECORD_AFTER_COMMIT, TicketWorkflow
 
 HISTORIES = {
     path.stem: path.read_text()
@@ -40,6 +43,35 @@ def test_every_recorded_flow_has_a_history() -> None:
         "return_lost_refunded",
         "exchange_completed",
     } <= set(HISTORIES)
+    assert {f"{name}{AFTER_COMMIT}" for name in RECORDED_AFTER_COMMIT} <= set(HISTORIES)
+
+
+def _patches(events: list[dict[str, object]]) -> set[str]:
+    found = set()
+    for event in events:
+        marker = event.get("markerRecordedEventAttributes")
+        if isinstance(marker, dict) and marker.get("markerName") == "core_patch":
+            payload = marker["details"]["patch-data"]["payloads"][0]["data"]
+            found.add(json.loads(base64.b64decode(payload))["id"])
+    return found
+
+
+def _scheduled(events: list[dict[str, object]]) -> list[str]:
+    return [
+        event["activityTaskScheduledEventAttributes"]["activityType"]["name"]  # type: ignore[index]
+        for event in events
+        if "activityTaskScheduledEventAttributes" in event
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED_AFTER_COMMIT))
+def test_histories_after_commit_write_each_step_in_a_regular_activity(name: str) -> None:
+    before = json.loads(HISTORIES[name])["events"]
+    after = json.loads(HISTORIES[f"{name}{AFTER_COMMIT}"])["events"]
+    assert RECORD_AFTER_COMMIT not in _patches(before)
+    assert "record_transition" not in _scheduled(before)
+    assert RECORD_AFTER_COMMIT in _patches(after)
+    assert _scheduled(after).count("record_transition") >= 2
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
