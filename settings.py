@@ -12,8 +12,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import (
+    AliasGenerator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.policy import Deadlines, OpeningRules, RefundRules
 
 
 def _seconds_or_iso(value: object) -> object:
@@ -38,46 +47,50 @@ def _split_thresholds(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
-DurationList = Annotated[list[timedelta], NoDecode, BeforeValidator(_split_durations)]
 ThresholdMap = Annotated[dict[str, int], NoDecode, BeforeValidator(_split_thresholds)]
 
 _ENV = SettingsConfigDict(env_file=".env", extra="ignore")
 
 
-class DeadlineSettings(BaseSettings):
-    """SPEC §3 deadlines, `DEADLINE_*`; a merchant's stored policy overrides them per ticket."""
-
-    model_config = SettingsConfigDict(env_prefix="DEADLINE_", env_file=".env", extra="ignore")
-
-    merchant_review: Duration = timedelta(hours=48)
-    buyer_return: Duration = timedelta(days=7)
-    return_delivery: Duration = timedelta(days=15)
-    warehouse_checkin: Duration = timedelta(days=10)
-    buyer_after_rejection: Duration = timedelta(days=7)
-    resolve_inspection: Duration = timedelta(hours=48)
-    reship: Duration = timedelta(hours=48)
-    confirm_receipt: Duration = timedelta(days=10)
-    refund_settlement: Duration = timedelta(days=7)
+# The variables of policy fields outside SPEC §10's `DEADLINE_<field>` and `POLICY_<field>` names.
+_POLICY_VARIABLES = {
+    "review_reminders": "REMINDERS_BEFORE_REVIEW_DEADLINE",
+    "refund_shipping_on_merchant_fault": "REFUND_SHIPPING_ON_MERCHANT_FAULT",
+}
 
 
-class PolicySettings(BaseSettings):
-    """SPEC §2 windows and limits, `POLICY_*`; a merchant's stored policy overrides them."""
+def _policy_variable(name: str) -> str:
+    """The environment variable README.md documents for a policy field's global default."""
+    if name in _POLICY_VARIABLES:
+        return _POLICY_VARIABLES[name]
+    if name in Deadlines.model_fields:
+        return f"DEADLINE_{name.upper()}"
+    if name in OpeningRules.model_fields:
+        return f"POLICY_{name.upper()}"
+    raise LookupError(f"policy field {name} has no environment variable")
 
-    model_config = SettingsConfigDict(env_prefix="POLICY_", env_file=".env", extra="ignore")
 
-    # How long after delivery a return, exchange or refund may be asked for.
-    no_reason_return_window: Duration = timedelta(days=7)
-    merchant_fault_window: Duration = timedelta(days=15)
-    # Tickets that may ever include one order line, whatever became of them.
-    max_applications_per_line: int = Field(3, ge=1, le=10)
+class PolicySettings(BaseSettings, RefundRules, OpeningRules, Deadlines):
+    """Every merchant's policy unless it overrides a value, field for field; the per-currency
+    second-approval thresholds are in `MoneySettings`."""
 
-
-class ReminderSettings(BaseSettings):
-    model_config = _ENV
-
-    reminders_before_review_deadline: DurationList = Field(
-        default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)]
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        extra="ignore",
+        enable_decoding=False,
+        alias_generator=AliasGenerator(validation_alias=_policy_variable),
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _as_written(cls, value: object, info: ValidationInfo) -> object:
+        """Durations in ISO 8601 or plain seconds, lists of them comma-separated (SPEC §10)."""
+        annotation = cls.model_fields[str(info.field_name)].annotation
+        if annotation is timedelta:
+            return _seconds_or_iso(value)
+        if annotation == list[timedelta]:
+            return _split_durations(value)
+        return value
 
 
 class MoneySettings(BaseSettings):
@@ -86,7 +99,6 @@ class MoneySettings(BaseSettings):
     # Per-currency second-approval thresholds in minor units; currencies not listed use
     # 5,000 major units of their own currency (SPEC §4).
     second_approval_thresholds: ThresholdMap = Field(default_factory=dict)
-    shipping_on_merchant_fault: bool = True
     # How often the ticket asks the provider for a refund's status when no webhook came.
     status_poll_interval: Duration = timedelta(minutes=5)
     # How long a compensation coupon issued as a refund stays valid.
@@ -197,9 +209,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
+    # How often the worker's Temporal Schedule runs the consistency check (SPEC §11).
+    consistency_check_every: Duration = timedelta(minutes=15)
 
-    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
-    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     money: MoneySettings = Field(default_factory=MoneySettings)
     payment_sandbox: PaymentSandboxSettings = Field(default_factory=PaymentSandboxSettings)

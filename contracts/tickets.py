@@ -4,32 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from contracts.activities import RefundDestination, RefundState
+from domain.policy import Deadlines, RefundRules
 from domain.tickets import Actor, TicketStatus, TicketType
 
 
-class TicketPolicy(BaseModel):
-    """The policy a ticket was opened under; it never changes for that ticket."""
+class TicketPolicy(RefundRules, Deadlines):
+    """The policy a ticket was opened under; it never changes for that ticket.
+
+    Every field of `domain.policy.Policy` but its opening rules, as the global settings and the
+    merchant's overrides set them (their SPEC defaults let payloads of tickets opened before a
+    field existed decode), plus what only the ticket records.
+    """
 
     version: str
-    merchant_review: timedelta
-    buyer_after_rejection: timedelta
-    refund_settlement: timedelta
+    # How often the ticket asks the provider for a refund's status when no webhook came.
     refund_status_poll: timedelta
+    # The merchant's threshold, else the global one of the order's currency: never None here.
     second_approval_threshold: int
-    refund_shipping_on_merchant_fault: bool = True
-    # Defaults of SPEC §3, so payloads of tickets opened before these existed still decode.
-    review_reminders: list[timedelta] = Field(
-        default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)]
-    )
-    buyer_return: timedelta = timedelta(days=7)
-    return_delivery: timedelta = timedelta(days=15)
-    warehouse_checkin: timedelta = timedelta(days=10)
-    resolve_inspection: timedelta = timedelta(hours=48)
-    reship: timedelta = timedelta(hours=48)
-    confirm_receipt: timedelta = timedelta(days=10)
 
 
 class Reopening(BaseModel):

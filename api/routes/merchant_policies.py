@@ -58,7 +58,7 @@ async def replace_policy(
     version; tickets already open keep the version they were opened under."""
     await _known(session, merchant_id, principal)
     stored = await save_overrides(
-        session, merchant_id, body.model_dump(mode="json", exclude_none=True), principal.name
+        session, merchant_id, body.model_dump(exclude_none=True), principal.name
     )
     applied = applied_policy(settings, merchant_id, stored)
     await session.commit()

@@ -1,62 +1,68 @@
-"""Request and response bodies of the merchant policy endpoints."""
+"""Request and response bodies of the merchant policy endpoints, one field per policy field."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.fields import FieldInfo
 
+from domain.policy import Policy
 from settings import Duration
 
 # ISO 8601 (`PT48H`, `P7D`) or seconds, and never zero or negative.
 PositiveDuration = Annotated[Duration, Field(gt=timedelta(0))]
+MAX_REMINDERS = 10
+
+# What the published schema says of a field besides its name.
+_UPDATE_NOTES = {
+    "review_reminders": "before the merchant review deadline",
+    "second_approval_threshold": "minor units of the order's currency, for all currencies",
+}
+_EFFECTIVE_NOTES = {"second_approval_threshold": "null: the global per-currency thresholds apply"}
 
 
-class PolicyUpdate(BaseModel):
-    """The merchant's overrides; keys left out (or null) follow the global policy."""
+def _accepted(field: FieldInfo) -> Any:
+    """What a merchant may send for a field: positive durations, at most ten reminders, and the
+    policy's own limits."""
+    if field.annotation is timedelta:
+        return PositiveDuration
+    if field.annotation == list[timedelta]:
+        return Annotated[list[PositiveDuration], Field(max_length=MAX_REMINDERS)]
+    if field.metadata:
+        return Annotated[(field.annotation, *field.metadata)]
+    return field.annotation
 
-    model_config = ConfigDict(extra="forbid")
 
-    merchant_review: PositiveDuration | None = None
-    buyer_return: PositiveDuration | None = None
-    return_delivery: PositiveDuration | None = None
-    warehouse_checkin: PositiveDuration | None = None
-    buyer_after_rejection: PositiveDuration | None = None
-    resolve_inspection: PositiveDuration | None = None
-    reship: PositiveDuration | None = None
-    confirm_receipt: PositiveDuration | None = None
-    refund_settlement: PositiveDuration | None = None
-    review_reminders: list[PositiveDuration] | None = Field(
-        None, max_length=10, description="before the merchant review deadline"
+def _update_model() -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        name: (_accepted(field) | None, Field(None, description=_UPDATE_NOTES.get(name)))
+        for name, field in Policy.model_fields.items()
+    }
+    return create_model(
+        "PolicyUpdate",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="The merchant's overrides; keys left out (or null) follow the global policy.",
+        **fields,
     )
-    no_reason_return_window: PositiveDuration | None = None
-    merchant_fault_window: PositiveDuration | None = None
-    max_applications_per_line: int | None = Field(None, ge=1, le=10)
-    refund_shipping_on_merchant_fault: bool | None = None
-    second_approval_threshold: int | None = Field(
-        None, ge=0, description="minor units of the order's currency, for all currencies"
-    )
 
 
-class EffectivePolicy(BaseModel):
-    merchant_review: timedelta
-    buyer_return: timedelta
-    return_delivery: timedelta
-    warehouse_checkin: timedelta
-    buyer_after_rejection: timedelta
-    resolve_inspection: timedelta
-    reship: timedelta
-    confirm_receipt: timedelta
-    refund_settlement: timedelta
-    review_reminders: list[timedelta]
-    no_reason_return_window: timedelta
-    merchant_fault_window: timedelta
-    max_applications_per_line: int
-    refund_shipping_on_merchant_fault: bool
-    second_approval_threshold: int | None = Field(
-        description="null: the global per-currency thresholds apply"
-    )
+def _effective_model() -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        name: (field.annotation, Field(description=_EFFECTIVE_NOTES.get(name)))
+        for name, field in Policy.model_fields.items()
+    }
+    return create_model("EffectivePolicy", **fields)
+
+
+if TYPE_CHECKING:
+    # Built from the policy's fields at import; to a type checker, plain models.
+    PolicyUpdate = BaseModel
+    EffectivePolicy = BaseModel
+else:
+    PolicyUpdate = _update_model()
+    EffectivePolicy = _effective_model()
 
 
 class PolicyView(BaseModel):

@@ -9,50 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import TicketPolicy
-from domain.eligibility import ReturnWindows
 from domain.money import default_second_approval_threshold
+from domain.policy import Policy
 from domain.refund_terms import RefundPolicy
 from persistence.models import MerchantPolicy
-from persistence.policies import get_policy
+from persistence.policies import get_policy, stored_overrides
 from settings import Settings
-
-
-class PolicyValues(BaseModel):
-    """Every value a merchant may override, as it applies to that merchant's new tickets."""
-
-    merchant_review: timedelta
-    buyer_return: timedelta
-    return_delivery: timedelta
-    warehouse_checkin: timedelta
-    buyer_after_rejection: timedelta
-    resolve_inspection: timedelta
-    reship: timedelta
-    confirm_receipt: timedelta
-    refund_settlement: timedelta
-    review_reminders: list[timedelta]
-    no_reason_return_window: timedelta
-    merchant_fault_window: timedelta
-    max_applications_per_line: int
-    refund_shipping_on_merchant_fault: bool
-    # Minor units in the order's currency, for every currency of the merchant; None leaves the
-    # global per-currency thresholds in force.
-    second_approval_threshold: int | None = None
-
-    @property
-    def windows(self) -> ReturnWindows:
-        return ReturnWindows(
-            no_reason=self.no_reason_return_window, merchant_fault=self.merchant_fault_window
-        )
-
-
-OVERRIDABLE_KEYS = frozenset(PolicyValues.model_fields)
 
 
 @dataclass(frozen=True)
@@ -60,31 +28,16 @@ class AppliedPolicy:
     """The policy in force for one merchant, and which version of it that is."""
 
     version: str
-    values: PolicyValues
+    values: Policy
     overrides: dict[str, Any] = field(default_factory=dict)
     revision: int = 0
     updated_by: str | None = None
     updated_at: datetime | None = None
 
 
-def global_values(settings: Settings) -> PolicyValues:
-    deadlines = settings.deadlines
-    return PolicyValues(
-        merchant_review=deadlines.merchant_review,
-        buyer_return=deadlines.buyer_return,
-        return_delivery=deadlines.return_delivery,
-        warehouse_checkin=deadlines.warehouse_checkin,
-        buyer_after_rejection=deadlines.buyer_after_rejection,
-        resolve_inspection=deadlines.resolve_inspection,
-        reship=deadlines.reship,
-        confirm_receipt=deadlines.confirm_receipt,
-        refund_settlement=deadlines.refund_settlement,
-        review_reminders=list(settings.reminders.reminders_before_review_deadline),
-        no_reason_return_window=settings.policy.no_reason_return_window,
-        merchant_fault_window=settings.policy.merchant_fault_window,
-        max_applications_per_line=settings.policy.max_applications_per_line,
-        refund_shipping_on_merchant_fault=settings.money.shipping_on_merchant_fault,
-    )
+def global_values(settings: Settings) -> Policy:
+    """The settings' policy; its threshold is None, so the per-currency global ones apply."""
+    return Policy.model_validate(settings.policy.model_dump())
 
 
 def global_version(settings: Settings) -> str:
@@ -105,8 +58,10 @@ def applied_policy(
     base = global_values(settings)
     if stored is None:
         return AppliedPolicy(version=global_version(settings), values=base)
-    overrides = {k: v for k, v in stored.overrides.items() if k in OVERRIDABLE_KEYS}
-    values = PolicyValues.model_validate({**base.model_dump(), **overrides})
+    overrides = stored_overrides(stored)
+    values = Policy.model_validate(
+        {name: overrides.get(name, getattr(base, name)) for name in Policy.model_fields}
+    )
     return AppliedPolicy(
         version=f"{merchant_id}-v{stored.version}" if overrides else global_version(settings),
         values=values,
@@ -123,7 +78,7 @@ async def merchant_policy(
     return applied_policy(settings, merchant_id, await get_policy(session, merchant_id))
 
 
-def _threshold(settings: Settings, currency: str, values: PolicyValues) -> int:
+def _threshold(settings: Settings, currency: str, values: Policy) -> int:
     if values.second_approval_threshold is not None:
         return values.second_approval_threshold
     return settings.money.second_approval_thresholds.get(
@@ -136,22 +91,14 @@ def ticket_policy(
 ) -> TicketPolicy:
     """What a ticket in `currency` freezes at opening; the global policy without `applied`."""
     applied = applied or applied_policy(settings, "", None)
-    values = applied.values
-    return TicketPolicy(
-        version=applied.version,
-        merchant_review=values.merchant_review,
-        buyer_after_rejection=values.buyer_after_rejection,
-        refund_settlement=values.refund_settlement,
-        refund_status_poll=settings.money.status_poll_interval,
-        second_approval_threshold=_threshold(settings, currency, values),
-        refund_shipping_on_merchant_fault=values.refund_shipping_on_merchant_fault,
-        review_reminders=list(values.review_reminders),
-        buyer_return=values.buyer_return,
-        return_delivery=values.return_delivery,
-        warehouse_checkin=values.warehouse_checkin,
-        resolve_inspection=values.resolve_inspection,
-        reship=values.reship,
-        confirm_receipt=values.confirm_receipt,
+    frozen = applied.values.model_dump(include=set(TicketPolicy.model_fields))
+    return TicketPolicy.model_validate(
+        {
+            **frozen,
+            "version": applied.version,
+            "refund_status_poll": settings.money.status_poll_interval,
+            "second_approval_threshold": _threshold(settings, currency, applied.values),
+        }
     )
 
 

@@ -33,14 +33,16 @@ CONDITIONS = {"service_started", "service_healthy", "service_completed_successfu
 
 
 def settings_env_names(cls: type[BaseSettings] = Settings, prefix: str = "") -> set[str]:
-    """Environment names a settings class reads: its env_prefix plus each field, upper-cased;
-    nested settings groups read their own prefix."""
+    """Environment names a settings class reads: its env_prefix plus each field, upper-cased,
+    or the field's alias; nested settings groups read their own prefix."""
     prefix = cls.model_config.get("env_prefix") or prefix
     names: set[str] = set()
     for name, field in cls.model_fields.items():
         kind = field.annotation
         if isinstance(kind, type) and issubclass(kind, BaseSettings):
             names |= settings_env_names(kind)
+        elif isinstance(field.validation_alias, str):
+            names.add(field.validation_alias.upper())
         else:
             names.add(f"{prefix}{name}".upper())
     return names

@@ -8,8 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.schemas.policies import EffectivePolicy, PolicyUpdate
-from api.services.policy import OVERRIDABLE_KEYS
 from domain.eligibility import (
     EligibilityError,
     ReturnWindows,
@@ -108,7 +106,3 @@ def test_a_line_may_be_applied_for_three_times_then_the_fourth_is_refused() -> N
     assert refused.value.code == "too_many_applications"
     assert refused.value.field == "lines[1].line_id"
     assert "L2" in refused.value.message and "3" in refused.value.message
-
-
-def test_every_overridable_key_can_be_set_and_is_shown() -> None:
-    assert set(PolicyUpdate.model_fields) == OVERRIDABLE_KEYS == set(EffectivePolicy.model_fields)

@@ -1,0 +1,100 @@
+"""A merchant's after-sales policy (SPEC §2, §3, §4): every value once, with its SPEC default.
+
+The global settings give every value a default, a merchant's stored overrides replace some of them,
+and a ticket freezes all but the `OpeningRules` at opening (`contracts.TicketPolicy`), so a change
+affects new tickets only (SPEC §3); the opening rules decide only whether a ticket may be opened.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+
+from domain.eligibility import ReturnWindows
+
+
+class Deadlines(BaseModel):
+    """How long each waiting state of SPEC §3 waits before its timeout acts."""
+
+    merchant_review: timedelta = Field(
+        timedelta(hours=48),
+        description="the merchant's review; then approved, or escalated (risky buyer, large sum)",
+    )
+    buyer_return: timedelta = Field(
+        timedelta(days=7), description="the buyer's ship-back after approval; then cancelled"
+    )
+    return_delivery: timedelta = Field(
+        timedelta(days=15),
+        description="the return parcel's delivery after ship-back; then escalated (possible loss)",
+    )
+    warehouse_checkin: timedelta = Field(
+        timedelta(days=10),
+        description="the warehouse check-in after the courier reports delivery; then refunded",
+    )
+    buyer_after_rejection: timedelta = Field(
+        timedelta(days=7),
+        description="the buyer after a rejection (escalate or re-apply); then closed",
+    )
+    resolve_inspection: timedelta = Field(
+        timedelta(hours=48),
+        description="the merchant's answer to a failed inspection; then escalated to support",
+    )
+    reship: timedelta = Field(
+        timedelta(hours=48),
+        description="the merchant's reshipment of an exchange; then escalated to support",
+    )
+    confirm_receipt: timedelta = Field(
+        timedelta(days=10),
+        description="the buyer's confirmation of a replacement after reship; then completed",
+    )
+    refund_settlement: timedelta = Field(
+        timedelta(days=7),
+        description="a refund pending at the payment provider; then support is alerted",
+    )
+    review_reminders: list[timedelta] = Field(
+        default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)],
+        description="reminders to the merchant, each this long before the review deadline",
+    )
+
+
+class OpeningRules(BaseModel):
+    """Who may open a ticket, and until when (SPEC §2); checked once, at opening."""
+
+    no_reason_return_window: timedelta = Field(
+        timedelta(days=7),
+        description="how long after delivery a buyer-fault (no-reason) ticket may be opened",
+    )
+    merchant_fault_window: timedelta = Field(
+        timedelta(days=15), description="the same for merchant-fault reasons"
+    )
+    max_applications_per_line: int = Field(
+        3, ge=1, le=10, description="tickets that may ever include one order line"
+    )
+
+    @property
+    def windows(self) -> ReturnWindows:
+        return ReturnWindows(
+            no_reason=self.no_reason_return_window, merchant_fault=self.merchant_fault_window
+        )
+
+
+class RefundRules(BaseModel):
+    """What a ticket refunds besides the goods (SPEC §4)."""
+
+    refund_shipping_on_merchant_fault: bool = Field(
+        True, description="refund shipping after shipment for merchant-fault reasons"
+    )
+
+
+# Like a dataclass, a model lists the fields of its last base first: deadlines, rules, refunds.
+class Policy(RefundRules, OpeningRules, Deadlines):
+    """Every value a merchant's policy sets; what a merchant may override, field for field."""
+
+    # Globally the thresholds are per currency (SPEC §4): not one value of the global policy.
+    second_approval_threshold: int | None = Field(
+        None,
+        ge=0,
+        description="minor units above which a second approver is needed, in every currency; "
+        "None: the global per-currency thresholds (5,000.00 each by default)",
+    )
