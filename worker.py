@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from activities.consistency import ConsistencyActivities
 from activities.notifications import NotificationActivities
 from activities.refund_execution import RefundExecutionActivities
 from activities.refunds import RefundActivities
@@ -34,6 +35,8 @@ from adapters.rates.port import RatesSource
 from adapters.rates.sandbox import SandboxRates
 from persistence.db import make_engine, make_session_factory
 from settings import Settings, get_settings
+from stack.schedules import ensure_consistency_schedule
+from workflows.consistency import ConsistencyCheckWorkflow
 from workflows.ticket import TicketWorkflow
 
 log = logging.getLogger("aftersales.worker")
@@ -91,10 +94,11 @@ def build_worker(
         sessions, outside.couriers, settings.courier_sandbox.poll_interval
     )
     notifications = NotificationActivities(sessions, outside.mailer, outside.sms, outside.webhooks)
+    consistency = ConsistencyActivities(sessions, client)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[TicketWorkflow],
+        workflows=[TicketWorkflow, ConsistencyCheckWorkflow],
         activities=[
             tickets.record_transition,
             refunds.grant_refund,
@@ -105,6 +109,7 @@ def build_worker(
             risk.assess_risk,
             tracking.track_parcel,
             notifications.deliver_notifications,
+            consistency.check_consistency,
         ],
     )
 
@@ -146,6 +151,8 @@ async def main() -> None:
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
     )
+    ensured = await ensure_consistency_schedule(client, settings)
+    log.info("consistency check schedule %s", ensured)
     worker = build_worker(client, settings, sessions, outside)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

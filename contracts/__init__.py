@@ -49,12 +49,21 @@ from contracts.activities import (
     ShipmentRecord,
     Transition,
 )
+from contracts.consistency import (
+    CHECK_CONSISTENCY,
+    ConsistencyReport,
+    ConsistencyRequest,
+    Difference,
+    DifferenceKind,
+    TicketSnapshot,
+)
 from contracts.signals import PaymentSignal, TrackingSignal
 from contracts.tickets import Reopening, TicketInput, TicketPolicy, TicketResult
 
 __all__ = [
     "ACTION_IN_PROGRESS",
     "ASSESS_RISK",
+    "CHECK_CONSISTENCY",
     "CHECK_REFUND",
     "DELIVER_NOTIFICATIONS",
     "EXECUTE_REFUND",
@@ -72,6 +81,10 @@ __all__ = [
     "Arbitration",
     "Cancel",
     "ConfirmReceipt",
+    "ConsistencyReport",
+    "ConsistencyRequest",
+    "Difference",
+    "DifferenceKind",
     "Escalate",
     "Grant",
     "GrantRequest",
@@ -98,6 +111,7 @@ __all__ = [
     "TicketInput",
     "TicketPolicy",
     "TicketResult",
+    "TicketSnapshot",
     "TrackingSignal",
     "Transition",
 ]
