@@ -169,15 +169,7 @@ class RefundLedger:
         assert grant is not None
         self.source = "execute"
         self._sending = grant.idempotency_key
-        self.refund = await workflow.execute_activity(
-            c.EXECUTE_REFUND,
-            c.RefundExecution(ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key),
-            result_type=c.RefundState,
-            start_to_close_timeout=PROVIDER_CALL,
-            heartbeat_timeout=PROVIDER_HEARTBEAT,
-            retry_policy=PROVIDER_RETRY,
-            summary=summary,
-        )
+        self.refund = await self._ask_provider(c.EXECUTE_REFUND, grant, summary)
         self._sending = None
         early, self._early_event = self._early_event, None
         if early is not None and not self.final() and workflow.patched(EARLY_WEBHOOK):
@@ -187,14 +179,18 @@ class RefundLedger:
         grant = self.grant
         assert grant is not None
         self.source = "poll"
-        self.refund = await workflow.execute_activity(
-            c.CHECK_REFUND,
+        summary = "Ask the payment provider for the refund's status"
+        self.refund = await self._ask_provider(c.CHECK_REFUND, grant, summary)
+
+    async def _ask_provider(self, activity: str, grant: c.Grant, summary: str) -> c.RefundState:
+        return await workflow.execute_activity(
+            activity,
             c.RefundExecution(ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key),
             result_type=c.RefundState,
             start_to_close_timeout=PROVIDER_CALL,
             heartbeat_timeout=PROVIDER_HEARTBEAT,
             retry_policy=PROVIDER_RETRY,
-            summary="Ask the payment provider for the refund's status",
+            summary=summary,
         )
 
     async def settle(self, summary: str) -> c.RefundState:
