@@ -23,7 +23,6 @@ from temporalio.service import RPCError, RPCStatusCode
 import contracts as c
 from domain.tickets import TERMINAL_STATUSES
 from persistence.models import Ticket, TimelineEntry
-from workflows.ticket import TicketWorkflow
 
 log = logging.getLogger("aftersales.consistency")
 
@@ -139,7 +138,7 @@ class ConsistencyActivities:
         handle = self._temporal.get_workflow_handle(ticket_no)
         try:
             state = await handle.query(
-                TicketWorkflow.state,
+                c.STATE_QUERY,
                 reject_condition=QueryRejectCondition.NOT_OPEN,
                 rpc_timeout=QUERY_TIMEOUT,
             )

@@ -58,7 +58,7 @@ from contracts.consistency import (
     TicketSnapshot,
 )
 from contracts.signals import PaymentSignal, TrackingSignal
-from contracts.tickets import Reopening, TicketInput, TicketPolicy, TicketResult
+from contracts.tickets import STATE_QUERY, Reopening, TicketInput, TicketPolicy, TicketResult
 
 __all__ = [
     "ACTION_IN_PROGRESS",
@@ -72,6 +72,7 @@ __all__ = [
     "INVALID_ACTION",
     "RECORD_TRANSITION",
     "SETTLE_REFUND",
+    "STATE_QUERY",
     "TRACK_PARCEL",
     "VERSION_CONFLICT",
     "VOID_GRANT",

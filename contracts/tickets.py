@@ -10,6 +10,9 @@ from contracts.activities import RefundDestination, RefundState
 from domain.policy import Deadlines, RefundRules
 from domain.tickets import Actor, TicketStatus, TicketType
 
+# The ticket workflow's query of its current state, for callers that do not import the workflow.
+STATE_QUERY = "state"
+
 
 class TicketPolicy(RefundRules, Deadlines):
     """The policy a ticket was opened under; it never changes for that ticket.

@@ -223,7 +223,7 @@ class TicketWorkflow:
     def _check_second_approval(self, request: c.SecondApproval) -> None:
         self._inbox.check(Action.second_approval, request)
 
-    @workflow.query
+    @workflow.query(name=c.STATE_QUERY)
     def state(self) -> dict[str, Any]:
         record, risk, refund = self._record, self._automation.risk, self._ledger.refund
         return {
