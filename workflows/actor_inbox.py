@@ -26,6 +26,7 @@ from workflows.ticket_record import TicketRecord
 
 Taken = tuple[Action, Any]
 OPENING = "the ticket is being opened"
+REOPENING = "the refund that came back is being booked"
 
 
 def invalid(code: str, message: str) -> ApplicationError:
@@ -34,11 +35,11 @@ def invalid(code: str, message: str) -> ApplicationError:
 
 
 class ActorInbox:
-    def __init__(self, record: TicketRecord) -> None:
+    def __init__(self, record: TicketRecord, *, reopened: bool = False) -> None:
         self._record = record
         self._slot: Taken | None = None
         # What is being applied while no step waits for an actor; None while one waits.
-        self._busy: str | None = OPENING
+        self._busy: str | None = REOPENING if reopened else OPENING
 
     def check(self, action: Action, request: c.ActorAction) -> None:
         """Validators refuse before anything is written to the history."""

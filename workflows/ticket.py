@@ -48,7 +48,7 @@ class TicketWorkflow:
     def __init__(self, ticket: c.TicketInput) -> None:
         self._ticket = ticket
         self._record = record = TicketRecord(ticket)
-        self._inbox = inbox = ActorInbox(record)
+        self._inbox = inbox = ActorInbox(record, reopened=ticket.reopened is not None)
         self._ledger = ledger = RefundLedger(ticket)
         self._automation = automation = Automation(ticket)
         self._parcel = ReturnParcel(record)

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 import httpx
 import pytest
@@ -35,17 +32,14 @@ from tests.support.holding_proxy import holding_proxy
 from tests.support.localstripe import running_localstripe
 from tests.support.orders import buyer_id, line, open_ticket, order_body
 from tests.support.servers import serving
-from tests.support.stack import COURIER_KEY, SANDBOX_KEY, Stack
+from tests.support.stack import SANDBOX_KEY, Stack
+from tests.support.worker_process import showing, worker_env, worker_process
 
-ROOT = Path(__file__).resolve().parents[2]
-READY = "worker polling task queue"
 STRIPE_KEY = "sk_test_localstripe"
 # One unit of two is refunded: a second refund of it would still fit in the payment, so nothing but
 # our idempotency would stop the provider from making one.
 AMOUNT = 2_500
 PAID = 2 * AMOUNT
-# Settings the worker must take from this test, not from whoever runs it.
-_OURS = ("DATABASE_URL", "TEMPORAL_", "PAYMENT_SANDBOX_", "STRIPE_", "COURIER_SANDBOX_", "NOTIFY_")
 
 
 @dataclass(frozen=True)
@@ -152,75 +146,6 @@ async def provider(request: pytest.FixtureRequest, stack: Stack) -> AsyncIterato
             await http.close_async()
 
 
-def _worker_env(stack: Stack, queue: str, data_dir: Path) -> dict[str, str]:
-    inherited = {key: value for key, value in os.environ.items() if not key.startswith(_OURS)}
-    temporal = stack.temporal.client
-    return inherited | {
-        "DATABASE_URL": stack.settings.require_database_url(),
-        "TEMPORAL_ADDRESS": temporal.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": temporal.namespace,
-        "TEMPORAL_TASK_QUEUE": queue,
-        "DATA_DIR": str(data_dir),
-        "COURIER_SANDBOX_URL": stack.courier_url,
-        "COURIER_SANDBOX_API_KEY": COURIER_KEY,
-        "NOTIFY_SMTP_PORT": str(stack.settings.notify.smtp_port),
-        "NOTIFY_SMS_SANDBOX_OUTBOX": str(data_dir / "sms" / "outbox.jsonl"),
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-@contextmanager
-def _log_file(path: Path) -> Iterator[IO[bytes]]:
-    with path.open("wb") as log:
-        yield log
-
-
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-3000:]
-
-
-@contextmanager
-def _showing(log: Path) -> Iterator[None]:
-    """A wait that fails inside says what the worker printed."""
-    try:
-        yield
-    except (AssertionError, TimeoutError) as failure:
-        raise AssertionError(f"{failure!r}\n--- {log.name}:\n{_tail(log)}") from None
-
-
-@asynccontextmanager
-async def worker_process(
-    env: dict[str, str], log_path: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`python -m worker` as its own OS process, yielded once it polls; killed on leaving."""
-    with _log_file(log_path) as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "worker",
-            cwd=ROOT,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            try:
-                async with asyncio.timeout(60):
-                    while READY not in _tail(log_path):
-                        if process.returncode is not None:
-                            break
-                        await asyncio.sleep(0.1)
-            except TimeoutError:
-                pass
-            assert READY in _tail(log_path), f"the worker is not polling:\n{_tail(log_path)}"
-            yield process
-        finally:
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
-
-
 async def _refund_row(stack: Stack, ticket_no: str) -> Refund:
     async with stack.sessions() as session:
         query = select(Refund).where(Refund.ticket_no == ticket_no)
@@ -285,10 +210,10 @@ async def test_a_worker_killed_after_the_provider_accepted_a_refund_leaves_exact
     first_log, second_log = tmp_path / "worker-1.log", tmp_path / "worker-2.log"
 
     async with serving(api) as api_url, holding_proxy(provider.upstream) as proxy:
-        env = _worker_env(stack, queue, tmp_path) | provider.worker_env(proxy.url)
+        env = worker_env(stack, queue, tmp_path) | provider.worker_env(proxy.url)
         async with worker_process(env, first_log) as first:
             ticket_no = await _open_refund_only(stack, api_url, label, provider, reference)
-            with _showing(first_log):
+            with showing(first_log):
                 async with asyncio.timeout(30):
                     accepted = await proxy.provider_accepted()
             at_provider_in_the_window = await provider.refunds(reference)
@@ -297,7 +222,7 @@ async def test_a_worker_killed_after_the_provider_accepted_a_refund_leaves_exact
             killed = await first.wait()
         proxy.pass_through()
         async with worker_process(env, second_log):
-            with _showing(second_log):
+            with showing(second_log):
                 ticket = await stack.ticket_when(label, ticket_no, "completed", "refund_failed")
 
     accepted_id = str(json.loads(accepted.body)["id"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from tests.workflows.fakes import (
     reship,
     ship_back,
     start,
+    ticket_input,
     until_status,
     worker,
 )
@@ -254,3 +256,31 @@ async def test_two_actions_sent_at_the_same_moment_apply_exactly_one(
         assert recorded[:1] == [winner.event]
         if loser.event != winner.event:
             assert loser.event not in recorded
+
+
+async def test_an_action_sent_while_a_reminder_is_recorded_is_applied(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider()
+    # One reminder, due a few seconds after the ticket reaches the merchant.
+    policy = ticket_input("policy").policy.model_copy(
+        update={"review_reminders": [timedelta(hours=48) - timedelta(seconds=3)]}
+    )
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue, **RETURN, policy=policy)
+        provider.hold_at = f"{c.RECORD_TRANSITION}:{E.merchant_reminded}"
+        await in_review(time_env, handle)
+        for _ in range(30):
+            if provider.holding.is_set():
+                break
+            await time_env.sleep(timedelta(seconds=1))
+        assert provider.holding.is_set(), events(provider)
+        # A reminder changes nothing: the merchant's answer is welcome while it is written.
+        answer = asyncio.create_task(outcome(send(handle, APPROVE)))
+        await asyncio.sleep(1)
+        provider.release.set()
+        answered = await answer
+
+        assert isinstance(answered, c.ActionResult), answered
+        assert answered.status is S.awaiting_buyer_return
+        assert events(provider)[-2:] == [E.merchant_reminded, E.approved_by_merchant]
