@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import StrEnum, auto
 
 
 class TicketType(StrEnum):
@@ -12,23 +12,25 @@ class TicketType(StrEnum):
 
 
 class TicketStatus(StrEnum):
+    """Values are the members' names (`auto()` of a StrEnum): stored and sent as such."""
+
     # Written once by the API when it accepts the application, before the workflow's first step.
-    submitted = "submitted"
-    awaiting_merchant_review = "awaiting_merchant_review"
-    awaiting_second_approval = "awaiting_second_approval"
-    awaiting_buyer_return = "awaiting_buyer_return"
-    return_in_transit = "return_in_transit"
-    awaiting_inspection = "awaiting_inspection"
-    awaiting_reship = "awaiting_reship"
-    replacement_in_transit = "replacement_in_transit"
-    refunding = "refunding"
-    rejected = "rejected"
-    inspection_failed = "inspection_failed"
-    under_arbitration = "under_arbitration"
-    refund_failed = "refund_failed"
-    completed = "completed"
-    cancelled = "cancelled"
-    closed = "closed"
+    submitted = auto()
+    awaiting_merchant_review = auto()
+    awaiting_second_approval = auto()
+    awaiting_buyer_return = auto()
+    return_in_transit = auto()
+    awaiting_inspection = auto()
+    awaiting_reship = auto()
+    replacement_in_transit = auto()
+    refunding = auto()
+    rejected = auto()
+    inspection_failed = auto()
+    under_arbitration = auto()
+    refund_failed = auto()
+    completed = auto()
+    cancelled = auto()
+    closed = auto()
 
 
 TERMINAL_STATUSES = frozenset({TicketStatus.completed, TicketStatus.cancelled, TicketStatus.closed})
