@@ -9,19 +9,21 @@ transition) before the action is recorded; every other Update in that window mus
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 import contracts as c
 from domain.events import TicketEvent as E
 from domain.tickets import Actor, TicketStatus, TicketType
+from tests.support import temporal as servers
 from tests.workflows.fakes import (
     FakeProvider,
     Handle,
@@ -41,6 +43,19 @@ SHIPPED = {"order_shipped": True, "reason_code": "damaged_in_transit"}
 RETURN = {"type": TicketType.return_refund, "order_shipped": True, "order_delivered": True}
 EXCHANGE = {**RETURN, "type": TicketType.exchange, "reason_code": "wrong_size_or_model"}
 HELD = 10.0
+
+
+@pytest.fixture(scope="module")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this module's own: tickets left waiting on the provider's
+    settlement keep a shared server from skipping time for the tests that follow."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=servers.test_server_path(),
+        data_converter=pydantic_data_converter,
+    )
+    await servers.register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
 
 
 @dataclass(frozen=True)
