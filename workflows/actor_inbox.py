@@ -1,10 +1,10 @@
 """How actor actions reach a waiting step: one at a time, validated, answered once recorded.
 
 The inbox is open only while a step waits for an actor. From the moment an action is accepted,
-or a deadline or a courier's report ends the wait, until the next step waits again, every other
-action is refused (`action_in_progress`): Update handlers interleave at every `await`, and a
-second action validated against the old state would otherwise be answered with the first one's
-outcome and handed to the next state.
+or a deadline or a courier's report ends the wait, until the step has recorded what it applied,
+every other action is refused (`action_in_progress`): Update handlers interleave at every
+`await`, and a second action validated against the old state would otherwise be answered with
+the first one's outcome and handed to the next state.
 """
 
 from __future__ import annotations
