@@ -1,7 +1,8 @@
 """`python -m stack.consistency [--repair] [TICKET_NO ...]`: the consistency check by hand.
 
 The same check the worker's Temporal Schedule runs (SPEC §11), against the engine the settings
-name. Exit status 1 while a difference remains unrepaired, 0 otherwise.
+name: `DATABASE_URL`, or else the embedded PostgreSQL of `make dev` in DATA_DIR. Exit status 1
+while a difference remains unrepaired, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -19,6 +21,7 @@ from activities.consistency import ConsistencyActivities
 from contracts import ConsistencyReport, ConsistencyRequest, DifferenceKind
 from persistence.db import make_engine, make_session_factory
 from settings import Settings, get_settings
+from stack.postgres import EmbeddedPostgres
 
 K = DifferenceKind
 MEANING = {
@@ -31,9 +34,32 @@ MEANING = {
 }
 
 
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """`DATABASE_URL`, or the run command's embedded PostgreSQL (started for the check and
+    stopped again when the run command is not running it)."""
+    pgdata = settings.data_dir / "postgres"
+    if settings.database_url or not pgdata.is_dir():
+        yield settings.require_database_url()
+        return
+    running = (pgdata / "postmaster.pid").exists()
+    embedded = EmbeddedPostgres(pgdata)
+    embedded.start()
+    try:
+        yield embedded.sqlalchemy_url()
+    finally:
+        if not running:
+            embedded.stop()
+
+
 async def check(settings: Settings, request: ConsistencyRequest) -> ConsistencyReport:
     """Settings → engine and session factory → Temporal client → the check."""
-    engine = make_engine(settings.require_database_url(), pool_size=5)
+    with database_url(settings) as url:
+        return await _check(url, settings, request)
+
+
+async def _check(url: str, settings: Settings, request: ConsistencyRequest) -> ConsistencyReport:
+    engine = make_engine(url, pool_size=5)
     try:
         client = await Client.connect(
             settings.temporal_address,
