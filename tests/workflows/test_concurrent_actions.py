@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -70,10 +71,6 @@ class Act:
 
     def hold_at(self) -> str:
         return self.awaits or f"{c.RECORD_TRANSITION}:{self.event}"
-
-
-def merchant(update: str, request: c.ActorAction, event: E, awaits: str = "") -> Act:
-    return Act(update, request, event, awaits)
 
 
 APPROVE = Act("approve", c.Approve(actor=Actor.merchant, actor_id="m-1"), E.approved_by_merchant)
@@ -215,14 +212,23 @@ async def outcome(call: Awaitable[c.ActionResult]) -> c.ActionResult | Applicati
         return failed.cause
 
 
+@asynccontextmanager
+async def at(
+    env: WorkflowEnvironment, meeting: Meeting
+) -> AsyncIterator[tuple[FakeProvider, Handle]]:
+    """A ticket brought to the state where the meeting's two actions meet."""
+    provider = FakeProvider(**meeting.provider)
+    async with worker(env, provider) as queue:
+        handle = await start(env, queue, **meeting.ticket)
+        await meeting.reach(env, handle)
+        yield provider, handle
+
+
 @pytest.mark.parametrize("meeting", MEETINGS, ids=lambda meeting: meeting.name)
 async def test_an_action_sent_while_another_is_applied_is_refused(
     time_env: WorkflowEnvironment, meeting: Meeting
 ) -> None:
-    provider = FakeProvider(**meeting.provider)
-    async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **meeting.ticket)
-        await meeting.reach(time_env, handle)
+    async with at(time_env, meeting) as (provider, handle):
         before = len(provider.transitions)
         state = await handle.query("state")
         provider.hold_at = meeting.first.hold_at()
@@ -253,10 +259,7 @@ async def test_an_action_sent_while_another_is_applied_is_refused(
 async def test_two_actions_sent_at_the_same_moment_apply_exactly_one(
     time_env: WorkflowEnvironment, meeting: Meeting
 ) -> None:
-    provider = FakeProvider(**meeting.provider)
-    async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **meeting.ticket)
-        await meeting.reach(time_env, handle)
+    async with at(time_env, meeting) as (provider, handle):
         before = len(provider.transitions)
         results = await asyncio.gather(
             outcome(send(handle, meeting.first)), outcome(send(handle, meeting.second))
