@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.consistency import ConsistencyActivities
+from activities.data_errors import UnstorableDataIsFinal
 from activities.notifications import NotificationActivities
 from activities.refund_execution import RefundExecutionActivities
 from activities.refunds import RefundActivities
@@ -99,6 +100,7 @@ def build_worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=[TicketWorkflow, ConsistencyCheckWorkflow],
+        interceptors=[UnstorableDataIsFinal()],
         activities=[
             tickets.record_transition,
             refunds.grant_refund,

@@ -32,6 +32,8 @@ K = c.DifferenceKind
 QUERY_TIMEOUT = timedelta(seconds=10)
 # Workflows asked at once.
 CONCURRENCY = 20
+# A workflow task or a step failed this often in a row: it is failing, not merely retried once.
+FAILING_ATTEMPTS = 3
 
 _TIMELINE_SEQ = (
     select(func.coalesce(func.max(TimelineEntry.seq), 0))
@@ -123,13 +125,17 @@ class ConsistencyActivities:
             kind, detail = state
             if kind is K.workflow_missing and await self._closed_now(ticket_no):
                 return []  # it ended, and its row with it, after the row was read
-            return [_logged(c.Difference(ticket_no=ticket_no, kind=kind, row=row, detail=detail))]
+            unanswered = c.Difference(ticket_no=ticket_no, kind=kind, row=row, detail=detail)
+            failing = await self._failing(ticket_no, row) if kind is K.workflow_unanswered else []
+            return [_logged(unanswered), *failing]
         found = []
         for kind in compare(row, state):
             difference = c.Difference(ticket_no=ticket_no, kind=kind, row=row, workflow=state)
             if kind is K.row_ahead and repair:
                 difference.repaired, difference.detail = await self._repair(ticket_no, row)
             found.append(_logged(difference))
+        if any(d.kind in (K.row_behind, K.timeline_behind) for d in found):
+            found += await self._failing(ticket_no, row)
         return found
 
     async def _workflow_state(
@@ -152,6 +158,31 @@ class ConsistencyActivities:
                 return K.workflow_missing, "no workflow of this id"
             return K.workflow_unanswered, error.message
         return c.TicketSnapshot.model_validate(state)
+
+    async def _failing(self, ticket_no: str, row: c.TicketSnapshot) -> list[c.Difference]:
+        """Why a workflow lags or does not answer, when Temporal shows a task or a step failing
+        again and again; asked only then, so a healthy ticket costs one query."""
+        try:
+            described = await self._temporal.get_workflow_handle(ticket_no).describe(
+                rpc_timeout=QUERY_TIMEOUT
+            )
+        except RPCError:
+            return []
+        raw = described.raw_description
+        found = []
+        task = raw.pending_workflow_task
+        if raw.HasField("pending_workflow_task") and task.attempt >= FAILING_ATTEMPTS:
+            found.append((K.workflow_task_failing, f"workflow task attempt {task.attempt}"))
+        for step in raw.pending_activities:
+            if step.attempt >= FAILING_ATTEMPTS:
+                why = step.last_failure.message or "no failure message"
+                found.append(
+                    (K.step_retrying, f"{step.activity_type.name} attempt {step.attempt}: {why}")
+                )
+        return [
+            _logged(c.Difference(ticket_no=ticket_no, kind=kind, row=row, detail=detail))
+            for kind, detail in found
+        ]
 
     async def _closed_now(self, ticket_no: str) -> bool:
         async with self._sessions() as session:

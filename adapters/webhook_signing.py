@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 
 class InvalidSignature(Exception):
@@ -30,7 +31,15 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={_digest(secret, body, timestamp)}"
 
 
+# A header of a timestamp and a few digests (old and new secret while rotating) is far shorter.
+MAX_HEADER_LENGTH = 1024
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
 def _parse(header: str) -> tuple[int, list[str]]:
+    if len(header) > MAX_HEADER_LENGTH:
+        raise InvalidSignature("malformed signature header")
     timestamp: int | None = None
     digests: list[str] = []
     for part in header.split(","):
@@ -38,10 +47,12 @@ def _parse(header: str) -> tuple[int, list[str]]:
         if not sep or not value:
             raise InvalidSignature("malformed signature header")
         if key == "t":
-            if not value.isdigit() or timestamp is not None:
+            if not _TIMESTAMP.fullmatch(value) or timestamp is not None:
                 raise InvalidSignature("malformed signature header")
             timestamp = int(value)
         elif key == "v1":
+            if not _DIGEST.fullmatch(value):
+                raise InvalidSignature("malformed signature header")
             digests.append(value)
     if timestamp is None or not digests:
         raise InvalidSignature("malformed signature header")

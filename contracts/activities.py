@@ -25,6 +25,10 @@ ASSESS_RISK = "assess_risk"
 TRACK_PARCEL = "track_parcel"
 DELIVER_NOTIFICATIONS = "deliver_notifications"
 
+# The failure type of an activity whose data the database refuses (a NUL, a number out of range):
+# no retry can store it, so it fails at once instead of retrying for ever.
+UNSTORABLE_DATA = "UnstorableData"
+
 
 class ShipmentRecord(BaseModel):
     direction: Literal["return", "replacement"]

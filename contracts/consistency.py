@@ -25,6 +25,10 @@ class DifferenceKind(StrEnum):
     workflow_missing = "workflow_missing"
     # The workflow did not answer its query (no worker polls, or its workflow task fails).
     workflow_unanswered = "workflow_unanswered"
+    # Its workflow task has failed again and again (a bug, or data its code cannot take).
+    workflow_task_failing = "workflow_task_failing"
+    # One of its steps (an activity) keeps failing and retrying: the detail says which and why.
+    step_retrying = "step_retrying"
 
 
 class TicketSnapshot(BaseModel):

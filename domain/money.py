@@ -41,6 +41,36 @@ CURRENCY_EXPONENTS: Mapping[str, int] = MappingProxyType(
 
 DEFAULT_SECOND_APPROVAL_MAJOR = 5000
 
+# The largest amount the engine takes, in major units: an order, a line's price, a fee or a refund.
+# Each is worth at least USD 10 million, far above any marketplace order, and every sum of them an
+# order can hold stays inside PostgreSQL's BIGINT.
+MAX_AMOUNT_MAJOR: Mapping[str, int] = MappingProxyType(
+    {
+        "CNY": 10**9,
+        "USD": 10**8,
+        "EUR": 10**8,
+        "GBP": 10**8,
+        "HKD": 10**9,
+        "SGD": 10**8,
+        "AUD": 10**8,
+        "CAD": 10**8,
+        "TWD": 10**9,
+        "CHF": 10**8,
+        "NZD": 10**8,
+        "MYR": 10**9,
+        "THB": 10**9,
+        "INR": 10**10,
+        "JPY": 10**10,
+        "KRW": 10**11,
+        "VND": 10**12,
+        "KWD": 10**7,
+        "BHD": 10**7,
+        "JOD": 10**7,
+        "OMR": 10**7,
+        "TND": 10**8,
+    }
+)
+
 _CODE = re.compile(r"[A-Z]{3}")
 
 
@@ -80,6 +110,19 @@ def major_to_minor(major: int, currency: str) -> int:
     if isinstance(major, bool) or not isinstance(major, int):
         raise TypeError(f"major amount must be an int, got {type(major).__name__}")
     return major * 10 ** exponent(currency)
+
+
+def max_amount(currency: str) -> int:
+    """The largest amount the engine takes in `currency`, in minor units."""
+    return major_to_minor(MAX_AMOUNT_MAJOR[check_currency(currency)], currency)
+
+
+def _largest_of_all() -> int:
+    return max(MAX_AMOUNT_MAJOR[code] * 10 ** CURRENCY_EXPONENTS[code] for code in MAX_AMOUNT_MAJOR)
+
+
+MAX_ANY_AMOUNT = _largest_of_all()
+"""The largest amount in any currency, in minor units: the bound of a field without a currency."""
 
 
 def format_minor(amount: int, currency: str) -> str:

@@ -6,9 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from domain.money import CurrencyCode, MinorUnits
+from domain.money import CurrencyCode, MinorUnits, format_minor, max_amount
 
 Quantity = Annotated[int, Field(strict=True, gt=0)]
 
@@ -74,6 +74,21 @@ class OrderSnapshot(BaseModel):
     delivered_at: datetime | None = None
     version: Quantity = 1
 
+    @field_validator("lines", "shipping_fee", "payment", mode="after")
+    @classmethod
+    def _within_currency_bound(cls, value: object, info: ValidationInfo) -> object:
+        currency = info.data.get("currency")
+        if currency is None:
+            return value  # the currency itself was refused
+        limit = max_amount(currency)
+        for name, amount in _amounts(info.field_name or "", value):
+            if amount > limit:
+                raise ValueError(
+                    f"{name} {amount} is above the largest {currency} amount, "
+                    f"{format_minor(limit, currency)}"
+                )
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> OrderSnapshot:
         ids = [line.line_id for line in self.lines]
@@ -101,6 +116,23 @@ class OrderSnapshot(BaseModel):
             if line.line_id == line_id:
                 return line
         raise KeyError(line_id)
+
+
+def _amounts(field: str, value: object) -> list[tuple[str, int]]:
+    if isinstance(value, int):
+        return [(field, value)]
+    if isinstance(value, Payment):
+        return [("payment.paid_total", value.paid_total)]
+    if isinstance(value, list):
+        return [
+            (f"lines[{i}].{name}", getattr(line, name))
+            for i, line in enumerate(value)
+            for name in ("unit_price", "discount")
+        ] + [
+            (f"lines[{i}] quantity x unit_price", line.quantity * line.unit_price)
+            for i, line in enumerate(value)
+        ]
+    return []
 
 
 class AfterSalesStatus(StrEnum):

@@ -8,52 +8,61 @@ affects new tickets only (SPEC §3); the opening rules decide only whether a tic
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from domain.eligibility import ReturnWindows
+from domain.money import MAX_ANY_AMOUNT
+
+# A deadline or a window: longer than nothing, and at most a year, so that every deadline a ticket
+# computes from it is a real date.
+MAX_POLICY_DURATION = timedelta(days=366)
+PolicyDuration = Annotated[timedelta, Field(gt=timedelta(0), le=MAX_POLICY_DURATION)]
+MAX_REMINDERS = 10
 
 
 class Deadlines(BaseModel):
     """How long each waiting state of SPEC §3 waits before its timeout acts."""
 
-    merchant_review: timedelta = Field(
+    merchant_review: PolicyDuration = Field(
         timedelta(hours=48),
         description="the merchant's review; then approved, or escalated (risky buyer, large sum)",
     )
-    buyer_return: timedelta = Field(
+    buyer_return: PolicyDuration = Field(
         timedelta(days=7), description="the buyer's ship-back after approval; then cancelled"
     )
-    return_delivery: timedelta = Field(
+    return_delivery: PolicyDuration = Field(
         timedelta(days=15),
         description="the return parcel's delivery after ship-back; then escalated (possible loss)",
     )
-    warehouse_checkin: timedelta = Field(
+    warehouse_checkin: PolicyDuration = Field(
         timedelta(days=10),
         description="the warehouse check-in after the courier reports delivery; then refunded",
     )
-    buyer_after_rejection: timedelta = Field(
+    buyer_after_rejection: PolicyDuration = Field(
         timedelta(days=7),
         description="the buyer after a rejection (escalate or re-apply); then closed",
     )
-    resolve_inspection: timedelta = Field(
+    resolve_inspection: PolicyDuration = Field(
         timedelta(hours=48),
         description="the merchant's answer to a failed inspection; then escalated to support",
     )
-    reship: timedelta = Field(
+    reship: PolicyDuration = Field(
         timedelta(hours=48),
         description="the merchant's reshipment of an exchange; then escalated to support",
     )
-    confirm_receipt: timedelta = Field(
+    confirm_receipt: PolicyDuration = Field(
         timedelta(days=10),
         description="the buyer's confirmation of a replacement after reship; then completed",
     )
-    refund_settlement: timedelta = Field(
+    refund_settlement: PolicyDuration = Field(
         timedelta(days=7),
         description="a refund pending at the payment provider; then support is alerted",
     )
-    review_reminders: list[timedelta] = Field(
+    review_reminders: list[PolicyDuration] = Field(
         default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)],
+        max_length=MAX_REMINDERS,
         description="reminders to the merchant, each this long before the review deadline",
     )
 
@@ -61,11 +70,11 @@ class Deadlines(BaseModel):
 class OpeningRules(BaseModel):
     """Who may open a ticket, and until when (SPEC §2); checked once, at opening."""
 
-    no_reason_return_window: timedelta = Field(
+    no_reason_return_window: PolicyDuration = Field(
         timedelta(days=7),
         description="how long after delivery a buyer-fault (no-reason) ticket may be opened",
     )
-    merchant_fault_window: timedelta = Field(
+    merchant_fault_window: PolicyDuration = Field(
         timedelta(days=15), description="the same for merchant-fault reasons"
     )
     max_applications_per_line: int = Field(
@@ -95,6 +104,7 @@ class Policy(RefundRules, OpeningRules, Deadlines):
     second_approval_threshold: int | None = Field(
         None,
         ge=0,
+        le=MAX_ANY_AMOUNT,
         description="minor units above which a second approver is needed, in every currency; "
         "None: the global per-currency thresholds (5,000.00 each by default)",
     )

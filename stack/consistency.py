@@ -31,6 +31,8 @@ MEANING = {
     K.timeline_behind: "a timeline entry of the workflow is in flight or failing",
     K.workflow_missing: "the row is open but its workflow is gone",
     K.workflow_unanswered: "the workflow did not answer",
+    K.workflow_task_failing: "its workflow task fails again and again",
+    K.step_retrying: "one of its steps keeps failing",
 }
 
 

@@ -13,11 +13,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import contracts as c
     from contracts import search_attributes as sa
     from domain.events import TicketEvent
+    from domain.text import storable_copy
     from domain.tickets import TERMINAL_STATUSES, Actor, TicketStatus
 
 DB_WRITE = timedelta(seconds=30)
@@ -28,6 +30,8 @@ RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
 NOTIFY_ON_TRANSITION = "notify-on-transition"
+# Tickets from before go on failing as they did when a step cannot be stored.
+UNSTORABLE_STEP_TO_SUPPORT = "unstorable-step-to-support"
 NOTIFY_CALL = timedelta(seconds=60)
 # Mail, SMS and webhook outages are retried for hours; a row already sent is never sent again.
 NOTIFY_RETRY = RetryPolicy(
@@ -38,6 +42,11 @@ NOTIFY_RETRY = RetryPolicy(
 )
 
 Details = Callable[[], list[tuple[str, str]]]
+
+
+def _unstorable(error: ActivityError) -> bool:
+    cause = error.cause
+    return isinstance(cause, ApplicationError) and cause.type == c.UNSTORABLE_DATA
 
 
 class TicketRecord:
@@ -149,6 +158,27 @@ class TicketRecord:
         )
 
     async def _write(self, entry: c.Transition, summary: str) -> None:
+        try:
+            await self._record(entry, summary)
+        except ActivityError as error:
+            if not _unstorable(error) or not workflow.patched(UNSTORABLE_STEP_TO_SUPPORT):
+                raise
+            await self._record_for_support(entry, summary, str(error.cause))
+
+    async def _record_for_support(self, entry: c.Transition, summary: str, why: str) -> None:
+        """The step stands (Temporal holds it); the read model gets it with the text it cannot
+        store replaced, and the ticket is marked for support with the reason."""
+        workflow.logger.error(
+            "%s: step %s not storable as sent: %s", self._ticket_no, entry.seq, why
+        )
+        stored = c.Transition.model_validate(storable_copy(entry.model_dump(mode="json")))
+        stored.data["unstorable"] = why
+        stored.escalated = True
+        workflow.upsert_search_attributes([sa.ESCALATED.value_set(True)])
+        self.last_reason = f"{entry.reason} (recorded for support: {why})"
+        await self._record(stored, f"{summary}, for support")
+
+    async def _record(self, entry: c.Transition, summary: str) -> None:
         if self.after_commit:
             # Runs only once Temporal holds the decision: the read model never shows a step that
             # a lost workflow task took and its retry did not.

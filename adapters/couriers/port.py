@@ -7,18 +7,20 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from domain.text import StorableText
+
 ParcelStatus = Literal["picked_up", "in_transit", "delivered", "exception", "lost"]
 
 
 class CourierEvent(BaseModel):
     """One scan of one parcel; `event_id` is the courier's and stays the same on redelivery."""
 
-    carrier: str
-    event_id: str = Field(min_length=1, max_length=64)
-    tracking_no: str = Field(min_length=1, max_length=64)
+    carrier: str = Field(max_length=32)
+    event_id: StorableText = Field(min_length=1, max_length=64)
+    tracking_no: StorableText = Field(min_length=1, max_length=64)
     status: ParcelStatus
-    description: str = ""
-    location: str | None = None
+    description: StorableText = Field("", max_length=2000)
+    location: StorableText | None = Field(None, max_length=500)
     occurred_at: datetime
 
 

@@ -17,16 +17,17 @@ from pydantic import BaseModel, Field
 
 from adapters.couriers.port import CourierEvent, CourierUnavailable, ParcelStatus
 from adapters.sandbox_client import SandboxClient
+from domain.text import StorableText
 
 CLIENT_NAME = "sandbox"
 
 
 class WireEvent(BaseModel):
-    event_id: str = Field(min_length=1, max_length=64)
-    tracking_no: str = Field(min_length=1, max_length=64)
+    event_id: StorableText = Field(min_length=1, max_length=64)
+    tracking_no: StorableText = Field(min_length=1, max_length=64)
     status: ParcelStatus
-    description: str = ""
-    location: str | None = None
+    description: StorableText = Field("", max_length=2000)
+    location: StorableText | None = Field(None, max_length=500)
     occurred_at: datetime
 
     def to_port(self, carrier: str) -> CourierEvent:
@@ -34,7 +35,7 @@ class WireEvent(BaseModel):
 
 
 class WebhookBody(BaseModel):
-    carrier: str
+    carrier: StorableText = Field(min_length=1, max_length=32)
     events: list[WireEvent] = Field(min_length=1, max_length=100)
 
 

@@ -7,11 +7,16 @@ workflow minted and stored before the first call, so a retried call can never re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, Field
 
+from domain.money import MAX_ANY_AMOUNT
+from domain.text import StorableText
 from domain.tickets import RefundStatus
+
+# Unix seconds up to the last second of year 9999: a provider's timestamp as a real date.
+UnixSeconds = Annotated[int, Field(ge=0, le=253_402_300_799)]
 
 
 class RefundCommand(BaseModel):
@@ -27,14 +32,16 @@ class RefundCommand(BaseModel):
 
 
 class ProviderRefund(BaseModel):
-    provider: str
-    provider_refund_id: str
-    idempotency_key: str
+    """Bounded as the refund's columns are: a provider's answer never fails a database write."""
+
+    provider: str = Field(max_length=32)
+    provider_refund_id: StorableText = Field(min_length=1, max_length=64)
+    idempotency_key: StorableText = Field(max_length=255)
     # What a provider reports: pending, succeeded, failed or reversed.
     status: RefundStatus
-    amount: int
-    currency: str
-    failure_reason: str | None
+    amount: int = Field(ge=0, le=MAX_ANY_AMOUNT)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    failure_reason: StorableText | None = Field(max_length=2000)
     created_at: datetime
     updated_at: datetime
 
@@ -42,8 +49,8 @@ class ProviderRefund(BaseModel):
 class PaymentEvent(BaseModel):
     """A verified provider webhook: `refund.succeeded`, `refund.failed` or `refund.reversed`."""
 
-    event_id: str
-    type: str
+    event_id: StorableText = Field(min_length=1, max_length=64)
+    type: str = Field(max_length=64)
     created_at: datetime
     refund: ProviderRefund
 

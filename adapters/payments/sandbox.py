@@ -19,6 +19,7 @@ from adapters.payments.port import (
     ProviderRefund,
     RefundCommand,
     RefundRefused,
+    UnixSeconds,
 )
 from adapters.sandbox_client import SandboxClient
 from domain.tickets import RefundStatus
@@ -68,7 +69,7 @@ def _object_kind(data: Any) -> str:
 class _WireEvent(BaseModel):
     id: str
     type: str
-    created: int
+    created: UnixSeconds
     data: Annotated[
         Annotated[_WireRefund, Tag("refund")] | Annotated[WirePayout, Tag("payout")],
         Discriminator(_object_kind),

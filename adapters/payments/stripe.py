@@ -22,6 +22,7 @@ from adapters.payments.port import (
     ProviderRefund,
     RefundCommand,
     RefundRefused,
+    UnixSeconds,
 )
 from domain.tickets import RefundStatus
 
@@ -59,7 +60,7 @@ class _WireRefund(BaseModel):
     status: str
     amount: int
     currency: str
-    created: int
+    created: UnixSeconds
     failure_reason: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
 
@@ -89,7 +90,7 @@ class _WireEventData(BaseModel):
 class _WireEvent(BaseModel):
     id: str
     type: str
-    created: int
+    created: UnixSeconds
     data: _WireEventData
 
 

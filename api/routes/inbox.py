@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.auth import Principal, Role
 from api.deps import SessionDep, require
 from api.problems import Problem
+from api.schemas.base import ID_CURSOR
 from api.schemas.inbox import InboxItem, InboxPage
+from domain.bounds import MAX_ROW_ID
 from persistence import notifications as repo
 from persistence.models import Notification
 
@@ -23,7 +25,7 @@ async def list_inbox(
     principal: ReaderDep,
     unread: Annotated[bool, Query(description="only what is not read yet")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^\d+$")] = None,
+    cursor: Annotated[str | None, Query(pattern=ID_CURSOR)] = None,
 ) -> InboxPage:
     """The caller's notifications, newest first, one page at a time (`next_cursor`)."""
     rows = await repo.inbox(
@@ -44,7 +46,9 @@ async def list_inbox(
 
 @router.post("/{notification_id}/read", response_model=InboxItem)
 async def mark_read(
-    notification_id: Annotated[int, Path(ge=1)], session: SessionDep, principal: ReaderDep
+    notification_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+    session: SessionDep,
+    principal: ReaderDep,
 ) -> InboxItem:
     """Mark one notification read; reading it again keeps the first time."""
     row = await repo.mark_read(session, notification_id, principal.role, principal.subject_id)

@@ -12,6 +12,7 @@ from api import idempotency
 from api.auth import Principal
 from api.deps import IdempotencyKeyDep, SessionDep, require_action
 from api.problems import Problem
+from api.schemas.base import ID_CURSOR
 from api.schemas.messages import MessageCreate, MessagePage, MessageView
 from api.scopes import ticket_scope
 from domain.actions import Action, may_now
@@ -78,7 +79,7 @@ async def list_messages(
     session: SessionDep,
     principal: MessagingDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
-    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^\d+$")] = None,
+    cursor: Annotated[str | None, Query(pattern=ID_CURSOR)] = None,
 ) -> MessagePage:
     """The conversation, oldest first, one page at a time (`next_cursor` until exhausted)."""
     await _visible_ticket(session, ticket_no, principal)

@@ -24,6 +24,7 @@ from api.schemas.tickets import TicketCreate, TicketDetail, TicketPage
 from api.scopes import ticket_scope
 from api.services.ticket_opening import open_ticket
 from api.services.ticket_view import load_detail
+from domain.text import refuse_unstorable
 from domain.tickets import TicketStatus, TicketType
 from persistence import tickets as repo
 
@@ -83,7 +84,7 @@ async def list_tickets(
     page = rows[:limit]
     more = len(rows) > limit
     return TicketPage(
-        items=[ticket_summary(t) for t in page],
+        items=[ticket_summary(t, principal.role) for t in page],
         next_cursor=_encode_cursor(page[-1].created_at, page[-1].ticket_no) if more else None,
     )
 
@@ -104,6 +105,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, ticket_no = json.loads(raw)
+        refuse_unstorable(ticket_no)
         return datetime.fromisoformat(created_at), str(ticket_no)
     except (ValueError, TypeError) as error:
         raise Problem(

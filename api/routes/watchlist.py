@@ -11,6 +11,7 @@ from api.auth import Principal, Role
 from api.deps import SessionDep, require
 from api.problems import Problem
 from api.schemas.risk import WatchlistBody, WatchlistEntryView, WatchlistPage
+from domain.text import unstorable_reason
 from persistence import risk as repo
 from persistence.models import WatchlistEntry
 
@@ -74,7 +75,7 @@ def _decode_cursor(cursor: str) -> str:
         buyer_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except ValueError:
         buyer_id = ""
-    if not buyer_id:
+    if not buyer_id or unstorable_reason(buyer_id) is not None:
         raise Problem(
             422, "invalid_cursor", "the cursor is not one this API gave out", field="cursor"
         )

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import Field, HttpUrl
 
+from api.schemas.base import Amount, PositiveAmount, RequestModel, Version
 from api.schemas.tickets import DestinationChoice
+from domain.bounds import MAX_LINE_QUANTITY
 
 Carrier = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
 TrackingNo = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 
 
-class ActionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ActionBody(RequestModel):
     note: str = Field("", max_length=1000)
-    expected_version: int | None = Field(
-        None, ge=0, description="the ticket's version you acted on; 409 if it moved on"
+    expected_version: Version | None = Field(
+        None, description="the ticket's version you acted on; 409 if it moved on"
     )
 
 
 class ApproveBody(ActionBody):
-    service_fee: int = Field(
-        0, ge=0, description="minor units; only on buyer-fault reasons, at most the refund"
+    service_fee: Amount = Field(
+        0, description="minor units; only on buyer-fault reasons, at most the refund"
     )
     warehouse_id: str | None = Field(
         None, max_length=64, description="where the goods go back; the shop's first by default"
@@ -47,10 +47,10 @@ class EscalateBody(ActionBody):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class InspectedLineBody(BaseModel):
+class InspectedLineBody(RequestModel):
     line_id: str = Field(min_length=1, max_length=64)
-    accepted: int = Field(ge=0)
-    rejected: int = Field(ge=0)
+    accepted: int = Field(ge=0, le=MAX_LINE_QUANTITY)
+    rejected: int = Field(ge=0, le=MAX_LINE_QUANTITY)
 
 
 class InspectionBody(ActionBody):
@@ -60,7 +60,7 @@ class InspectionBody(ActionBody):
 
 class ResolveInspectionBody(ActionBody):
     decision: Literal["partial_refund", "return_to_buyer"]
-    amount: int | None = Field(None, ge=1, description="minor units, for a partial refund")
+    amount: PositiveAmount | None = Field(None, description="minor units, for a partial refund")
 
 
 class ConfirmReceiptBody(ActionBody):
@@ -69,7 +69,7 @@ class ConfirmReceiptBody(ActionBody):
 
 class ArbitrateBody(ActionBody):
     decision: Literal["refund", "partial_refund", "reject", "return_to_buyer"]
-    amount: int | None = Field(None, ge=1, description="minor units, for a partial refund")
+    amount: PositiveAmount | None = Field(None, description="minor units, for a partial refund")
 
 
 class RetryRefundBody(ActionBody, DestinationChoice):

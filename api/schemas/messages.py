@@ -7,12 +7,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, HttpUrl, StringConstraints
 
+from api.schemas.base import RequestModel
+
 MessageText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
 ]
 
 
-class MessageCreate(BaseModel):
+class MessageCreate(RequestModel):
     body: MessageText
     attachments: list[HttpUrl] = Field(default_factory=list, max_length=10)
 

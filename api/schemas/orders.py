@@ -6,42 +6,44 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from api.schemas.base import Amount, PositiveAmount, Quantity, RequestModel
+from domain.bounds import MAX_ORDER_LINES, MAX_VERSION
 from domain.orders import OrderStatus
 from domain.reasons import ReasonCode
 
 MinorUnits = int
 
 
-class OrderLineBody(BaseModel):
+class OrderLineBody(RequestModel):
     line_id: str = Field(min_length=1, max_length=64)
     sku: str = Field(min_length=1, max_length=128)
     title: str = Field(min_length=1, max_length=500)
-    quantity: int = Field(gt=0)
-    unit_price: MinorUnits = Field(ge=0, description="per unit, in the currency's minor unit")
-    discount: MinorUnits = Field(0, ge=0, description="coupons, points and promotions on the line")
+    quantity: Quantity
+    unit_price: Amount = Field(description="per unit, in the currency's minor unit")
+    discount: Amount = Field(0, description="coupons, points and promotions on the line")
 
 
-class PaymentBody(BaseModel):
+class PaymentBody(RequestModel):
     provider: str = Field(min_length=1, max_length=32, examples=["sandbox"])
     reference: str = Field(min_length=1, max_length=128)
     method: str = Field(min_length=1, max_length=32, examples=["card", "wallet"])
-    paid_total: MinorUnits = Field(ge=0)
+    paid_total: Amount
     paid_at: AwareDatetime | None = Field(
         None, description="when the buyer paid; refunds of payments too old go to balance"
     )
 
 
-class OrderUpsert(BaseModel):
+class OrderUpsert(RequestModel):
     buyer_id: str = Field(min_length=1, max_length=64)
     merchant_id: str = Field(min_length=1, max_length=64)
     currency: str = Field(min_length=3, max_length=3, examples=["CNY"])
-    lines: list[OrderLineBody] = Field(min_length=1)
-    shipping_fee: MinorUnits = Field(0, ge=0)
+    lines: list[OrderLineBody] = Field(min_length=1, max_length=MAX_ORDER_LINES)
+    shipping_fee: Amount = 0
     payment: PaymentBody
     status: OrderStatus
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
 
 
 class OrderView(OrderUpsert):
@@ -52,16 +54,16 @@ class OrderView(OrderUpsert):
     updated_at: datetime
 
 
-class QuoteLine(BaseModel):
+class QuoteLine(RequestModel):
     line_id: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
+    quantity: Quantity
 
 
-class QuoteRequest(BaseModel):
-    lines: list[QuoteLine] = Field(min_length=1)
+class QuoteRequest(RequestModel):
+    lines: list[QuoteLine] = Field(min_length=1, max_length=100)
     reason_code: ReasonCode
-    service_fee: MinorUnits = Field(0, ge=0)
-    requested_amount: MinorUnits | None = Field(None, ge=0)
+    service_fee: Amount = 0
+    requested_amount: PositiveAmount | None = None
 
 
 class LineRefundView(BaseModel):

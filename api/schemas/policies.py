@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
-from domain.policy import Policy
+from domain.policy import MAX_POLICY_DURATION, Policy
 from settings import Duration
 
-# ISO 8601 (`PT48H`, `P7D`) or seconds, and never zero or negative.
-PositiveDuration = Annotated[Duration, Field(gt=timedelta(0))]
-MAX_REMINDERS = 10
+# ISO 8601 (`PT48H`, `P7D`) or seconds, within the policy's own bounds.
+AcceptedDuration = Annotated[Duration, Field(gt=timedelta(0), le=MAX_POLICY_DURATION)]
 
 # What the published schema says of a field besides its name.
 _UPDATE_NOTES = {
@@ -24,12 +23,12 @@ _EFFECTIVE_NOTES = {"second_approval_threshold": "null: the global per-currency 
 
 
 def _accepted(field: FieldInfo) -> Any:
-    """What a merchant may send for a field: positive durations, at most ten reminders, and the
-    policy's own limits."""
+    """What a merchant may send for a field: durations as settings take them, and the policy's
+    own limits."""
     if field.annotation is timedelta:
-        return PositiveDuration
-    if field.annotation == list[timedelta]:
-        return Annotated[list[PositiveDuration], Field(max_length=MAX_REMINDERS)]
+        return AcceptedDuration
+    if get_origin(field.annotation) is list:
+        return Annotated[list[AcceptedDuration], *field.metadata]
     if field.metadata:
         return Annotated[(field.annotation, *field.metadata)]
     return field.annotation

@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, StringConstraints
 
+from api.schemas.base import RequestModel
+
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class WatchlistBody(BaseModel):
+class WatchlistBody(RequestModel):
     reason: Reason
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from api.schemas.base import RequestModel
+
 ScannedCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
@@ -20,7 +22,7 @@ class ScanOutcome(StrEnum):
     unknown_parcel = "unknown_parcel"
 
 
-class ScanBody(BaseModel):
+class ScanBody(RequestModel):
     code: ScannedCode = Field(
         description="a return parcel's tracking number or the ticket number on its slip"
     )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import TicketPolicy
@@ -21,6 +23,8 @@ from domain.refund_terms import RefundPolicy
 from persistence.models import MerchantPolicy
 from persistence.policies import get_policy, stored_overrides
 from settings import Settings
+
+log = logging.getLogger("aftersales.policy")
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ def applied_policy(
     base = global_values(settings)
     if stored is None:
         return AppliedPolicy(version=global_version(settings), values=base)
-    overrides = stored_overrides(stored)
+    overrides = _within_bounds(merchant_id, base, stored_overrides(stored))
     values = Policy.model_validate(
         {name: overrides.get(name, getattr(base, name)) for name in Policy.model_fields}
     )
@@ -70,6 +74,19 @@ def applied_policy(
         updated_by=stored.updated_by,
         updated_at=stored.updated_at,
     )
+
+
+def _within_bounds(merchant_id: str, base: Policy, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The stored overrides the policy's bounds admit: one stored before a bound existed (a
+    review of years, say) is left out, so the global value applies instead of every new ticket
+    failing on it."""
+    try:
+        Policy.model_validate({**base.model_dump(), **overrides})
+    except ValidationError as error:
+        refused = {str(problem["loc"][0]) for problem in error.errors() if problem["loc"]}
+        log.warning("policy of %s: out-of-bounds overrides ignored: %s", merchant_id, refused)
+        return {name: value for name, value in overrides.items() if name not in refused}
+    return overrides
 
 
 async def merchant_policy(

@@ -62,6 +62,13 @@ def test_a_missing_header_is_refused(header: str | None) -> None:
         f"t=soon,v1={'0' * 64}",
         f"t={NOW},t={NOW},v1={'0' * 64}",
         f"t={NOW},v1=",
+        # Once answered 500: int() of 5000 digits, int() of a superscript, compare_digest of
+        # non-ASCII text.
+        f"t={'9' * 5000},v1={'0' * 64}",
+        f"t=\u00b2,v1={'0' * 64}",
+        f"t={NOW},v1=\u00e9",
+        f"t={NOW},v1={'0' * 63}g",
+        f"t={NOW}," + ",".join(f"v1={'0' * 64}" for _ in range(20)),
     ],
 )
 def test_a_malformed_header_is_refused(header: str) -> None:
