@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.consistency import ConsistencyActivities
@@ -116,6 +117,15 @@ def build_worker(
     )
 
 
+def worker_runtime(settings: Settings) -> Runtime | None:
+    """The SDK's runtime with its metrics on Prometheus when an address is set: workflow tasks
+    and activities that fail again and again show there before any ticket is looked at."""
+    if settings.worker_metrics_address is None:
+        return None
+    metrics = PrometheusConfig(bind_address=settings.worker_metrics_address)
+    return Runtime(telemetry=TelemetryConfig(metrics=metrics))
+
+
 async def main() -> None:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
@@ -152,6 +162,7 @@ async def main() -> None:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        runtime=worker_runtime(settings),
     )
     ensured = await ensure_consistency_schedule(client, settings)
     log.info("consistency check schedule %s", ensured)

@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import httpx
 from sqlalchemy import select, text
 from temporalio import workflow
-from temporalio.client import WorkflowUpdateStage
+from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.worker import Worker
 
 from activities.consistency import FAILING_ATTEMPTS, ConsistencyActivities
 from contracts import ActionResult, Approve, ConsistencyRequest, DifferenceKind
 from domain.tickets import Actor
 from persistence.models import Ticket
+from tests.support.servers import free_port
 from tests.support.stack import Stack
 from tests.support.tickets import open_for_review
+from worker import worker_runtime
 
 
 async def test_a_write_blocked_in_the_database_is_reported_as_a_step_retrying(
@@ -92,3 +95,41 @@ async def test_a_workflow_task_that_keeps_failing_is_reported(stack: Stack) -> N
             text("UPDATE tickets SET status = 'closed' WHERE ticket_no = :no"),
             {"no": opened.ticket_no},
         )
+
+
+async def test_the_worker_counts_failing_workflow_tasks_on_its_metrics_endpoint(
+    stack: Stack,
+) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    runtime = worker_runtime(stack.settings.model_copy(update={"worker_metrics_address": address}))
+    assert runtime is not None
+    config = stack.temporal.client.config()
+    client = await Client.connect(
+        config["service_client"].config.target_host,
+        namespace=config["namespace"],
+        runtime=runtime,
+    )
+    queue = f"broken-{uuid.uuid4().hex[:6]}"
+    async with Worker(client, task_queue=queue, workflows=[_BrokenTicket]):
+        handle = await client.start_workflow(
+            "TicketWorkflow", None, id=f"broken-{queue}", task_queue=queue
+        )
+        failed = 0.0
+        async with httpx.AsyncClient() as http, asyncio.timeout(60):
+            while failed < 1:
+                await asyncio.sleep(0.5)
+                failed = _counter(
+                    (await http.get(f"http://{address}/metrics")).text,
+                    "temporal_workflow_task_execution_failed",
+                )
+        await handle.terminate("test over")
+    assert failed >= 1
+
+
+def _counter(exposition: str, name: str) -> float:
+    """The sum of a Prometheus counter's samples, over its labels."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
