@@ -221,7 +221,7 @@ async def test_a_malformed_payment_signature_is_401_not_500(stack: Stack, header
         response = await http.post(
             "/v1/webhooks/payments/sandbox",
             content=b"{}",
-            headers={SIGNATURE_HEADER: header.encode("utf-8")},
+            headers={SIGNATURE_HEADER.encode(): header.encode("utf-8")},
         )
     assert response.status_code == 401, response.text
     assert response.json()["code"] == "invalid_signature"
