@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.auth import Principal, Role, authenticate
+from api.auth import Principal, Role, verify_buyer_token, verify_key
+from api.buyer_tokens import BuyerTokens, looks_like_jwt
 from api.problems import Problem
 from domain.actions import Action, who
 from settings import Settings
@@ -35,17 +37,32 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def _buyer_tokens(request: Request) -> BuyerTokens:
+    """Built on first use and kept for the process: its JWKS client caches the platform's keys."""
+    tokens: BuyerTokens | None = getattr(request.app.state, "buyer_tokens", None)
+    if tokens is None:
+        tokens = request.app.state.buyer_tokens = BuyerTokens(_settings(request).auth)
+    return tokens
+
+
 async def _principal(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
+    """An API key (`ak_…`) or a buyer token (a JWT: three dot-separated parts), told by shape."""
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "unauthenticated", "send an API key as `Authorization: Bearer <key>`")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(
+            401,
+            "unauthenticated",
+            "send an API key or a buyer token as `Authorization: Bearer <credential>`",
+        )
+    if looks_like_jwt(token):
+        return await verify_buyer_token(_buyer_tokens(request), token)
     async with _sessions(request)() as session:
-        principal = await authenticate(session, token.strip())
-    if principal is None:
-        raise Problem(401, "unauthenticated", "the API key is unknown or revoked")
+        principal = await verify_key(session, token, datetime.now(UTC))
+        await session.commit()
     return principal
 
 

@@ -62,7 +62,8 @@ class Buyer(Base):
 
 
 class ApiKey(Base):
-    """An API key is stored only as its SHA-256; the prefix lets people tell keys apart."""
+    """An API key is stored only as its SHA-256; the prefix lets people tell keys apart. A key
+    works until `expires_at` (none: no end) unless `revoked_at` is set, which ends it at once."""
 
     __tablename__ = "api_keys"
 
@@ -74,6 +75,12 @@ class ApiKey(Base):
     label: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The key this one replaced by a rotation; the old one works on until its overlap ends.
+    rotated_from: Mapped[int | None] = mapped_column(ForeignKey("api_keys.key_id"))
+    # Written at most once a minute per key (`persistence.keys.mark_used`): authenticating
+    # stays a read nearly always.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Order(Base):
