@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.auth import Role
+from api.risk_words import risk_reasons, without_risk
 from api.schemas.messages import MessageView
 from api.schemas.orders import OrderView
 from api.schemas.risk import RiskView
@@ -17,6 +19,7 @@ from api.schemas.tickets import (
     TimelineView,
     TrackingEventView,
 )
+from api.visibility import TICKET_FIELDS, TicketPart, sees, sees_data
 from domain.actions import Action
 from domain.bank_accounts import masked
 from persistence.models import (
@@ -50,17 +53,33 @@ def shown_details(details: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**details, "iban": masked(str(details["iban"]))}
 
 
-def refund_view(refund: Refund) -> RefundView:
+def refund_view(refund: Refund, role: Role) -> RefundView:
     view = RefundView.model_validate(refund, from_attributes=True)
-    return view.model_copy(update={"destination_details": shown_details(view.destination_details)})
+    details = view.destination_details
+    shown = shown_details(details) if sees(role, TicketPart.destination_details) else None
+    return view.model_copy(update={"destination_details": shown})
 
 
-def ticket_summary(ticket: Ticket) -> TicketSummary:
-    return TicketSummary.model_validate(ticket, from_attributes=True)
+def ticket_summary(ticket: Ticket, role: Role, reasons: list[str] | None = None) -> TicketSummary:
+    """The ticket as a list shows it; `reasons` are the risk reasons known besides the ticket's."""
+    fields = TicketSummary.model_validate(ticket, from_attributes=True).model_dump()
+    if fields["on_timeout"] and not sees(role, TicketPart.risk):
+        known = [*ticket.risk_reasons, *(reasons or [])]
+        fields["on_timeout"] = without_risk(fields["on_timeout"], known)
+    return TicketSummary(**_shown(fields, role))
+
+
+def timeline_view(entry: TimelineEntry, role: Role, reasons: list[str]) -> TimelineView:
+    """One transition; its data and its words follow the table (api.visibility)."""
+    view = TimelineView.model_validate(entry, from_attributes=True)
+    data = {key: value for key, value in view.data.items() if sees_data(role, key)}
+    reason = view.reason if sees(role, TicketPart.risk) else without_risk(view.reason, reasons)
+    return view.model_copy(update={"data": data, "reason": reason})
 
 
 def ticket_detail(
     ticket: Ticket,
+    role: Role,
     *,
     refunds: list[Refund],
     timeline: list[TimelineEntry],
@@ -69,35 +88,44 @@ def ticket_detail(
     inspection: Inspection | None,
     messages: list[TicketMessage],
     allowed: list[Action],
-    with_risk: bool,
 ) -> TicketDetail:
-    summary = ticket_summary(ticket).model_dump()
-    risk = RiskView(
-        level=ticket.risk_level,
-        reasons=list(ticket.risk_reasons),
-        evidence_summary=ticket.evidence_summary,
-    )
-    return TicketDetail(
+    """The whole ticket, each part shown only to the roles of api.visibility (`null` to others);
+    the caller may leave a hidden part's rows unloaded."""
+    reasons = [*ticket.risk_reasons, *risk_reasons(*(t.data.get("risk") for t in timeline))]
+    summary = ticket_summary(ticket, role, reasons).model_dump()
+    fields: dict[str, Any] = {
         **summary,
-        description=ticket.description,
-        evidence=list(ticket.evidence),
-        destination=ticket.destination,
-        destination_details=shown_details(ticket.destination_details),
-        requested_amount=ticket.requested_amount,
-        lines=[TicketLineBody(line_id=x.line_id, quantity=x.quantity) for x in ticket.lines],
-        breakdown=ticket.breakdown,
-        policy=ticket.policy,
-        service_fee=ticket.service_fee,
-        refunds=[refund_view(r) for r in refunds],
-        shipments=[ShipmentView.model_validate(s, from_attributes=True) for s in shipments],
-        tracking_events=[
+        "description": ticket.description,
+        "evidence": list(ticket.evidence),
+        "destination": ticket.destination,
+        "destination_details": shown_details(ticket.destination_details),
+        "requested_amount": ticket.requested_amount,
+        "lines": [TicketLineBody(line_id=x.line_id, quantity=x.quantity) for x in ticket.lines],
+        "breakdown": ticket.breakdown,
+        "policy": ticket.policy,
+        "service_fee": ticket.service_fee,
+        "refunds": [refund_view(r, role) for r in refunds],
+        "shipments": [ShipmentView.model_validate(s, from_attributes=True) for s in shipments],
+        "tracking_events": [
             TrackingEventView.model_validate(e, from_attributes=True) for e in tracking_events
         ],
-        inspection=InspectionView.model_validate(inspection, from_attributes=True)
+        "inspection": InspectionView.model_validate(inspection, from_attributes=True)
         if inspection
         else None,
-        messages=[MessageView.model_validate(m, from_attributes=True) for m in messages],
-        timeline=[TimelineView.model_validate(t, from_attributes=True) for t in timeline],
-        allowed_actions=[str(action) for action in allowed],
-        risk=risk if with_risk else None,
-    )
+        "messages": [MessageView.model_validate(m, from_attributes=True) for m in messages],
+        "timeline": [timeline_view(t, role, reasons) for t in timeline],
+        "allowed_actions": [str(action) for action in allowed],
+        "risk": RiskView(
+            level=ticket.risk_level,
+            reasons=list(ticket.risk_reasons),
+            evidence_summary=ticket.evidence_summary,
+        ),
+    }
+    return TicketDetail(**_shown(fields, role))
+
+
+def _shown(fields: dict[str, Any], role: Role) -> dict[str, Any]:
+    """A field whose part the role does not see is `null`; a field without a part is a bug."""
+    return {
+        name: value if sees(role, TICKET_FIELDS[name]) else None for name, value in fields.items()
+    }

@@ -1,4 +1,5 @@
-"""What each caller may see: a ticket that is not yours is simply not found (SPEC §8)."""
+"""Which tickets and orders each caller reaches at all: one that is not yours is simply not found
+(SPEC §8). What it sees of those it reaches is `api.visibility`."""
 
 from __future__ import annotations
 
@@ -15,8 +16,15 @@ def ticket_scope(principal: Principal) -> Scope:
         case Role.merchant:
             return Scope(merchant_id=subject)
         case Role.warehouse:
+            # The returns sent to it; none before the merchant names the warehouse.
             return Scope(warehouse_id=subject)
-        case _:
+        case Role.support:
+            # Support decides disputes on any ticket (SPEC §1: "all tickets").
+            return Scope()
+        case Role.platform:
+            # The marketplace's order system sent every order here and follows each one's
+            # after-sales status and refunds, so it reaches every ticket, but sees only the
+            # integration parts of it (status, amounts, lines, refunds; api.visibility).
             return Scope()
 
 
@@ -28,5 +36,6 @@ def sees_order(principal: Principal, order: Order) -> bool:
             return order.merchant_id == principal.subject_id
         case Role.support | Role.platform:
             return True
-        case _:
+        case Role.warehouse:
+            # A return's items reach the warehouse with its scan; orders are none of its business.
             return False

@@ -14,6 +14,7 @@ from api.problems import Problem
 from api.schemas.orders import OrderUpsert, OrderView, QuoteRequest, QuoteView
 from api.scopes import sees_order
 from api.services.policy import merchant_policy, refund_policy
+from api.visibility import ORDER_READERS, QUOTE_READERS
 from domain.orders import OrderSnapshot
 from domain.refund_terms import RefundRequest, RefundRuleError, RequestedLine
 from domain.refunds import quote_refund
@@ -63,9 +64,7 @@ async def put_order(
 async def get_order_view(
     order_id: OrderId,
     session: SessionDep,
-    principal: Annotated[
-        Principal, Depends(require(Role.buyer, Role.merchant, Role.support, Role.platform))
-    ],
+    principal: Annotated[Principal, Depends(require(*ORDER_READERS))],
 ) -> OrderView:
     order = await get_order(session, order_id)
     if order is None or not sees_order(principal, order):
@@ -79,7 +78,7 @@ async def refund_quote(
     body: QuoteRequest,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Annotated[Principal, Depends(require(Role.buyer, Role.merchant, Role.support))],
+    principal: Annotated[Principal, Depends(require(*QUOTE_READERS))],
 ) -> QuoteView:
     """Preview what a ticket on these lines would refund, with its breakdown; nothing is stored."""
     order = await get_order(session, order_id)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 
+from api.schemas.base import PositiveAmount, Quantity, RequestModel, Version
 from api.schemas.messages import MessageView
 from api.schemas.risk import RiskView
 from domain.bank_accounts import BankAccount
@@ -16,12 +17,12 @@ from domain.reasons import ReasonCode
 from domain.tickets import Destination, RefundStatus, TicketType
 
 
-class TicketLineBody(BaseModel):
+class TicketLineBody(RequestModel):
     line_id: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
+    quantity: Quantity
 
 
-class DestinationChoice(BaseModel):
+class DestinationChoice(RequestModel):
     """Where a refund goes, with what that destination needs (SPEC §4)."""
 
     destination: Destination | None = None
@@ -59,7 +60,9 @@ class TicketCreate(DestinationChoice):
     reason_code: ReasonCode
     description: str = Field("", max_length=2000)
     evidence: list[HttpUrl] = Field(default_factory=list, max_length=20)
-    requested_amount: int | None = Field(None, ge=0, description="minor units")
+    requested_amount: PositiveAmount | None = Field(
+        None, description="minor units; at most the quote, which is the default"
+    )
     destination: Destination | None = Field(
         Destination.original, description="where the refund goes; the original payment by default"
     )
@@ -150,21 +153,27 @@ class InspectionView(BaseModel):
 
 
 class TicketDetail(TicketSummary):
-    description: str
-    evidence: list[str]
-    destination: str
-    destination_details: dict[str, Any] | None
+    """A part the caller's role does not see is `null` (README, "Who sees what")."""
+
+    description: str | None
+    evidence: list[str] | None
+    destination: str | None
+    destination_details: dict[str, Any] | None = Field(
+        description="the bank account (IBAN masked) or the balance currency; buyer and support"
+    )
     requested_amount: int | None
     lines: list[TicketLineBody]
     breakdown: dict[str, Any] | None
-    policy: dict[str, Any]
+    policy: dict[str, Any] | None
     service_fee: int
-    refunds: list[RefundView]
-    shipments: list[ShipmentView]
-    tracking_events: list[TrackingEventView]
+    refunds: list[RefundView] | None
+    shipments: list[ShipmentView] | None
+    tracking_events: list[TrackingEventView] | None
     inspection: InspectionView | None
-    messages: list[MessageView]
-    timeline: list[TimelineView]
+    messages: list[MessageView] | None = Field(
+        description="for those who may read `GET /v1/tickets/{id}/messages` only"
+    )
+    timeline: list[TimelineView] | None
     risk: RiskView | None = Field(description="shown to the merchant and support only")
     allowed_actions: list[str] = Field(
         description="actions the caller can take now, named as in `POST /v1/tickets/{id}/<action>`"
@@ -176,7 +185,7 @@ class TicketPage(BaseModel):
     next_cursor: str | None
 
 
-class SecondApprovalBody(BaseModel):
+class SecondApprovalBody(RequestModel):
     decision: Literal["approve", "decline"]
     note: str = Field("", max_length=1000)
-    expected_version: int | None = Field(None, ge=0)
+    expected_version: Version | None = None

@@ -11,6 +11,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import idempotency
 from api.auth import Principal
 from api.problems import Problem
+from api.risk_words import without_risk
+from api.visibility import TicketPart, sees
 from contracts import (
     ACTION_IN_PROGRESS,
     ILLEGAL_TRANSITION,
@@ -56,7 +58,11 @@ async def take_action(
     try:
         await handle.execute_update(update, request, id=update_id, result_type=ActionResult)
     except WorkflowUpdateFailedError as failed:
-        raise _refused(failed.cause) from failed
+        refusal = _refused(failed.cause)
+        # A refusal repeats what the deadline does, which may name the buyer's risk.
+        if isinstance(refusal, Problem) and not sees(principal.role, TicketPart.risk):
+            refusal.detail = without_risk(refusal.detail, ticket.risk_reasons)
+        raise refusal from failed
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             # The workflow has ended: say what ended it.

@@ -5,19 +5,18 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import Principal, Role
+from api.auth import Principal
 from api.presenters import ticket_detail
 from api.problems import Problem
 from api.schemas.tickets import TicketDetail
 from api.scopes import ticket_scope
+from api.visibility import TicketPart, ticket_parts
 from domain.actions import allowed_actions
 from domain.tickets import Actor, TicketStatus
 from persistence import tickets as repo
 from persistence.messages import list_messages
-from persistence.models import Inspection, Shipment, Ticket
+from persistence.models import Inspection, Shipment, Ticket, TrackingEvent
 from persistence.tracking import events_of
-
-_SEES_RISK = frozenset({Role.merchant, Role.support})
 
 
 async def visible_ticket(session: AsyncSession, ticket_no: str, principal: Principal) -> Ticket:
@@ -29,18 +28,27 @@ async def visible_ticket(session: AsyncSession, ticket_no: str, principal: Princ
 
 
 async def load_detail(session: AsyncSession, ticket_no: str, principal: Principal) -> TicketDetail:
+    """Only the parts the caller's role sees are read (api.visibility)."""
     ticket = await visible_ticket(session, ticket_no, principal)
-    shipments = await session.execute(
-        select(Shipment).where(Shipment.ticket_no == ticket_no).order_by(Shipment.shipped_at)
-    )
+    role = principal.role
+    seen = ticket_parts(role)
+    parcels: list[Shipment] = []
+    tracking: list[TrackingEvent] = []
+    if TicketPart.shipments in seen:
+        rows = await session.execute(
+            select(Shipment).where(Shipment.ticket_no == ticket_no).order_by(Shipment.shipped_at)
+        )
+        parcels, tracking = list(rows.scalars()), await events_of(session, ticket_no)
     return ticket_detail(
         ticket,
-        refunds=await repo.refunds(session, ticket_no),
-        timeline=await repo.timeline(session, ticket_no),
-        shipments=list(shipments.scalars()),
-        tracking_events=await events_of(session, ticket_no),
-        inspection=await session.get(Inspection, ticket_no),
-        messages=await list_messages(session, ticket_no),
-        allowed=allowed_actions(TicketStatus(ticket.status), Actor(principal.role)),
-        with_risk=principal.role in _SEES_RISK,
+        role,
+        refunds=await repo.refunds(session, ticket_no) if TicketPart.refunds in seen else [],
+        timeline=await repo.timeline(session, ticket_no) if TicketPart.timeline in seen else [],
+        shipments=parcels,
+        tracking_events=tracking,
+        inspection=await session.get(Inspection, ticket_no)
+        if TicketPart.inspection in seen
+        else None,
+        messages=await list_messages(session, ticket_no) if TicketPart.messages in seen else [],
+        allowed=allowed_actions(TicketStatus(ticket.status), Actor(role)),
     )
