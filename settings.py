@@ -10,15 +10,21 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self, get_origin
 
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from limits import parse_many
 from pydantic import (
+    AfterValidator,
     AliasGenerator,
     BeforeValidator,
+    ByteSize,
     Field,
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -88,7 +94,7 @@ class PolicySettings(BaseSettings, RefundRules, OpeningRules, Deadlines):
         annotation = cls.model_fields[str(info.field_name)].annotation
         if annotation is timedelta:
             return _seconds_or_iso(value)
-        if annotation == list[timedelta]:
+        if get_origin(annotation) is list:
             return _split_durations(value)
         return value
 
@@ -195,6 +201,106 @@ class RatesSettings(BaseSettings):
     sandbox_as_of: date | None = None
 
 
+def _pem_public_key(value: object) -> object:
+    """A PEM written on one line with `\\n` escapes (as in a `.env` file) is a PEM too."""
+    if isinstance(value, str):
+        return value.strip().replace("\\n", "\n") or None
+    return value
+
+
+def _check_public_key(pem: str) -> None:
+    """Refuse at start-up a key the buyer tokens could never be verified with."""
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError:
+        raise ValueError("AUTH_JWT_PUBLIC_KEY is not a PEM public key") from None
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048:
+        return
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return
+    raise ValueError("AUTH_JWT_PUBLIC_KEY must be RSA (2048 bits or more), EC P-256 or Ed25519")
+
+
+class AuthSettings(BaseSettings):
+    """API keys and the buyer tokens the platform signs (SPEC §8), `AUTH_*`. Buyer tokens are
+    accepted only when the platform's public key or its JWKS URL is set (one, not both), and
+    then an audience is required."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTH_", env_file=".env", extra="ignore")
+
+    # The platform's public key, PEM (RSA → RS256, EC P-256 → ES256, Ed25519 → EdDSA).
+    jwt_public_key: Annotated[str | None, BeforeValidator(_pem_public_key)] = None
+    # Or where the platform publishes its keys; tokens name theirs by `kid`.
+    jwks_url: str | None = None
+    # The `aud` every token must carry, and the `iss` when set.
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    # A token valid for longer than this (`exp` - `iat`) is refused, however it is signed.
+    jwt_max_lifetime: Duration = timedelta(hours=1)
+    # Clock difference tolerated on `exp`, `nbf` and `iat`.
+    jwt_leeway: Duration = timedelta(seconds=30)
+    # How long a fetched JWKS document is used before it is fetched again.
+    jwks_cache_lifespan: Duration = timedelta(minutes=5)
+    # How long a rotated key keeps working next to its successor, unless the rotation says.
+    key_rotation_overlap: Duration = timedelta(hours=24)
+
+    @model_validator(mode="after")
+    def _buyer_tokens_verifiable(self) -> Self:
+        if self.jwt_public_key and self.jwks_url:
+            raise ValueError("set AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL, not both")
+        if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
+            raise ValueError("AUTH_JWKS_URL must be an http(s) URL")
+        if self.jwt_public_key:
+            _check_public_key(self.jwt_public_key)
+        if (self.jwt_public_key or self.jwks_url) and not self.jwt_audience:
+            raise ValueError("buyer tokens need AUTH_JWT_AUDIENCE, the audience they must name")
+        if self.jwt_max_lifetime <= timedelta(0) or self.jwt_leeway < timedelta(0):
+            raise ValueError("AUTH_JWT_MAX_LIFETIME must be positive, AUTH_JWT_LEEWAY not negative")
+        if self.key_rotation_overlap < timedelta(0):
+            raise ValueError("AUTH_KEY_ROTATION_OVERLAP must not be negative")
+        return self
+
+    @property
+    def buyer_tokens(self) -> bool:
+        return bool(self.jwt_public_key or self.jwks_url)
+
+
+def _rates(value: str) -> str:
+    """Rate limits in the `limits` notation; a typo fails at start-up, not at the first call."""
+    if any(item.amount < 1 for item in parse_many(value)):
+        raise ValueError(f"{value!r}: a rate limit lets at least one request through")
+    return value
+
+
+Rates = Annotated[str, AfterValidator(_rates)]
+
+
+class LimitSettings(BaseSettings):
+    """Request limits (SPEC §8), `LIMITS_*`: body size (413), rates per API key, per client
+    address and for webhooks, and the failed-authentication throttle (429). Rates use the
+    `limits` notation: `600/minute`, `20 per 5 minutes`, `10/second;600/minute`."""
+
+    model_config = SettingsConfigDict(env_prefix="LIMITS_", env_file=".env", extra="ignore")
+
+    # Off turns off the rate limits and the throttle; the body limit always applies.
+    enabled: bool = True
+    # `2MiB`, `512KiB` or bytes. The largest order the schemas accept (500 lines with
+    # 500-character titles) is 0.9 MB of Chinese as UTF-8 and 1.7 MB `\u`-escaped.
+    body_max_bytes: ByteSize = ByteSize(2 * 1024 * 1024)
+    per_key: Rates = "600/minute"
+    # Every call from one address, whatever key it carries (webhooks excepted).
+    per_ip: Rates = "1200/minute"
+    # Webhooks, per sending address: providers and couriers send bursts and retry.
+    webhooks: Rates = "6000/minute"
+    # 401 answers per address; past it the address is refused before any key is checked.
+    failed_auth: Rates = "20/minute"
+    # `memory://` counts in this process only; API processes that scale out share
+    # `redis://host:6379/0` (needs the `redis` package).
+    storage_uri: str = "memory://"
+
+
 class Settings(BaseSettings):
     model_config = _ENV
 
@@ -211,6 +317,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # How often the worker's Temporal Schedule runs the consistency check (SPEC §11).
     consistency_check_every: Duration = timedelta(minutes=15)
+    # Where the worker serves the Temporal SDK's Prometheus metrics (failed workflow tasks and
+    # activities among them); unset: not served.
+    worker_metrics_address: str | None = None
 
     policy: PolicySettings = Field(default_factory=PolicySettings)
     money: MoneySettings = Field(default_factory=MoneySettings)
@@ -219,6 +328,8 @@ class Settings(BaseSettings):
     courier_sandbox: CourierSandboxSettings = Field(default_factory=CourierSandboxSettings)
     notify: NotificationSettings = Field(default_factory=NotificationSettings)
     rates: RatesSettings = Field(default_factory=RatesSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     @property
     def ui_url(self) -> str:

@@ -29,6 +29,7 @@ from sandbox.payment_provider import ProviderConfig
 from sandbox.payment_provider import create_app as create_provider
 from settings import (
     CourierSandboxSettings,
+    LimitSettings,
     MoneySettings,
     NotificationSettings,
     PaymentSandboxSettings,
@@ -133,6 +134,14 @@ async def running_stack(
         ),
         notify=NotificationSettings(
             smtp_port=smtp_port, sms_sandbox_outbox=data_dir / "sms" / "outbox.jsonl"
+        ),
+        # The whole suite calls from 127.0.0.1 with a few keys, polling tickets ten times a
+        # second; tests/api/test_limits.py runs apps of its own with tiny budgets.
+        limits=LimitSettings(
+            per_key="100000/minute",
+            per_ip="100000/minute",
+            webhooks="100000/minute",
+            failed_auth="10000/minute",
         ),
     )
     provider = create_provider(
