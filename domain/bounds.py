@@ -7,6 +7,7 @@ from typing import Final
 # An order line's quantity, and the lines of one order (a ticket names at most 100 of them).
 MAX_LINE_QUANTITY: Final = 10_000
 MAX_ORDER_LINES: Final = 500
-# Versions are PostgreSQL INTEGERs; row ids (cursors, notification ids) BIGINTs.
-MAX_VERSION: Final = 2**31 - 1
+# Versions and key ids are PostgreSQL INTEGERs; other row ids (cursors, notification ids) BIGINTs.
+MAX_INTEGER: Final = 2**31 - 1
+MAX_VERSION: Final = MAX_INTEGER
 MAX_ROW_ID: Final = 2**63 - 1

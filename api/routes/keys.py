@@ -25,6 +25,7 @@ from api.schemas.keys import (
     RotateKeyBody,
 )
 from api.services import keys as service
+from domain.bounds import MAX_INTEGER
 from persistence.models import ApiKey
 
 router = APIRouter(
@@ -39,7 +40,7 @@ _ENDED: dict[int | str, dict[str, Any]] = {
         "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
 }
-KeyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+KeyId = Annotated[int, Path(ge=1, le=MAX_INTEGER)]
 
 
 @router.post("", status_code=201, response_model=IssuedKeyView)
@@ -60,10 +61,10 @@ async def list_keys(
     role: Role | None = None,
     subject_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=10, pattern=r"^\d+$")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=MAX_INTEGER)] = None,
 ) -> KeyPage:
     """Keys newest first, one page at a time (`next_cursor` until exhausted); never a secret."""
-    before = int(cursor) if cursor else None
+    before = cursor
     rows = await service.page(
         session, role=role, subject_id=subject_id, limit=limit + 1, before=before
     )

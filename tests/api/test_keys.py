@@ -207,10 +207,13 @@ async def test_key_paths_refuse_unknown_and_out_of_range_ids(stack: Stack) -> No
         huge = await support.post(f"/v1/keys/{2**31}/revoke")
         overlap = await support.post("/v1/keys/1/rotate", json={"overlap": "P31D"})
         cursor = await support.get("/v1/keys", params={"cursor": "not-a-cursor"})
+        # Ten digits past an INTEGER once answered 500 "integer out of range".
+        too_far = await support.get("/v1/keys", params={"cursor": "9999999999"})
     assert (missing.status_code, missing.json()["code"]) == (404, "key_not_found")
     assert (huge.status_code, huge.json()["code"]) == (422, "validation_error")
     assert (overlap.status_code, overlap.json()["code"]) == (422, "validation_error")
     assert (cursor.status_code, cursor.json()["code"]) == (422, "validation_error")
+    assert (too_far.status_code, too_far.json()["code"]) == (422, "validation_error")
 
 
 async def test_the_list_pages_by_cursor_and_filters_by_role_and_subject(stack: Stack) -> None:
