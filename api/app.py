@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api import metrics, problems
+from api import limits, metrics, openapi, problems
 from api.routes import (
     balances,
     courier_webhooks,
     health,
     inbox,
+    keys,
     merchant_policies,
     messages,
     orders,
@@ -25,6 +26,7 @@ from api.routes import (
     watchlist,
     webhooks,
 )
+from api.text_guard import TextGuard
 from persistence.db import make_engine, make_session_factory
 from settings import Settings, get_settings
 
@@ -55,6 +57,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(TextGuard)
+    limits.install(app)
+    # Outermost, so refusals of the limits (413, 429) are counted too.
     metrics.install(app)
     for router in (
         health.router,
@@ -70,6 +75,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         reports.router,
         warehouse.router,
         balances.router,
+        keys.router,
     ):
         app.include_router(router)
+    openapi.install(app)
     return app

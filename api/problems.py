@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {
@@ -17,8 +20,54 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
     422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    502: "Bad gateway",
     503: "Service unavailable",
+}
+# Codes for the refusals Starlette and FastAPI raise themselves (routing, reading the body).
+_HTTP_CODES = {
+    400: "unreadable_body",
+    404: "not_found",
+    405: "method_not_allowed",
+}
+
+
+# The answer's shape, for the OpenAPI document (api/openapi.py); `problem_response` writes it.
+PROBLEM_SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "title": "Problem",
+        "description": "RFC 9457 problem details; `code` is stable, `detail` is for people",
+        "required": ["type", "title", "status", "detail", "code", "instance"],
+        "properties": {
+            "type": {"type": "string", "description": "a URI reference: `/problems/<code>`"},
+            "title": {"type": "string", "description": "the status in words"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": {"type": "string"},
+            "code": {"type": "string", "description": "stable, for programs to branch on"},
+            "instance": {"type": "string", "description": "the path the request was sent to"},
+            "errors": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/ProblemFieldError"},
+                "description": "one entry per refused field",
+            },
+        },
+        "additionalProperties": True,
+    },
+    "ProblemFieldError": {
+        "type": "object",
+        "title": "ProblemFieldError",
+        "required": ["field", "code", "message"],
+        "properties": {
+            "field": {"type": "string", "description": "e.g. `lines[0].quantity`"},
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+        },
+        "additionalProperties": True,
+    },
 }
 
 
@@ -31,6 +80,7 @@ class Problem(Exception):
         *,
         field: str | None = None,
         extra: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -38,6 +88,7 @@ class Problem(Exception):
         self.detail = detail
         self.field = field
         self.extra = extra or {}
+        self.headers = dict(headers or {})
 
 
 def problem_response(
@@ -48,6 +99,7 @@ def problem_response(
     *,
     errors: list[dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"/problems/{code}",
@@ -60,8 +112,11 @@ def problem_response(
     if errors:
         body["errors"] = errors
     body.update(extra or {})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    answer_headers = dict(headers or {})
+    if status == 401:
+        # RFC 9110: a 401 names the scheme to authenticate with.
+        answer_headers.setdefault("WWW-Authenticate", "Bearer")
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=answer_headers)
 
 
 def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
@@ -72,6 +127,16 @@ def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
     return name or "body"
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on this path: Starlette's own `Allow` names only the methods
+    of the first route that matched the path, and a path here often has one route per method."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -79,7 +144,13 @@ def install(app: FastAPI) -> None:
             [{"field": exc.field, "code": exc.code, "message": exc.detail}] if exc.field else None
         )
         return problem_response(
-            request, exc.status, exc.code, exc.detail, errors=errors, extra=exc.extra
+            request,
+            exc.status,
+            exc.code,
+            exc.detail,
+            errors=errors,
+            extra=exc.extra,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -95,5 +166,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem_response(request, exc.status_code, code, str(exc.detail))
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return problem_response(request, exc.status_code, code, str(exc.detail), headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Uvicorn still logs the error (Starlette re-raises it after this answer); the caller
+        # learns nothing of it but that it is not theirs.
+        return problem_response(request, 500, "internal_error", "the request could not be handled")

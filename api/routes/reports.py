@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from api.auth import Principal, Role
 from api.deps import SessionDep, require
 from api.problems import Problem
+from api.schemas.base import DateTime
 from api.schemas.reports import (
     ApprovalRate,
     RefundedAmount,
@@ -29,10 +30,10 @@ async def summary(
     principal: ReaderDep,
     merchant_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     created_from: Annotated[
-        datetime | None, Query(description="ISO 8601; inclusive; without offset means UTC")
+        DateTime | None, Query(description="ISO 8601; inclusive; without offset means UTC")
     ] = None,
     created_to: Annotated[
-        datetime | None, Query(description="ISO 8601; exclusive; without offset means UTC")
+        DateTime | None, Query(description="ISO 8601; exclusive; without offset means UTC")
     ] = None,
 ) -> SummaryReport:
     """Tickets by type, status and reason, approval rate, time to resolution, refunded

@@ -20,6 +20,7 @@ from api.deps import (
 )
 from api.presenters import ticket_summary
 from api.problems import Problem
+from api.schemas.base import DateTime
 from api.schemas.tickets import TicketCreate, TicketDetail, TicketPage
 from api.scopes import ticket_scope
 from api.services.ticket_opening import open_ticket
@@ -61,8 +62,8 @@ async def list_tickets(
     status: TicketStatus | None = None,
     order_id: Annotated[str | None, Query(max_length=64)] = None,
     ticket_no: Annotated[str | None, Query(max_length=32)] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: DateTime | None = None,
+    created_to: DateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> TicketPage:

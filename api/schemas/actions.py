@@ -6,9 +6,8 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl
 
-from api.schemas.base import Amount, PositiveAmount, RequestModel, Version
+from api.schemas.base import Amount, Count, PositiveAmount, RequestModel, Version
 from api.schemas.tickets import DestinationChoice
-from domain.bounds import MAX_LINE_QUANTITY
 
 Carrier = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
 TrackingNo = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
@@ -49,8 +48,8 @@ class EscalateBody(ActionBody):
 
 class InspectedLineBody(RequestModel):
     line_id: str = Field(min_length=1, max_length=64)
-    accepted: int = Field(ge=0, le=MAX_LINE_QUANTITY)
-    rejected: int = Field(ge=0, le=MAX_LINE_QUANTITY)
+    accepted: Count
+    rejected: Count
 
 
 class InspectionBody(ActionBody):

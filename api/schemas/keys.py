@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from api.auth import Role
-from api.schemas.base import RequestModel
+from api.schemas.base import AwareDateTime, RequestModel
 from api.services.keys import MAX_OVERLAP, KeyStatus
 from settings import Duration
 
@@ -25,7 +25,7 @@ def _bounded(value: datetime) -> datetime:
     return utc
 
 
-KeyTime = Annotated[AwareDatetime, AfterValidator(_bounded)]
+KeyTime = Annotated[AwareDateTime, AfterValidator(_bounded)]
 SubjectId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

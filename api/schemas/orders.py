@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from api.schemas.base import Amount, PositiveAmount, Quantity, RequestModel
+from api.schemas.base import (
+    Amount,
+    AwareDateTime,
+    DateTime,
+    PositiveAmount,
+    Quantity,
+    RequestModel,
+)
 from domain.bounds import MAX_ORDER_LINES, MAX_VERSION
 from domain.orders import OrderStatus
 from domain.reasons import ReasonCode
@@ -28,7 +35,7 @@ class PaymentBody(RequestModel):
     reference: str = Field(min_length=1, max_length=128)
     method: str = Field(min_length=1, max_length=32, examples=["card", "wallet"])
     paid_total: Amount
-    paid_at: AwareDatetime | None = Field(
+    paid_at: AwareDateTime | None = Field(
         None, description="when the buyer paid; refunds of payments too old go to balance"
     )
 
@@ -41,9 +48,9 @@ class OrderUpsert(RequestModel):
     shipping_fee: Amount = 0
     payment: PaymentBody
     status: OrderStatus
-    shipped_at: datetime | None = None
-    delivered_at: datetime | None = None
-    version: int = Field(ge=1, le=MAX_VERSION)
+    shipped_at: DateTime | None = None
+    delivered_at: DateTime | None = None
+    version: int = Field(strict=True, ge=1, le=MAX_VERSION)
 
 
 class OrderView(OrderUpsert):

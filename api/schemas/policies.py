@@ -29,6 +29,9 @@ def _accepted(field: FieldInfo) -> Any:
         return AcceptedDuration
     if get_origin(field.annotation) is list:
         return Annotated[list[AcceptedDuration], *field.metadata]
+    if field.annotation in (int, int | None, bool):
+        # As the schema says: no `true` for a number, no `1` or `"yes"` for a flag.
+        return Annotated[(field.annotation, Field(strict=True), *field.metadata)]
     if field.metadata:
         return Annotated[(field.annotation, *field.metadata)]
     return field.annotation

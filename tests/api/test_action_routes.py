@@ -29,7 +29,7 @@ BODIES = {
     Action.retry_refund: "RetryRefundBody",
 }
 OPTIONAL_BODIES = {Action.cancel, Action.confirm_receipt}
-RESPONSES = {"200", "403", "404", "409", "422"}
+RESPONSES = {"200", "400", "401", "403", "404", "409", "413", "422", "429", "502", "503"}
 
 
 @pytest.fixture(scope="module")

@@ -259,3 +259,21 @@ async def test_a_signed_payment_event_out_of_bounds_is_422(
         )
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "invalid_event"
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/v1/tickets?created_to=0.5", "created_to"),
+        ("/v1/tickets?created_from=2026-11-23", "created_from"),
+        ("/v1/reports/summary?created_to=1700000000", "created_to"),
+        ("/v1/tickets?created_from=0001-01-01T00:00:00%2B14:00", "created_from"),
+    ],
+)
+async def test_a_moment_is_iso_8601_text_in_years_the_engine_computes_with(
+    stack: Stack, url: str, field: str
+) -> None:
+    """Numbers once passed as Unix seconds, though the schema says an ISO 8601 date-time."""
+    async with stack.client(SUPPORT) as http:
+        response = await http.get(url)
+    _refused(response, field)
