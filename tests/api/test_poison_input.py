@@ -277,3 +277,11 @@ async def test_a_moment_is_iso_8601_text_in_years_the_engine_computes_with(
     async with stack.client(SUPPORT) as http:
         response = await http.get(url)
     _refused(response, field)
+
+
+async def test_an_order_of_more_lines_than_any_shop_sends_is_refused(stack: Stack) -> None:
+    """20,000 lines (11 MB) were once stored, and read back in ten seconds."""
+    lines = [line(f"L{i}", 1, 100) for i in range(501)]
+    async with stack.client("platform:shop") as platform:
+        response = await platform.put(f"/v1/orders/{new_order_id()}", json=order_body(lines))
+    _refused(response, "lines")
