@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api import limits, metrics, openapi, problems
+from api import faults, limits, metrics, openapi, problems
 from api.routes import (
     balances,
     courier_webhooks,
@@ -37,13 +37,14 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = settings or get_settings()
-        engine = make_engine(config.require_database_url())
+        engine = make_engine(config.require_database_url(), bounds=faults.DATABASE_BOUNDS)
         app.state.settings = config
         app.state.sessions = make_session_factory(engine)
         app.state.temporal = temporal or await Client.connect(
             config.temporal_address,
             namespace=config.temporal_namespace,
             data_converter=pydantic_data_converter,
+            retry_config=faults.TEMPORAL_RETRY,
         )
         try:
             yield

@@ -36,6 +36,16 @@ async def replayed(
     return earlier
 
 
+def update_id(principal: Principal, key: str | None, digest: str) -> str | None:
+    """The id of the Update an action sends: the same for the same caller, key and request, so
+    Temporal takes it once however often it is sent. The request's digest is part of it: a key
+    reused for another request whose first answer was lost must not be answered with the first
+    request's outcome. Without a key, the SDK draws a fresh id."""
+    if key is None:
+        return None
+    return f"{principal.name}:{key}:{digest[:16]}"
+
+
 def remember(
     session: AsyncSession,
     principal: Principal,

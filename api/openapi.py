@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute
 from adapters.couriers.signing import SIGNATURE_HEADER as COURIER_SIGNATURE
 from adapters.payments.signing import SIGNATURE_HEADER as SANDBOX_SIGNATURE
 from adapters.payments.stripe import SIGNATURE_HEADER as STRIPE_SIGNATURE
-from api.deps import PrincipalDep, TemporalDep, require
+from api.deps import PrincipalDep, SessionDep, SessionsDep, TemporalDep, require
 from api.problems import PROBLEM_JSON, PROBLEM_SCHEMAS
 from api.routes import ticket_actions
 
@@ -33,6 +33,8 @@ SCHEME = "apiKey"
 _PROBLEM = "#/components/schemas/Problem"
 _AUTHENTICATE = get_args(PrincipalDep)[1].dependency
 _TEMPORAL = get_args(TemporalDep)[1].dependency
+# Authenticating an API key reads it from the database too.
+_DATABASE = {_AUTHENTICATE, *(get_args(dep)[1].dependency for dep in (SessionDep, SessionsDep))}
 # Every closure `require(...)` returns runs this code; its `roles` say whom it admits.
 _ROLE_CHECK = require().__code__
 
@@ -51,7 +53,12 @@ _SIGNATURE = "the signature header is missing, malformed, wrong or too old (`inv
 _IDEMPOTENT = (
     "the first request under this `Idempotency-Key` is still being handled (`concurrent_request`)"
 )
-_TEMPORAL_DOWN = "Temporal did not answer, or did not say whether the request took effect"
+_DATABASE_DOWN = "the database did not answer (`database_unavailable`: nothing was done)"
+_TEMPORAL_DOWN = "Temporal did not answer (`temporal_unavailable`: nothing was done)"
+_OUTCOME_UNKNOWN = (
+    "the database or Temporal failed after the request may have taken effect (`outcome_unknown`):"
+    " send it again with the same `Idempotency-Key` to learn what happened"
+)
 _TOKEN_KEYS_DOWN = "the keys that verify buyer tokens could not be read (`token_keys_unavailable`)"
 _TOO_MANY = (
     "a rate limit of the key, the address or the webhook sender is spent (`rate_limited`), or "
@@ -124,9 +131,13 @@ def _refusals(route: RouteContext, operation: dict[str, Any]) -> dict[int, str]:
         refusals[409] = _IDEMPOTENT
     if str(route.path_format).startswith(_LIMITED_PREFIX):
         refusals[429] = _TOO_MANY
-    unavailable = [_TOKEN_KEYS_DOWN] if _AUTHENTICATE in calls else []
+    unavailable = [_DATABASE_DOWN] if _DATABASE & set(calls) else []
+    if _AUTHENTICATE in calls:
+        unavailable.append(_TOKEN_KEYS_DOWN)
     if _TEMPORAL in calls:
         unavailable.append(_TEMPORAL_DOWN)
+        if ("header", "Idempotency-Key") in parameters:
+            unavailable.append(_OUTCOME_UNKNOWN)
     if unavailable:
         refusals[503] = "; or ".join(unavailable)
     return refusals
@@ -214,7 +225,7 @@ def _problem_answer(status: int, description: str) -> dict[str, Any]:
     }
     if status == 401:
         answer["headers"] = {"WWW-Authenticate": _header("the scheme to use: `Bearer`", "string")}
-    if status == 429:
+    if status in (429, 503):
         answer["headers"] = {"Retry-After": _header("seconds until a retry may pass", "integer")}
     return answer
 

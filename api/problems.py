@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
+# A 503 names a part that is down; an outage worth one is seldom over sooner.
+RETRY_AFTER_SECONDS = 5
 _TITLES = {
     400: "Bad request",
     401: "Unauthenticated",
@@ -116,6 +118,9 @@ def problem_response(
     if status == 401:
         # RFC 9110: a 401 names the scheme to authenticate with.
         answer_headers.setdefault("WWW-Authenticate", "Bearer")
+    if status == 503:
+        # Every 503 is a part that is down for now: the caller learns when to try again.
+        answer_headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=answer_headers)
 
 
@@ -138,6 +143,11 @@ def _allowed_methods(request: Request) -> str:
 
 
 def install(app: FastAPI) -> None:
+    # Imported here: the fault answers are problems of this module.
+    from api import faults
+
+    faults.install(app)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         errors = (

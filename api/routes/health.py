@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
+from api import faults
 from api.deps import SessionDep, TemporalDep
-from api.problems import Problem
+from api.faults import DATABASE_FAULTS, DATABASE_UNAVAILABLE
 
 router = APIRouter(tags=["health"])
 
@@ -22,17 +20,12 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(session: SessionDep, temporal: TemporalDep) -> dict[str, str]:
-    """Ready when both PostgreSQL and Temporal answer."""
+    """Ready when both PostgreSQL and Temporal answer, each within a few seconds."""
     try:
         await session.execute(text("SELECT 1"))
-    except Exception as error:
-        raise Problem(503, "database_unavailable", str(error)) from error
-    try:
-        await temporal.workflow_service.get_system_info(
-            GetSystemInfoRequest(), timeout=timedelta(seconds=5)
-        )
-    except Exception as error:
-        raise Problem(503, "temporal_unavailable", str(error)) from error
+    except DATABASE_FAULTS as error:
+        raise faults.unavailable(DATABASE_UNAVAILABLE, "the database does not answer") from error
+    await faults.temporal_reachable(temporal)
     return {"status": "ready", "database": "ok", "temporal": "ok"}
 
 

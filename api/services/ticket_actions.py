@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import idempotency
+from api import faults, idempotency
 from api.auth import Principal
 from api.problems import Problem
 from api.risk_words import without_risk
@@ -46,17 +47,31 @@ async def take_action(
     """Send the action as the workflow's Update named `update`; returns False when it is a
     replay of one already taken under the key.
 
-    The `Idempotency-Key`, scoped to the caller, serves as the Update id, which Temporal
-    deduplicates; the stored key also refuses the same key sent with another body (422).
+    The `Idempotency-Key`, scoped to the caller and to the request it came with, gives the Update
+    its id, which Temporal deduplicates, also after the workflow has ended: sent again after an
+    answer that was lost, the Update is not taken twice and answers as it did the first time.
+    The stored key refuses the same key sent with another body (422), and answers a replay
+    without asking Temporal; a first attempt that took effect but could not store the key is
+    replayed by Temporal instead.
     """
     scope = f"POST /v1/tickets/{ticket.ticket_no}/{action}"
     digest = idempotency.request_hash(scope, request.model_dump(mode="json"))
     if await idempotency.replayed(session, principal, idempotency_key, scope, digest):
         return False
-    update_id = f"{principal.name}:{idempotency_key}" if idempotency_key else None
+    # A Temporal that does not answer refuses the action before it is sent: nothing happened.
+    await faults.temporal_reachable(temporal)
+    faults.may_take_effect(f"the {action} action", idempotency_key, ticket.ticket_no)
     handle = temporal.get_workflow_handle(ticket.ticket_no)
     try:
-        await handle.execute_update(update, request, id=update_id, result_type=ActionResult)
+        await faults.bounded(
+            handle.execute_update(
+                update,
+                request,
+                id=idempotency.update_id(principal, idempotency_key, digest),
+                result_type=ActionResult,
+                rpc_timeout=faults.TEMPORAL_CALL,
+            )
+        )
     except WorkflowUpdateFailedError as failed:
         refusal = _refused(failed.cause)
         # A refusal repeats what the deadline does, which may name the buyer's risk.
@@ -69,9 +84,15 @@ async def take_action(
             raise Problem(
                 409, "illegal_transition", await _ended(session, ticket, action)
             ) from error
-        raise Problem(503, "temporal_unavailable", error.message) from error
+        raise  # answered by api/faults.py: the Update may have been taken
     idempotency.remember(session, principal, idempotency_key, scope, digest, ticket.ticket_no, 200)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        # The same request under the same key, sent at the same moment, stored it first: both
+        # were the one Update that Temporal took once.
+        await session.rollback()
+        return False
     return True
 
 

@@ -1,4 +1,10 @@
-"""Opening a ticket: check the application, record it, start its workflow — all or nothing."""
+"""Opening a ticket: check the application, record it, then start its workflow.
+
+The two cannot be one transaction. The row is committed first, and the workflow started after
+it; a fault between the two answers `outcome_unknown`, and the same request sent again under the
+same `Idempotency-Key` finds the row and starts the workflow if it is not running yet (the
+ticket number is the workflow id, so this never starts a second one).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from api import idempotency
+from api import faults, idempotency
 from api.auth import Principal, Role
 from api.problems import Problem
 from api.schemas.tickets import TicketCreate
 from api.services.destinations import check_balance_currency
 from api.services.policy import merchant_policy, refund_policy, ticket_policy
-from api.services.ticket_workflows import start_ticket_workflow
-from contracts import TicketInput
+from api.services.ticket_workflows import ensure_ticket_workflow, opening_input
 from domain.eligibility import (
     EligibilityError,
     check_application_limit,
@@ -23,7 +28,6 @@ from domain.eligibility import (
     check_order,
     check_window,
 )
-from domain.orders import OrderStatus
 from domain.refund_terms import RefundRequest, RefundRuleError, RequestedLine
 from domain.refunds import quote_refund
 from domain.tickets import Actor, Destination, TicketStatus
@@ -60,6 +64,7 @@ async def open_ticket(
         raise Problem(404, "order_not_found", f"no order {body.order_id}", field="order_id")
     earlier = await idempotency.replayed(session, principal, idempotency_key, _SCOPE, digest)
     if earlier is not None and earlier.resource_id:
+        await _finish_opening(session, temporal, settings, earlier.resource_id, idempotency_key)
         return earlier.resource_id, False
 
     order = to_snapshot(order_row)
@@ -92,65 +97,68 @@ async def open_ticket(
     except (EligibilityError, RefundRuleError) as error:
         raise _refused(error) from error
     await check_balance_currency(settings, order.currency, body)
+    # Nothing is written yet: a Temporal that does not answer refuses the ticket cleanly.
+    await faults.temporal_reachable(temporal)
 
     ticket_no = await next_ticket_no(session, now)
-    session.add(
-        Ticket(
-            ticket_no=ticket_no,
-            order_id=order.order_id,
-            buyer_id=order.buyer_id,
-            merchant_id=order.merchant_id,
-            type=body.type,
-            reason_code=body.reason_code,
-            description=body.description,
-            evidence=[str(url) for url in body.evidence],
-            destination=body.destination or Destination.original,
-            destination_details=body.destination_details(),
-            currency=order.currency,
-            requested_amount=body.requested_amount,
-            quoted_amount=quote.total,
-            breakdown=quote.model_dump(mode="json"),
-            status=TicketStatus.submitted,
-            next_actor=Actor.system,
-            policy=policy.model_dump(mode="json"),
-            version=0,
-            created_by_role=principal.role,
-            lines=[
-                TicketLine(order_id=order.order_id, line_id=x.line_id, quantity=x.quantity)
-                for x in requested
-            ],
-        )
-    )
-    idempotency.remember(session, principal, idempotency_key, _SCOPE, digest, ticket_no, 201)
-    try:
-        # Unique constraints speak now, before the workflow exists.
-        await session.flush()
-    except IntegrityError as error:
-        raise Problem(
-            409, "concurrent_request", "the same request is being handled; retry shortly"
-        ) from error
-    ticket = TicketInput(
+    ticket = Ticket(
         ticket_no=ticket_no,
         order_id=order.order_id,
         buyer_id=order.buyer_id,
         merchant_id=order.merchant_id,
         type=body.type,
-        order_shipped=order.is_shipped,
-        order_delivered=order.status in (OrderStatus.delivered, OrderStatus.completed),
-        currency=order.currency,
-        quoted_amount=quote.total,
         reason_code=body.reason_code,
+        description=body.description,
+        evidence=[str(url) for url in body.evidence],
+        destination=body.destination or Destination.original,
+        destination_details=body.destination_details(),
+        currency=order.currency,
         requested_amount=body.requested_amount,
-        lines={x.line_id: x.quantity for x in requested},
-        policy=policy,
-        opened_by=Actor(principal.role),
-        opened_at=now,
+        quoted_amount=quote.total,
+        breakdown=quote.model_dump(mode="json"),
+        status=TicketStatus.submitted,
+        next_actor=Actor.system,
+        policy=policy.model_dump(mode="json"),
+        version=0,
+        created_by_role=principal.role,
+        lines=[
+            TicketLine(order_id=order.order_id, line_id=x.line_id, quantity=x.quantity)
+            for x in requested
+        ],
     )
-    await start_ticket_workflow(temporal, settings, ticket)
+    session.add(ticket)
+    idempotency.remember(session, principal, idempotency_key, _SCOPE, digest, ticket_no, 201)
     try:
-        await session.commit()
-    except Exception:
-        # The workflow must not outlive a ticket that was never stored.
-        await temporal.get_workflow_handle(ticket_no).terminate("ticket was not stored")
-        raise
+        # Unique constraints speak now, before anything is committed.
+        await session.flush()
+    except IntegrityError as error:
+        raise Problem(
+            409, "concurrent_request", "the same request is being handled; retry shortly"
+        ) from error
+    # The row first, then the workflow: a workflow whose row was never stored would decide and
+    # pay for a ticket nobody can see, while a row whose workflow is not started yet only waits
+    # for the retry under the same key (above) to start it.
+    faults.may_take_effect("the ticket's creation", idempotency_key, ticket_no)
+    await session.commit()
+    await ensure_ticket_workflow(temporal, settings, opening_input(ticket, order, now))
     return ticket_no, True
+
+
+async def _finish_opening(
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    ticket_no: str,
+    idempotency_key: str | None,
+) -> None:
+    """A retry of a creation whose workflow may not have started (Temporal failed after the row
+    was committed): start it now. Once the workflow has moved the ticket on, nothing to do."""
+    ticket = await session.get(Ticket, ticket_no)
+    if ticket is None or ticket.status != TicketStatus.submitted:
+        return
+    order = await get_order(session, ticket.order_id)
+    assert order is not None  # a ticket's order is never deleted
+    faults.may_take_effect("the ticket's creation", idempotency_key, ticket_no)
+    await ensure_ticket_workflow(
+        temporal, settings, opening_input(ticket, to_snapshot(order), ticket.created_at)
+    )

@@ -1,0 +1,211 @@
+"""Honest answers while PostgreSQL or Temporal is unreachable (SPEC §8, §11).
+
+Every wait on either is bounded, and an error of either becomes a 503 problem with a stable code
+and `Retry-After`, never a hang or a bare 500:
+
+- `database_unavailable`, `temporal_unavailable`: nothing the request asked for was done.
+- `outcome_unknown`: the request may have taken effect. A service says so (`may_take_effect`)
+  the moment it is about to send what cannot be taken back (the commit of a new ticket, an
+  Update); any fault after that point answers this code. The same request sent again with the
+  same `Idempotency-Key` then answers what really happened, for the ticket is found by its key
+  and an Update is deduplicated by Temporal under the id the key gives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa
+from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client, RPCTimeoutOrCancelledError
+from temporalio.service import RetryConfig, RPCError, RPCStatusCode
+
+from api.problems import Problem, problem_response
+from persistence.db import Bounds
+
+log = logging.getLogger("aftersales.faults")
+T = TypeVar("T")
+
+DATABASE_UNAVAILABLE = "database_unavailable"
+TEMPORAL_UNAVAILABLE = "temporal_unavailable"
+OUTCOME_UNKNOWN = "outcome_unknown"
+
+# The API answers within about five seconds whatever fails: a probe of Temporal first, then one
+# call of at most `TEMPORAL_CALL`, or a database that refuses within its connect timeout.
+TEMPORAL_PROBE = timedelta(seconds=1)
+TEMPORAL_CALL = timedelta(seconds=3.5)
+# The API's engine (api/app.py): a request waits little for a pooled connection, and a statement
+# is cancelled by the server when it runs too long.
+DATABASE_BOUNDS = Bounds(
+    connect=timedelta(seconds=2),
+    pool=timedelta(seconds=3),
+    # Long enough for the heaviest report; a lock wait longer than this is an outage too.
+    statement=timedelta(seconds=10),
+)
+# The API's client gives up on an unreachable server within the call's bound (the SDK's default
+# retries an unavailable one for 10 s); the caller, told so, retries.
+TEMPORAL_RETRY = RetryConfig(max_elapsed_time_millis=2000, max_retries=3)
+
+# Temporal unreachable, overloaded or silent for now: a 503. Any other status is the server's
+# considered answer to a call the API should not have made: a 500, unless the request may
+# already have taken effect.
+_UNAVAILABLE = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.ABORTED,
+}
+DATABASE_FAULTS: tuple[type[Exception], ...] = (
+    sa.OperationalError,  # refused, lost, timed out (statement_timeout, lock_timeout)
+    sa.InterfaceError,  # a connection that was closed under the session
+    sa.TimeoutError,  # no free connection in the pool
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+class TemporalSilent(Exception):
+    """A call to Temporal that got no answer within its bound."""
+
+
+@dataclass(frozen=True)
+class _Unsure:
+    what: str
+    idempotency_key: str | None
+    ticket_no: str | None
+
+
+@dataclass
+class _Request:
+    unsure: _Unsure | None = None
+
+
+_current: ContextVar[_Request | None] = ContextVar("aftersales_fault_request", default=None)
+
+
+def may_take_effect(what: str, idempotency_key: str | None, ticket_no: str | None) -> None:
+    """From here on this request may have done `what` (e.g. "the ticket's creation"): a fault
+    answers `outcome_unknown`, not that the service was unavailable."""
+    request = _current.get()
+    if request is not None:
+        request.unsure = _Unsure(what, idempotency_key, ticket_no)
+
+
+async def bounded(call: Awaitable[T], within: timedelta = TEMPORAL_CALL) -> T:
+    """`call`, given up after `within` (the SDK's own retries are not bounded by its timeout)."""
+    try:
+        async with asyncio.timeout(within.total_seconds()):
+            return await call
+    except TimeoutError as error:
+        raise TemporalSilent(f"no answer within {within.total_seconds():g} s") from error
+
+
+async def temporal_reachable(temporal: Client) -> None:
+    """Ask Temporal, once and briefly, whether it answers at all: if not, a request that needs
+    it is refused before it sends anything, and the caller knows nothing happened."""
+    try:
+        await bounded(
+            temporal.workflow_service.get_system_info(
+                GetSystemInfoRequest(), retry=False, timeout=TEMPORAL_PROBE
+            ),
+            TEMPORAL_PROBE * 2,
+        )
+    except (RPCError, TemporalSilent) as error:
+        log.warning("temporal unreachable: %s", error)
+        raise unavailable(TEMPORAL_UNAVAILABLE, "Temporal does not answer") from error
+
+
+def unavailable(code: str, detail: str) -> Problem:
+    # Every 503 carries `Retry-After` (api/problems.py).
+    return Problem(503, code, f"{detail}; nothing was done, try again later")
+
+
+def outcome_unknown(unsure: _Unsure, cause: str) -> Problem:
+    detail = f"{cause} while {unsure.what} was under way: it may or may not have taken effect. "
+    if unsure.idempotency_key is not None:
+        detail += (
+            "Send the same request again with the same Idempotency-Key: it takes effect at most "
+            "once and answers what really happened."
+        )
+    else:
+        where = f"GET /v1/tickets/{unsure.ticket_no}" if unsure.ticket_no else "the ticket"
+        detail += (
+            f"No Idempotency-Key was sent, so sending it again could act twice: read {where} "
+            "to learn whether it did."
+        )
+    extra: dict[str, object] = {
+        "retry_with_same_idempotency_key": unsure.idempotency_key is not None
+    }
+    if unsure.ticket_no is not None:
+        extra["ticket_no"] = unsure.ticket_no
+    return Problem(503, OUTCOME_UNKNOWN, detail, extra=extra)
+
+
+def _answer(request: Request, problem: Problem) -> JSONResponse:
+    return problem_response(
+        request,
+        problem.status,
+        problem.code,
+        problem.detail,
+        extra=problem.extra,
+        headers=problem.headers,
+    )
+
+
+def _fault(request: Request, code: str, cause: str, error: Exception) -> JSONResponse:
+    log.warning("%s %s: %s: %r", request.method, request.url.path, code, error)
+    current = _current.get()
+    if current is not None and current.unsure is not None:
+        return _answer(request, outcome_unknown(current.unsure, cause))
+    return _answer(request, unavailable(code, cause))
+
+
+async def _database(request: Request, error: Exception) -> JSONResponse:
+    reach = isinstance(error, DATABASE_FAULTS)
+    if isinstance(error, sa.DBAPIError) and not reach and not error.connection_invalidated:
+        raise error  # a fault of the request, not of the database's reach: a 500 answers
+    return _fault(request, DATABASE_UNAVAILABLE, "the database did not answer", error)
+
+
+async def _temporal(request: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, RPCError) and error.status not in _UNAVAILABLE:
+        current = _current.get()
+        if current is None or current.unsure is None:
+            raise error
+    return _fault(request, TEMPORAL_UNAVAILABLE, "Temporal did not answer", error)
+
+
+class _RequestScope:
+    """Gives each HTTP request the place where a service marks that it may take effect."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _current.set(_Request())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _current.reset(token)
+
+
+def install(app: FastAPI) -> None:
+    for fault in (*DATABASE_FAULTS, sa.DBAPIError):
+        app.add_exception_handler(fault, _database)
+    for fault in (RPCError, RPCTimeoutOrCancelledError, TemporalSilent):
+        app.add_exception_handler(fault, _temporal)
+    app.add_middleware(_RequestScope)
