@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -100,6 +101,9 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
+        # A task routed to a dead worker's sticky queue moves to the shared queue after this
+        # (SDK default 10 s): the ticket moves on within ~9 s of a crash (workflows/timeouts.py).
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
         workflows=[TicketWorkflow, ConsistencyCheckWorkflow],
         interceptors=[UnstorableDataIsFinal()],
         activities=[

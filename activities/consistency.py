@@ -21,6 +21,7 @@ from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError, RPCStatusCode
 
 import contracts as c
+from activities.heartbeats import heartbeating
 from domain.tickets import TERMINAL_STATUSES
 from persistence.models import Ticket, TimelineEntry
 
@@ -79,7 +80,9 @@ class ConsistencyActivities:
     @activity.defn(name=c.CHECK_CONSISTENCY)
     async def check_consistency(self, request: c.ConsistencyRequest) -> c.ConsistencyReport:
         """Idempotent: a repair is decided again from the row and the workflow each time."""
-        return await self.check(request, progress=activity.heartbeat)
+        # Beats also while one batch waits on slow workflows, so only a lost worker times out.
+        async with heartbeating():
+            return await self.check(request, progress=activity.heartbeat)
 
     async def check(
         self, request: c.ConsistencyRequest, progress: Callable[[int], None] | None = None

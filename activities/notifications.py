@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 import contracts as c
+from activities.heartbeats import heartbeating
 from adapters.notifications import DeliveryFailed, Email, Mailer, SmsGateway, WebhookSender
 from domain.notifications import Channel
 from persistence import notifications as repo
@@ -40,6 +41,10 @@ class NotificationActivities:
     @activity.defn(name=c.DELIVER_NOTIFICATIONS)
     async def deliver_notifications(self, batch: c.NotificationBatch) -> int:
         """Send every unsent notification of one transition; the number sent by this attempt."""
+        async with heartbeating():
+            return await self._deliver(batch)
+
+    async def _deliver(self, batch: c.NotificationBatch) -> int:
         async with self._sessions() as session:
             ids = await repo.undelivered_ids(session, batch.ticket_no, batch.seq)
         sent, errors = 0, []

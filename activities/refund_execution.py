@@ -7,9 +7,7 @@ The ledger destinations (balance, coupon) write their entry under that same key.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
@@ -17,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 import contracts as c
+from activities.heartbeats import heartbeating
 from activities.refund_records import record_status, refund_by_key, refund_state
 from adapters.payments.port import PaymentGateway, ProviderRefund, RefundCommand, RefundRefused
 from adapters.payouts.port import PayoutCommand, PayoutGateway
@@ -26,27 +25,8 @@ from persistence import ledger
 from persistence.models import Order, Refund, Ticket
 from persistence.orders import get_order
 
-# Heartbeats while waiting on a provider, so a worker that dies mid-call is noticed within the
-# heartbeat timeout (see workflows/refund_steps.py) rather than the whole call's timeout.
-HEARTBEAT_EVERY = 2.0
 # Provider names of the destinations our own ledger pays out.
 LEDGER_PROVIDERS = {Destination.balance: "balance", Destination.coupon: "coupon"}
-
-
-@contextlib.asynccontextmanager
-async def _heartbeating() -> AsyncIterator[None]:
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(HEARTBEAT_EVERY)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 class _Refused(Exception):
@@ -81,7 +61,7 @@ class RefundExecutionActivities:
         if refund.destination in LEDGER_PROVIDERS:
             return await self._to_ledger(refund.idempotency_key)
         try:
-            async with _heartbeating():
+            async with heartbeating():
                 if refund.destination == Destination.bank_transfer:
                     accepted = await self._payout(refund)
                 else:
@@ -107,7 +87,7 @@ class RefundExecutionActivities:
             refund = await refund_by_key(session, execution.idempotency_key)
         if refund.status in FINAL_REFUND_STATUSES or refund.provider_refund_id is None:
             return refund_state(refund)
-        async with _heartbeating():
+        async with heartbeating():
             if refund.destination == Destination.bank_transfer and self._payouts is not None:
                 seen = await self._payouts.get_payout(refund.provider_refund_id)
             elif (gateway := self._gateways.get(refund.provider or "")) is not None:

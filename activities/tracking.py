@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 import contracts as c
+from activities.heartbeats import heartbeating
 from adapters.couriers.port import CourierClient, CourierEvent, CourierUnavailable, carrier_code
 from persistence.tracking import store_event
 
@@ -65,14 +66,16 @@ class TrackingActivities:
         while True:
             rounds += 1
             activity.heartbeat(rounds)
-            events = await self._ask(courier, carrier, query)
-            if events is not None:
-                await self._store(query.ticket_no, carrier, events)
-                if any(event.status in query.until for event in events):
-                    return c.ParcelStatus(
-                        tracking_no=query.tracking_no,
-                        events=[tracking_signal(carrier, event) for event in events],
-                    )
+            # A courier or database slow to answer is not a lost worker.
+            async with heartbeating(rounds):
+                events = await self._ask(courier, carrier, query)
+                if events is not None:
+                    await self._store(query.ticket_no, carrier, events)
+            if events is not None and any(event.status in query.until for event in events):
+                return c.ParcelStatus(
+                    tracking_no=query.tracking_no,
+                    events=[tracking_signal(carrier, event) for event in events],
+                )
             await _wait(interval, rounds)
             interval = min(interval * 2, self._poll_interval * BACKOFF_CAP)
 

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     import contracts as c
     from domain.actions import Action, may_now
+    from domain.lateness import lateness
     from domain.tickets import Actor
 
 from workflows.ticket_record import TicketRecord
@@ -110,11 +111,15 @@ class ActorInbox:
             outside = also is not None and also()
             self._busy = also_means if outside else "the outcome of the ticket's deadline"
             self._busy += " is being applied"
+            if not outside and until is not None:
+                # A timer that fell due while the engine was down fires once it is back.
+                self._record.applying_late(lateness(until, workflow.now()))
         return taken
 
     def step_done(self) -> None:
         """The step has recorded what it applied: the next state's refusals speak for it."""
         self._busy = None
+        self._record.applying_late(None)  # a lateness not applied ends with its step
 
     async def next(self) -> Taken:
         """The next action of a state without deadline."""

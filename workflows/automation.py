@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.money import format_minor
     from domain.reasons import DISPUTED_REASONS
 
-from workflows.ticket_record import DB_WRITE
+from workflows.timeouts import DB_RETRY, DB_WRITE
 
 
 class Automation:
@@ -33,6 +33,7 @@ class Automation:
             c.RiskRequest(ticket_no=self._ticket.ticket_no),
             result_type=c.RiskAssessment,
             start_to_close_timeout=DB_WRITE,
+            retry_policy=DB_RETRY,
             summary=f"Assess the risk of buyer {self._ticket.buyer_id}",
         )
         workflow.upsert_search_attributes([sa.RISK_LEVEL.value_set(self.risk.level)])

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     import contracts as c
 
-# The activity heartbeats after every batch of tickets; a worker lost mid-check is noticed soon.
-CHECK_CALL = timedelta(minutes=30)
-CHECK_HEARTBEAT = timedelta(minutes=2)
-# Every run checks everything again: a failed one is not worth retrying past the next run.
-CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=3)
+from workflows.timeouts import CHECK_CALL, CHECK_RETRY, HEARTBEAT
 
 
 @workflow.defn
@@ -26,7 +19,7 @@ class ConsistencyCheckWorkflow:
             request,
             result_type=c.ConsistencyReport,
             start_to_close_timeout=CHECK_CALL,
-            heartbeat_timeout=CHECK_HEARTBEAT,
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=CHECK_RETRY,
             summary="Compare open tickets with their workflows"
             + (", repairing" if request.repair else ""),

@@ -5,28 +5,17 @@ Only this part writes these fields; the refund steps drive it, payment signals f
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     import contracts as c
     from contracts import search_attributes as sa
     from domain.tickets import FINAL_REFUND_STATUSES, RefundStatus, refund_idempotency_key
 
-from workflows.ticket_record import DB_WRITE
+from workflows.timeouts import DB_RETRY, DB_WRITE, HEARTBEAT, PROVIDER_CALL, PROVIDER_RETRY
 
-PROVIDER_CALL = timedelta(seconds=60)
-# The provider activities heartbeat while they wait: a worker that died mid-call is retried soon.
-PROVIDER_HEARTBEAT = timedelta(seconds=10)
-# Provider outages are retried for as long as it takes; the idempotency key makes that safe.
-PROVIDER_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=2),
-)
 # A webhook that arrived while the refund was still being sent used to be dropped (the poll settled
 # the refund later); now it is applied once the call returns.
 EARLY_WEBHOOK = "early-webhook"
@@ -141,6 +130,7 @@ class RefundLedger:
             ),
             result_type=c.Grant,
             start_to_close_timeout=DB_WRITE,
+            retry_policy=DB_RETRY,
             summary=f"Record the refund owed on {self._ticket.order_id} (refund #{seq})",
         )
         workflow.upsert_search_attributes([sa.REFUND_AMOUNT.value_set(grant.amount)])
@@ -160,6 +150,7 @@ class RefundLedger:
                 source="workflow",
             ),
             start_to_close_timeout=DB_WRITE,
+            retry_policy=DB_RETRY,
             summary=f"Void refund #{grant.refund_seq}: no money moves",
         )
 
@@ -188,7 +179,7 @@ class RefundLedger:
             c.RefundExecution(ticket_no=grant.ticket_no, idempotency_key=grant.idempotency_key),
             result_type=c.RefundState,
             start_to_close_timeout=PROVIDER_CALL,
-            heartbeat_timeout=PROVIDER_HEARTBEAT,
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=PROVIDER_RETRY,
             summary=summary,
         )
@@ -207,6 +198,7 @@ class RefundLedger:
                 source=self.source,
             ),
             start_to_close_timeout=DB_WRITE,
+            retry_policy=DB_RETRY,
             summary=summary,
         )
         if refund.status == RefundStatus.succeeded:
@@ -232,6 +224,7 @@ class RefundLedger:
                 source="webhook",
             ),
             start_to_close_timeout=DB_WRITE,
+            retry_policy=DB_RETRY,
             summary="Book the refund the bank sent back",
         )
         self.refunded_amount -= self.paid_amount

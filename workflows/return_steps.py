@@ -5,10 +5,9 @@ Changes the record (through transitions) and the return parcel.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -25,9 +24,8 @@ from workflows.refund_ledger import RefundLedger
 from workflows.refund_steps import RefundSteps
 from workflows.return_parcel import ReturnParcel
 from workflows.ticket_record import TicketRecord
+from workflows.timeouts import HEARTBEAT, TRACKING_GRACE, TRACKING_RETRY
 
-TRACKING_GRACE = timedelta(hours=1)
-TRACKING_HEARTBEAT = timedelta(minutes=10)
 E = TicketEvent
 
 
@@ -129,9 +127,8 @@ class ReturnSteps:
             ),
             result_type=c.ParcelStatus,
             start_to_close_timeout=until - workflow.now() + TRACKING_GRACE,
-            heartbeat_timeout=TRACKING_HEARTBEAT,
-            # Courier outages are waited out inside the activity; a few attempts suffice.
-            retry_policy=RetryPolicy(maximum_attempts=3),
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=TRACKING_RETRY,
             # Leaving the state abandons the poll instead of racing its completion with a
             # cancel request; it ends with the parcel's final status, its timeout or the ticket.
             cancellation_type=ActivityCancellationType.ABANDON,

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.actions import Action
     from domain.durations import describe
     from domain.events import TicketEvent
+    from domain.lateness import lateness, merchant_reminder
     from domain.money import format_minor
     from domain.reasons import DISPUTED_REASONS
     from domain.tickets import Actor, TicketStatus, TicketType
@@ -27,6 +28,9 @@ from workflows.ticket_record import TicketRecord
 CANCEL_ON_BUYER_TIMEOUT = "cancel the ticket (buyer timeout)"
 # Tickets opened before the risk check existed approve a refund before shipment unchecked.
 RISK_CHECK_BEFORE_RULE_APPROVAL = "risk-check-before-rule-approval"
+# A reminder whose timer fired after the review deadline (the engine was down) used to be sent
+# anyway; now it is skipped, and the deadline's outcome says how late it was applied.
+NO_REMINDER_PAST_THE_DEADLINE = "no-reminder-past-the-deadline"
 E = TicketEvent
 
 
@@ -98,12 +102,15 @@ class ReviewSteps:
             taken = await self._inbox.take(remind_at, keep_open=True)
             if taken is not None:
                 break
-            await self._record.note(
-                E.merchant_reminded,
-                f"reminder to merchant {self._ticket.merchant_id}: {describe(before)} left "
-                "to review the ticket",
-                data={"left_seconds": int(before.total_seconds())},
+            # Its timer fires late when the engine was down at its moment: it says the time
+            # really left, and once the deadline itself has passed it is not sent at all.
+            now = workflow.now()
+            if now >= deadline and workflow.patched(NO_REMINDER_PAST_THE_DEADLINE):
+                break
+            reason, data = merchant_reminder(
+                self._ticket.merchant_id, before, deadline - now, lateness(remind_at, now)
             )
+            await self._record.note(E.merchant_reminded, reason, data=data)
         if taken is None:
             taken = await self._inbox.take(deadline)
         if taken is None:

@@ -6,13 +6,14 @@ Changes the record (through transitions) and the refund ledger.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import contracts as c
     from domain.events import TicketEvent
+    from domain.lateness import lateness
     from domain.money import format_minor
     from domain.tickets import (
         NO_LONGER_REFUNDABLE,
@@ -80,10 +81,15 @@ class SettlementSteps:
         """Webhooks arrive as signals; when none comes, ask the provider now and then."""
         ledger = self._ledger
         alerted = False
+        poll = self._policy.refund_status_poll
         while not ledger.final():
+            # The deadline is checked at each poll: it is late only by as much as the poll was.
+            due = max(workflow.now() + poll, overdue_at)
+            late: timedelta | None = None
             try:
-                await workflow.wait_condition(ledger.final, timeout=self._policy.refund_status_poll)
+                await workflow.wait_condition(ledger.final, timeout=poll)
             except TimeoutError:
+                late = lateness(due, workflow.now())
                 await ledger.check()
                 # Succeeded and already sent back (its webhooks missed): nothing will settle it.
                 assert ledger.refund is not None
@@ -93,6 +99,7 @@ class SettlementSteps:
                     return
             if not alerted and not ledger.final() and workflow.now() >= overdue_at:
                 alerted = True
+                self._record.applying_late(late)
                 await self._record.transition(
                     E.settlement_overdue,
                     TicketStatus.refunding,

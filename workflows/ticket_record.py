@@ -12,34 +12,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import contracts as c
     from contracts import search_attributes as sa
     from domain.events import TicketEvent
+    from domain.lateness import applied_late
     from domain.text import storable_copy
     from domain.tickets import TERMINAL_STATUSES, Actor, TicketStatus
 
-DB_WRITE = timedelta(seconds=30)
-# A regular activity after the decision is durable: a worker that dies mid-write is replaced
-# within seconds, and the retry writes the same row under the same (ticket_no, seq).
-RECORD_CALL = timedelta(seconds=10)
-RECORD_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
-)
+from workflows.timeouts import DB_RETRY, DB_WRITE, HEARTBEAT, NOTIFY_CALL, NOTIFY_RETRY
+
 NOTIFY_ON_TRANSITION = "notify-on-transition"
 # Tickets from before go on failing as they did when a step cannot be stored.
 UNSTORABLE_STEP_TO_SUPPORT = "unstorable-step-to-support"
-NOTIFY_CALL = timedelta(seconds=60)
-# Mail, SMS and webhook outages are retried for hours; a row already sent is never sent again.
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=30),
-    maximum_attempts=20,
-)
 
 Details = Callable[[], list[tuple[str, str]]]
 
@@ -66,6 +53,8 @@ class TicketRecord:
         self.last_event: TicketEvent | None = None
         self.last_reason = ""
         self.last_actor: Actor = Actor.system
+        # How late the timer fired whose outcome the next transition applies, when it was late.
+        self._late: timedelta | None = None
         # Written by a local activity inside the workflow task (tickets from before) or by a
         # regular activity once the task that decided the step is committed.
         self.after_commit = False
@@ -82,6 +71,11 @@ class TicketRecord:
     def deadline_passed(self) -> bool:
         return self.deadline_at is not None and workflow.now() >= self.deadline_at
 
+    def applying_late(self, late: timedelta | None) -> None:
+        """A deadline ended the wait, its timer `late` (the engine was down when it fell due):
+        the transition that applies its outcome says so."""
+        self._late = late
+
     async def transition(
         self,
         event: TicketEvent,
@@ -97,6 +91,9 @@ class TicketRecord:
         **extra: Any,
     ) -> None:
         """`extra` carries the optional parts of `c.Transition` (shipment, inspection, ...)."""
+        if self._late is not None:
+            reason, data = applied_late(reason, data or {}, self._late)
+            self._late = None
         self.seq += 1
         self.version += 1
         version = self.version
@@ -185,13 +182,18 @@ class TicketRecord:
             await workflow.execute_activity(
                 c.RECORD_TRANSITION,
                 entry,
-                start_to_close_timeout=RECORD_CALL,
-                retry_policy=RECORD_RETRY,
+                start_to_close_timeout=DB_WRITE,
+                retry_policy=DB_RETRY,
                 summary=summary,
             )
             return
+        # Run again by the next workflow task when the worker is lost: bounded like the rest.
         await workflow.execute_local_activity(
-            c.RECORD_TRANSITION, entry, start_to_close_timeout=DB_WRITE, summary=summary
+            c.RECORD_TRANSITION,
+            entry,
+            start_to_close_timeout=DB_WRITE,
+            retry_policy=DB_RETRY,
+            summary=summary,
         )
 
     def _notify(self, event: TicketEvent) -> None:
@@ -205,6 +207,7 @@ class TicketRecord:
                 c.DELIVER_NOTIFICATIONS,
                 c.NotificationBatch(ticket_no=self._ticket_no, seq=self.seq),
                 start_to_close_timeout=NOTIFY_CALL,
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=NOTIFY_RETRY,
                 summary=f"Notify about {event}",
             )

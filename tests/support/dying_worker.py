@@ -1,6 +1,11 @@
-"""`python -m tests.support.dying_worker`: the real worker, which SIGKILLs its own process right
-after `record_transition` has committed the step named in DIE_AFTER_RECORDING, before Temporal
-hears that the write (a regular activity, or a local one inside its workflow task) is done."""
+"""`python -m tests.support.dying_worker`: the real worker, which SIGKILLs its own process
+
+- right after `record_transition` has committed the step named in DIE_AFTER_RECORDING, before
+  Temporal hears that the write (a regular activity, or a local one inside its workflow task) is
+  done; or
+- as an activity of the type named in DIE_WHEN_STARTING starts, before it does anything: the
+  step is in flight at Temporal and nobody runs it.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,15 @@ from settings import Settings
 
 DIE_AFTER_RECORDING = "DIE_AFTER_RECORDING"
 DYING = "dying right after recording"
+DIE_WHEN_STARTING = "DIE_WHEN_STARTING"
+DYING_AT_START = "dying as it starts"
 log = logging.getLogger("aftersales.dying_worker")
+
+
+def _die() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 class DieAfterRecording(temporalio.client.Interceptor, Interceptor):
@@ -38,6 +51,27 @@ class DieAfterRecording(temporalio.client.Interceptor, Interceptor):
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _DieAfterRecording(next, self._event)
+
+
+class DieWhenStarting(temporalio.client.Interceptor, Interceptor):
+    def __init__(self, activity_type: str) -> None:
+        self._activity_type = activity_type
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _DieWhenStarting(next, self._activity_type)
+
+
+class _DieWhenStarting(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, activity_type: str) -> None:
+        super().__init__(next)
+        self._activity_type = activity_type
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        if info.activity_type == self._activity_type:
+            log.warning("%s %s (attempt %s)", DYING_AT_START, info.activity_type, info.attempt)
+            _die()
+        return await super().execute_activity(input)
 
 
 class _DieAfterRecording(ActivityInboundInterceptor):
@@ -54,9 +88,7 @@ class _DieAfterRecording(ActivityInboundInterceptor):
         ):
             # The transaction is committed; the result has not left this process.
             log.warning("%s %s at seq %s", DYING, self._event, getattr(step, "seq", "?"))
-            for handler in logging.getLogger().handlers:
-                handler.flush()
-            os.kill(os.getpid(), signal.SIGKILL)
+            _die()
         return result
 
 
@@ -68,10 +100,12 @@ def build_dying_worker(
 ) -> Worker:
     """`worker.build_worker` on a client whose interceptor the worker takes up."""
     config = client.config()
-    config["interceptors"] = [
-        *config["interceptors"],
-        DieAfterRecording(os.environ[DIE_AFTER_RECORDING]),
-    ]
+    dying: temporalio.client.Interceptor = (
+        DieWhenStarting(os.environ[DIE_WHEN_STARTING])
+        if DIE_WHEN_STARTING in os.environ
+        else DieAfterRecording(os.environ[DIE_AFTER_RECORDING])
+    )
+    config["interceptors"] = [*config["interceptors"], dying]
     return build_real_worker(Client(**config), settings, sessions, outside)
 
 

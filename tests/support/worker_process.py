@@ -23,6 +23,7 @@ _OURS = (
     "COURIER_SANDBOX_",
     "NOTIFY_",
     "DIE_AFTER_RECORDING",
+    "DIE_WHEN_STARTING",
 )
 
 
