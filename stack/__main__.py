@@ -1,4 +1,5 @@
-"""`python -m stack`: run the engine on embedded defaults until Ctrl-C or SIGTERM."""
+"""`python -m stack`: run the engine on embedded defaults until Ctrl-C or SIGTERM, restarting a
+child that dies (stack/supervisor.py); exit 1 when one keeps dying or the start fails."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Brings the engine up on embedded defaults and takes it down again, in order."""
+"""Brings the engine up on embedded defaults, keeps it up, and takes it down again, in order."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from stack.banner import banner, read_demo_keys
 from stack.errors import StackError
 from stack.ports import require_free
 from stack.postgres import EmbeddedPostgres
+from stack.postmaster import Postmaster
 from stack.processes import Child, say
+from stack.supervisor import Supervisor
 from stack.temporal_admin import ensure_namespace_and_search_attributes
 
 READY_TIMEOUT = 90.0
@@ -68,7 +70,15 @@ class Stack:
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "DATA_DIR": str(plan.data_dir)}
         self.children: list[Child] = []
         self.postgres: EmbeddedPostgres | None = None
-        self.stopping = False
+        self.supervisor = Supervisor(plan.data_dir / "pids.json")
+
+    @property
+    def stopping(self) -> bool:
+        return self.supervisor.stopping
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        self.supervisor.stopping = value
 
     async def start(self) -> None:
         plan = self.plan
@@ -123,18 +133,13 @@ class Stack:
         print(banner(plan.api_url, plan.ui_url, keys_path, read_demo_keys(keys_path)), flush=True)
 
     async def watch(self) -> None:
-        """Return never; raise when a long-running child exits on its own."""
-        waits = {asyncio.create_task(child.wait()): child for child in self.children}
-        try:
-            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in waits:
-                task.cancel()
-        raise self._died(waits[done.pop()])
+        """Return never; raise when the supervisor gives up on a child that keeps dying."""
+        raise await self.supervisor.failure()
 
     async def stop(self) -> None:
-        """Children in reverse start order (API first, Temporal last), then PostgreSQL."""
-        self.stopping = True
+        """Restarts end first; then children in reverse start order (API first, Temporal last),
+        then PostgreSQL."""
+        await self.supervisor.stop()
         if not self.children and self.postgres is None:
             return
         for child in reversed(self.children):
@@ -146,6 +151,7 @@ class Stack:
             say("stopping postgres")
             self.postgres.stop()
             self.postgres = None
+        self.supervisor.forget_pids()
         say("stopped")
 
     def _ports(self) -> dict[str, int]:
@@ -171,7 +177,11 @@ class Stack:
             say(f"starting Temporal dev server on {address} (log: {server.log_path})")
             await server.start()
             self.children.append(server)
-        client = await temporal_dev.wait_until_serving(server, address, plan.namespace)
+            self.supervisor.supervise(server)
+        # The supervisor restarts a dev server that dies while starting, or gives up on it.
+        client = await self.supervisor.unless_gave_up(
+            temporal_dev.wait_until_serving(None, address, plan.namespace)
+        )
         added = await ensure_namespace_and_search_attributes(client, plan.namespace)
         say(f"Temporal ready at {address}, namespace {plan.namespace!r}" + _added(added))
         self.env["TEMPORAL_ADDRESS"] = address
@@ -185,6 +195,7 @@ class Stack:
         say(f"starting embedded PostgreSQL in {pgdata}")
         self.postgres = EmbeddedPostgres(pgdata)
         self.postgres.start()
+        self.supervisor.supervise(Postmaster(pgdata))
         if self.postgres.ensure_database():
             say("created database 'aftersales'")
         self.env["DATABASE_URL"] = self.postgres.sqlalchemy_url()
@@ -206,33 +217,30 @@ class Stack:
         child = Child(name, argv, env=self.env, log_path=self.plan.log(name))
         await child.start()
         self.children.append(child)
+        self.supervisor.supervise(child)
 
     async def _wait_until_ready(self) -> None:
         url = f"{self.plan.api_url}/readyz"
         say(f"waiting for {url}")
-        deadline = time.monotonic() + READY_TIMEOUT
-        async with httpx.AsyncClient(timeout=2.0) as http:
-            while time.monotonic() < deadline:
-                for child in self.children:
-                    if child.returncode is not None:
-                        raise self._died(child)
-                try:
-                    if (await http.get(url)).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.5)
+        if await self.supervisor.unless_gave_up(_answers_200(url, READY_TIMEOUT)):
+            return
         tails = "\n".join(
             f"--- {child.name} ({child.log_path}) ---\n{child.tail()}" for child in self.children
         )
         raise StackError(f"{url} did not answer 200 within {READY_TIMEOUT:.0f} s\n{tails}")
 
-    @staticmethod
-    def _died(child: Child) -> StackError:
-        return StackError(
-            f"{child.name} exited unexpectedly with code {child.returncode}; last lines "
-            f"(full log in {child.log_path}):\n{child.tail()}"
-        )
+
+async def _answers_200(url: str, patience: float) -> bool:
+    deadline = time.monotonic() + patience
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.5)
+    return False
 
 
 def _added(names: list[str]) -> str:

@@ -18,7 +18,7 @@ _PREFIX_WIDTH = 16
 
 class Child:
     """One subprocess in its own process group, so a Ctrl-C reaches only the launcher,
-    which then stops the children in order."""
+    which then stops the children in order. `start()` again after it ended restarts it."""
 
     _started = 0
 
@@ -39,12 +39,20 @@ class Child:
         self.recent: deque[str] = deque(maxlen=200)
         self._process: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._swept = False
         self._colour = _COLOURS[Child._started % len(_COLOURS)]
         Child._started += 1
+        self.runs = 0
 
     async def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")  # one run per file: the tail shown on failure is this run's
+        # A launcher's first run starts the file afresh; a restart appends, so the log keeps
+        # what the run that died printed.
+        log = self.log_path.open("ab" if self.runs else "wb")
+        if self.runs:
+            log.write(f"--- restarted by the run command (run {self.runs + 1}) ---\n".encode())
+        self.recent.clear()  # the tail shown on failure is this run's
+        self._swept = False
         self._process = await asyncio.create_subprocess_exec(
             *self.argv,
             env=self.env,
@@ -55,6 +63,7 @@ class Child:
             limit=1 << 20,  # long log lines (tracebacks as JSON) must not break the pump
         )
         self._pump = asyncio.create_task(self._copy_output(log), name=f"{self.name}-output")
+        self.runs += 1
 
     @property
     def pid(self) -> int:
@@ -68,6 +77,12 @@ class Child:
     async def wait(self) -> int:
         assert self._process is not None, f"{self.name} was not started"
         code = await self._process.wait()
+        if not self._swept:
+            # Whatever the child left in its group must not keep its port or our end of its
+            # output pipe: a restart needs the one, the output copy below waits for the other.
+            # Once, right after the exit: later, the group's id may belong to another process.
+            self._swept = True
+            self._signal(signal.SIGKILL)
         if self._pump is not None:
             # Shielded: cancelling a waiter must not cut the output copy short.
             await asyncio.shield(self._pump)
@@ -110,6 +125,18 @@ class Child:
     def _prefix(self) -> str:
         label = f"{self.name:<{_PREFIX_WIDTH}}| "
         return f"\033[{self._colour}m{label}\033[0m" if sys.stdout.isatty() else label
+
+
+def how_it_ended(code: int | None) -> str:
+    """`exited with code 1`, `was killed by SIGKILL`; None: a process that is not our child,
+    whose exit code nobody told us."""
+    if code is None:
+        return "stopped running"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"was killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def say(message: str) -> None:

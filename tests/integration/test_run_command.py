@@ -9,74 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 from temporalio.client import Client
 
-from tests.support.servers import free_port
-
-BANNER = "After-sales engine is up"
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _environment(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "TEMPORAL_ADDRESS"} and not key.startswith("DEADLINE_")
-    }
-    return env | {
-        "DATA_DIR": str(data_dir),
-        "API_PORT": str(ports["api"]),
-        "PAYMENT_SANDBOX_PORT": str(ports["sandbox"]),
-        "TEMPORAL_DEV_PORT": str(ports["temporal"]),
-        "TEMPORAL_UI_PORT": str(ports["ui"]),
-        "COURIER_SANDBOX_PORT": str(ports["courier"]),
-        "NOTIFY_SMTP_PORT": str(ports["smtp"]),
-    }
-
-
-@asynccontextmanager
-async def run_command(env: dict[str, str], output: list[str]) -> AsyncIterator[None]:
-    """`python -m stack` until its banner; Ctrl-C on leaving, which must end it cleanly."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "stack",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    assert process.stdout is not None
-
-    async def read() -> None:
-        assert process.stdout is not None
-        async for raw in process.stdout:
-            output.append(raw.decode(errors="replace"))
-
-    reader = asyncio.create_task(read())
-    try:
-        async with asyncio.timeout(180):
-            while not any(BANNER in line for line in output):
-                if process.returncode is not None:
-                    raise AssertionError("the run command exited:\n" + "".join(output[-40:]))
-                await asyncio.sleep(0.2)
-        yield
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-        async with asyncio.timeout(60):
-            code = await process.wait()
-            await reader
-        assert code == 0, "".join(output[-40:])
+from tests.support.run_command import ROOT, free_ports, run_command, run_command_env, settled
 
 
 async def _tickets_of(api: httpx.AsyncClient, order_id: str) -> list[dict[str, Any]]:
@@ -86,20 +26,11 @@ async def _tickets_of(api: httpx.AsyncClient, order_id: str) -> list[dict[str, A
     return items
 
 
-async def _completed(api: httpx.AsyncClient, ticket_no: str) -> dict[str, Any]:
-    async with asyncio.timeout(60):
-        while True:
-            ticket: dict[str, Any] = (await api.get(f"/v1/tickets/{ticket_no}")).json()
-            if ticket["status"] in ("completed", "refund_failed"):
-                return ticket
-            await asyncio.sleep(0.2)
-
-
 async def test_the_run_command_serves_a_first_ticket_and_keeps_everything_across_a_restart(
     tmp_path: Path,
 ) -> None:
-    ports = {name: free_port() for name in ("api", "sandbox", "temporal", "ui", "courier", "smtp")}
-    env = _environment(tmp_path / "data", ports)
+    ports = free_ports()
+    env = run_command_env(tmp_path / "data", ports)
     api_url = f"http://127.0.0.1:{ports['api']}"
     output: list[str] = []
 
@@ -119,7 +50,7 @@ async def test_the_run_command_serves_a_first_ticket_and_keeps_everything_across
                 },
             )
             assert created.status_code == 201, created.text
-            ticket = await _completed(api, created.json()["ticket_no"])
+            ticket = await settled(api, created.json()["ticket_no"])
             order = (await api.get("/v1/orders/DEMO-CNY-1001")).json()
         temporal = await Client.connect(f"127.0.0.1:{ports['temporal']}")
         found = [w.id async for w in temporal.list_workflows('OrderId = "DEMO-CNY-1001"')]
@@ -163,8 +94,8 @@ async def test_every_flow_runs_through_the_api_on_the_run_command_with_short_dea
 ) -> None:
     """The guided tour (`python -m stack.tour --deadlines`) against the run command: every flow
     of SPEC §2 from creation to its terminal state, and deadlines that act by themselves."""
-    ports = {name: free_port() for name in ("api", "sandbox", "temporal", "ui", "courier", "smtp")}
-    env = _environment(tmp_path / "data", ports) | SHORT_DEADLINES
+    ports = free_ports()
+    env = run_command_env(tmp_path / "data", ports) | SHORT_DEADLINES
     output: list[str] = []
 
     async with run_command(env, output):

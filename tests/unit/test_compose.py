@@ -5,6 +5,7 @@ There is no Docker engine in CI, so the files are checked by parsing them.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ OUR_COMMANDS = {
     "mailcatcher": "stack.mailcatcher",
 }
 REQUIRED = {"postgres", "temporal", "temporal-ui", *OUR_COMMANDS}
+JOBS = {"migrate", "temporal-admin"}  # run once to completion; every other service runs on
+RESTARTS = {"no", "always", "unless-stopped", "on-failure"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
@@ -162,6 +165,38 @@ def test_jobs_run_once_and_workers_scale(services: dict[str, dict[str, Any]]) ->
         assert services[job]["restart"] == "no", job
     worker = services["worker"]
     assert "container_name" not in worker and "ports" not in worker
+
+
+def test_long_running_services_restart_and_state_a_health_check(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in services.items():
+        restart = service.get("restart")
+        assert restart in RESTARTS or str(restart).startswith("on-failure:"), (name, restart)
+        if name in JOBS:
+            assert restart == "no" and "healthcheck" not in service, name
+            continue
+        assert restart in {"always", "unless-stopped"}, f"{name} is not restarted when it exits"
+        check = service.get("healthcheck") or {}
+        assert not check.get("disable"), name
+        test = check.get("test") or []
+        assert test[:1] in (["CMD"], ["CMD-SHELL"]) and len(test) > 1, f"{name}: no health check"
+
+
+def test_health_checks_ask_what_each_service_serves(services: dict[str, dict[str, Any]]) -> None:
+    def test_of(name: str) -> str:
+        return " ".join(services[name]["healthcheck"]["test"])
+
+    assert "127.0.0.1:8000/readyz" in test_of("api")
+    for name in ("payment-sandbox", "courier-sandbox"):
+        port = re.search(r"--port (\d+)", command_of(services[name]))
+        assert port is not None and f"127.0.0.1:{port[1]}/healthz" in test_of(name), name
+    assert "smtplib" in test_of("mailcatcher") and "8025" in test_of("mailcatcher")
+    module = re.search(r"python -m ([\w.]+)", test_of("worker"))
+    assert module is not None and importlib.util.find_spec(module[1]) is not None
+    assert "pg_isready" in test_of("postgres")
+    assert "cluster health" in test_of("temporal")
+    assert "/healthz" in test_of("temporal-ui")
 
 
 def test_dockerfile_builds_a_non_root_image_of_the_project() -> None:
