@@ -34,5 +34,9 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 bench: $(STAMP) ## Benchmarks (medians from one run)
 	$(BIN)/python -m bench
 
+.PHONY: reliability
+reliability: $(STAMP) ## Fault suite: kill and stall the stack's parts under load; writes docs/RELIABILITY.md
+	$(BIN)/python -m reliability
+
 clean: ## Remove the virtual environment and caches (keeps .data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
