@@ -79,7 +79,12 @@ class RefundSteps:
             else:
                 refused = f"the refund could not be granted: {error.cause.message}"
                 await outcomes.to_support(
-                    self._record, E.refund_refused, refused, actor=actor, **extra
+                    self._record,
+                    E.refund_refused,
+                    refused,
+                    actor=actor,
+                    actor_id=actor_id,
+                    **extra,
                 )
             return
         if service_fee:
