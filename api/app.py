@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api import faults, limits, metrics, openapi, problems
+from api import database_watch, faults, limits, metrics, openapi, problems
 from api.routes import (
     balances,
     courier_webhooks,
@@ -27,7 +27,7 @@ from api.routes import (
     webhooks,
 )
 from api.text_guard import TextGuard
-from persistence.db import make_engine, make_session_factory
+from persistence.db import make_engine, make_session_factory, sqlalchemy_url
 from settings import Settings, get_settings
 
 
@@ -37,7 +37,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = settings or get_settings()
-        engine = make_engine(config.require_database_url(), bounds=faults.DATABASE_BOUNDS)
+        url = config.require_database_url()
+        engine = make_engine(
+            url, bounds=faults.DATABASE_BOUNDS, connection_class=database_watch.WatchedConnection
+        )
+        app.state.database_probe = database_watch.DatabaseProbe(sqlalchemy_url(url))
         app.state.settings = config
         app.state.sessions = make_session_factory(engine)
         app.state.temporal = temporal or await Client.connect(

@@ -15,21 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
+from api.database_watch import SILENCE, DatabaseProbe, Waits, watch
 from api.problems import Problem, problem_response
 from persistence.db import Bounds
 
@@ -89,6 +91,7 @@ class _Unsure:
 @dataclass
 class _Request:
     unsure: _Unsure | None = None
+    database: Waits = field(default_factory=Waits)
 
 
 _current: ContextVar[_Request | None] = ContextVar("aftersales_fault_request", default=None)
@@ -109,6 +112,14 @@ async def bounded(call: Awaitable[T], within: timedelta = TEMPORAL_CALL) -> T:
             return await call
     except TimeoutError as error:
         raise TemporalSilent(f"no answer within {within.total_seconds():g} s") from error
+
+
+async def signal(temporal: Client, workflow_id: str, signal: Any, arg: Any) -> None:
+    """Send `signal` to the workflow, bounded like every other call: one that gets no answer is
+    `TemporalSilent`, a 503 unless the caller catches it. The engine's signals carry event ids
+    the workflow deduplicates, so a resend after an unknown outcome never counts twice."""
+    handle = temporal.get_workflow_handle(workflow_id)
+    await bounded(handle.signal(signal, arg, rpc_timeout=TEMPORAL_CALL))
 
 
 async def temporal_reachable(temporal: Client) -> None:
@@ -186,8 +197,15 @@ async def _temporal(request: Request, error: Exception) -> JSONResponse:
     return _fault(request, TEMPORAL_UNAVAILABLE, "Temporal did not answer", error)
 
 
+# How often a request still running looks whether it is stuck on the database.
+_LOOK_EVERY = 0.25
+_SILENCE = SILENCE.total_seconds()
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class _RequestScope:
-    """Gives each HTTP request the place where a service marks that it may take effect."""
+    """Gives each HTTP request the place where a service marks that it may take effect, and
+    answers for a request stuck on a database that no longer answers (api/database_watch.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -196,11 +214,73 @@ class _RequestScope:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = _current.set(_Request())
+        request = _Request()
+        token = _current.set(request)
+        watch(request.database)
         try:
-            await self.app(scope, receive, send)
+            await self._watched(request, scope, receive, send)
         finally:
             _current.reset(token)
+
+    async def _watched(self, request: _Request, scope: Scope, receive: Receive, send: Send) -> None:
+        answered = responding = False
+
+        async def send_once(message: Message) -> None:
+            nonlocal responding
+            if answered:
+                return  # the request was answered for; what it says after is dropped
+            responding = True
+            await send(message)
+
+        async def handle() -> None:
+            await self.app(scope, receive, send_once)
+
+        handling = asyncio.create_task(handle())
+        probe: DatabaseProbe | None = getattr(scope["app"].state, "database_probe", None)
+        while True:
+            try:
+                done, _ = await asyncio.wait({handling}, timeout=_LOOK_EVERY)
+            except BaseException:
+                handling.cancel()  # the server is shutting down or the client went away
+                raise
+            if done:
+                return handling.result()
+            wait = request.database.longest()
+            if responding or wait is None or time.monotonic() - wait.since < _SILENCE:
+                continue
+            if probe is not None and await probe.answers():
+                continue  # a slow statement: the server's statement timeout bounds it
+            if handling.done() or responding:
+                continue
+            answered = True
+            handling.cancel()
+            handling.add_done_callback(_abandoned)
+            committing = wait.committing and scope["method"] not in _SAFE_METHODS
+            answer = _answer(Request(scope), _stuck(request, committing))
+            log.warning("%s %s: the database does not answer", scope["method"], scope["path"])
+            await answer(scope, receive, send)
+            return
+
+
+def _stuck(request: _Request, committing: bool) -> Problem:
+    cause = "the database stopped answering"
+    if request.unsure is not None:
+        return outcome_unknown(request.unsure, cause)
+    if committing:
+        return Problem(
+            503,
+            OUTCOME_UNKNOWN,
+            f"{cause} while the request's changes were being committed: they may or may not "
+            "have been stored. Read them back once it answers again to learn which.",
+            extra={"retry_with_same_idempotency_key": False},
+        )
+    return unavailable(DATABASE_UNAVAILABLE, cause)
+
+
+def _abandoned(task: asyncio.Task[None]) -> None:
+    """The abandoned handling ends as its connection gives up; its error was answered for."""
+    if not task.cancelled() and task.exception() is not None:
+        log.info("abandoned request ended: %r", task.exception())
 
 
 def install(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -55,16 +56,26 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 10, bounds: Bounds | None = None) -> AsyncEngine:
-    """`bounds` default to ones every process can live with (migrations run long statements)."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    bounds: Bounds | None = None,
+    connection_class: type[psycopg.AsyncConnection[Any]] | None = None,
+) -> AsyncEngine:
+    """`bounds` default to ones every process can live with (migrations run long statements);
+    `connection_class` replaces psycopg's own (the API's watches its waits)."""
     bounds = bounds or Bounds()
+    connect_args = bounds.connect_args()
+    if connection_class is not None:
+        connect_args["async_creator_fn"] = connection_class.connect
     return create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=10,
         pool_pre_ping=True,
         pool_timeout=bounds.pool.total_seconds(),
-        connect_args=bounds.connect_args(),
+        connect_args=connect_args,
     )
 
 

@@ -17,6 +17,7 @@ from adapters.payments import sandbox
 from adapters.payments import stripe as stripe_payments
 from adapters.payments.port import PaymentEvent
 from adapters.payments.signing import SIGNATURE_HEADER, verify
+from api import faults
 from api.problems import Problem
 from api.services.ticket_workflows import reopened_input, start_ticket_workflow
 from contracts import PaymentSignal
@@ -106,9 +107,7 @@ async def forward_payment_event(
         if reversed_ and refund.status == RefundStatus.succeeded:
             await _reopen(session, temporal, settings, refund, signal)
         else:
-            await temporal.get_workflow_handle(refund.ticket_no).signal(
-                TicketWorkflow.payment_event, signal
-            )
+            await faults.signal(temporal, refund.ticket_no, TicketWorkflow.payment_event, signal)
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             # Not recorded as seen: the provider's redelivery will try again.

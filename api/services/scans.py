@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import faults
 from api.problems import Problem
 from api.schemas.scans import ScanAnswer, ScanLine, ScanOutcome, ScanTicket
 from contracts import TrackingSignal
@@ -73,7 +74,7 @@ async def _check_in(
         description=f"checked in at warehouse {warehouse_id} by scan",
     )
     try:
-        await temporal.get_workflow_handle(ticket_no).signal(TicketWorkflow.tracking_event, signal)
+        await faults.signal(temporal, ticket_no, TicketWorkflow.tracking_event, signal)
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             # The station scans again: a new scan id, so a new event id.

@@ -11,6 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.tracking import tracking_signal
 from adapters.couriers.port import CourierEvent
+from api import faults
 from api.problems import Problem
 from contracts import TrackingSignal
 from persistence.tracking import store_event, ticket_of_parcel
@@ -54,7 +55,7 @@ async def forward_tracking_events(
 
 async def _signal(temporal: Client, ticket_no: str, signal: TrackingSignal) -> None:
     try:
-        await temporal.get_workflow_handle(ticket_no).signal(TicketWorkflow.tracking_event, signal)
+        await faults.signal(temporal, ticket_no, TicketWorkflow.tracking_event, signal)
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             # Nothing committed: the courier's redelivery will try again.

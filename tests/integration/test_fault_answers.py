@@ -12,7 +12,6 @@ the worker's record of an Update) waits on, cutting, then letting the write go.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager
@@ -23,9 +22,8 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import PROBLEM_JSON
 from persistence.models import Ticket
-from tests.support.fault_stack import FaultyApi, Holder, faulty_api, holding
+from tests.support.fault_stack import FaultyApi, Holder, faulty_api, holding, refused, timed
 from tests.support.orders import application, line, new_order_id, order_body, put_order
 from tests.support.stack import Stack
 from tests.support.tickets import MERCHANT, open_for_review, read
@@ -42,26 +40,10 @@ async def faulty(stack: Stack) -> AsyncIterator[FaultyApi]:
 
 
 async def _timed(what: str, call: Awaitable[httpx.Response]) -> httpx.Response:
-    started = time.monotonic()
-    try:
-        async with asyncio.timeout(3 * BOUND):
-            response = await call
-    except TimeoutError:
-        raise AssertionError(f"{what}: no answer in {3 * BOUND:g} s") from None
-    elapsed = time.monotonic() - started
-    code = response.json().get("code") if response.status_code >= 400 else ""
-    print(f"{what}: {response.status_code} {code} in {elapsed:.2f} s")
-    assert elapsed < BOUND, f"{what} took {elapsed:.1f} s"
-    return response
+    return await timed(what, call, within=BOUND)
 
 
-def _refused(response: httpx.Response, code: str) -> dict[str, Any]:
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    assert int(response.headers["Retry-After"]) > 0
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
+_refused = refused
 
 
 def _approvals(ticket: dict[str, Any]) -> list[dict[str, Any]]:

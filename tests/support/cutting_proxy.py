@@ -5,6 +5,12 @@ stopped PostgreSQL or a killed Temporal server does. `swallow_answers()` is the 
 the way back: what the client sends still reaches the server, which acts on it, but no answer
 comes back, so the client cannot know what happened. `restore()` lets everything through again
 on the same port; connections that lost answers are closed first, for their streams are torn.
+
+`hang()` is the server hung (a paused VM, a stopped process): connections stay open and new ones
+are accepted, but nothing goes either way; `resume()` lets what was held go on, in order, as a
+server woken up reads what waited in its sockets. `hang_at_commit(after=...)` hangs the moment
+a client sends `COMMIT` following a statement that contains `after`, the commit itself let
+through: the server commits and the client never hears it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ class CuttingProxy:
     host: str = "127.0.0.1"
     _server: asyncio.Server | None = None
     _swallowing: bool = False
+    _flowing: asyncio.Event = field(default_factory=asyncio.Event)
+    # Hang once a statement containing this has been sent, or at the next COMMIT after it.
+    _hang_after: bytes | None = None
+    _at_commit: bool = False
+    _commit_due: bool = False
     # Each live connection's two sockets, to close when the proxy cuts.
     _links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -38,6 +49,7 @@ class CuttingProxy:
         return f"{self.host}:{self.port}"
 
     async def open(self) -> None:
+        self._flowing.set()
         self._server = await asyncio.start_server(
             self._accept, self.host, self.port, reuse_address=True
         )
@@ -53,6 +65,20 @@ class CuttingProxy:
     def swallow_answers(self) -> None:
         """From now on the server hears the clients, and they never hear it."""
         self._swallowing = True
+
+    def hang(self) -> None:
+        """From now on nothing passes either way, and nothing is closed."""
+        self._flowing.clear()
+
+    def hang_when_sent(self, what: bytes) -> None:
+        self._hang_after, self._at_commit, self._commit_due = what, False, False
+
+    def hang_at_commit(self, after: bytes) -> None:
+        self._hang_after, self._at_commit, self._commit_due = after, True, False
+
+    def resume(self) -> None:
+        self._hang_after, self._commit_due = None, False
+        self._flowing.set()
 
     async def restore(self) -> None:
         if self._swallowing:
@@ -76,6 +102,7 @@ class CuttingProxy:
         self._links.clear()
 
     async def _accept(self, client_in: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
+        await self._flowing.wait()  # a hung server's kernel accepts, and nothing answers
         try:
             if self.upstream_socket is not None:
                 server_in, server = await asyncio.open_unix_connection(self.upstream_socket)
@@ -109,10 +136,23 @@ class CuttingProxy:
     ) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while chunk := await source.read(_CHUNK):
+                await self._flowing.wait()
                 if answers and self._swallowing:
                     continue
                 sink.write(chunk)
                 await sink.drain()
+                if not answers and self._hang_after is not None:
+                    self._watch_for_commit(chunk)
+
+    def _watch_for_commit(self, sent: bytes) -> None:
+        assert self._hang_after is not None
+        if self._commit_due and b"COMMIT" in sent:
+            self.hang()
+        elif self._hang_after in sent:
+            if self._at_commit:
+                self._commit_due = True
+            else:
+                self.hang()
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
+from api.problems import PROBLEM_JSON
 from tests.support.cutting_proxy import CuttingProxy, cutting_proxy
 from tests.support.servers import serving
 from tests.support.stack import Stack
@@ -113,3 +115,28 @@ WHERE NOT waiting.granted AND waiting.locktype = 'transactionid' AND waiting.tra
     WHERE mine.pid = pg_backend_pid() AND mine.locktype = 'transactionid' AND mine.granted
 )
 """
+
+
+async def timed(what: str, call: Awaitable[httpx.Response], *, within: float) -> httpx.Response:
+    """The answer to `call`, which must come within `within` seconds; the time is printed."""
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(max(30.0, 3 * within)):
+            response = await call
+    except TimeoutError:
+        raise AssertionError(f"{what}: no answer in {max(30.0, 3 * within):g} s") from None
+    elapsed = time.monotonic() - started
+    code = response.json().get("code") if response.status_code >= 400 else ""
+    print(f"{what}: {response.status_code} {code} in {elapsed:.2f} s")
+    assert elapsed < within, f"{what} took {elapsed:.1f} s"
+    return response
+
+
+def refused(response: httpx.Response, code: str) -> dict[str, Any]:
+    """The 503 problem with `code` and a `Retry-After`."""
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert int(response.headers["Retry-After"]) > 0
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    return body
