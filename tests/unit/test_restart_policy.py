@@ -67,7 +67,8 @@ def test_never_more_than_max_restarts_within_any_window(gaps: list[tuple[float, 
     history = RestartHistory(POLICY)
     now, allowed = 0.0, []
     for gap, ran_for in gaps:
-        now += gap
+        # A child that ran for `ran_for` s died at least that long after it was last started.
+        now += max(gap, ran_for)
         delay = history.next_delay(now, ran_for)
         if delay is None:
             break
