@@ -97,7 +97,7 @@ def build_worker(
         sessions, outside.couriers, settings.courier_sandbox.poll_interval
     )
     notifications = NotificationActivities(sessions, outside.mailer, outside.sms, outside.webhooks)
-    consistency = ConsistencyActivities(sessions, client)
+    consistency = ConsistencyActivities(sessions, client, settings.temporal_task_queue)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,

@@ -21,7 +21,9 @@ class DifferenceKind(StrEnum):
     timeline_ahead = "timeline_ahead"
     # A note (a timeline entry without a new version) in flight or failing, reported.
     timeline_behind = "timeline_behind"
-    # No workflow of that id, or it has ended while the row is open.
+    # No workflow of that id, or it has ended while the row is open. A ticket with no step yet
+    # whose start was lost (Temporal never heard of it) is started by a repair; one that ended
+    # is only reported.
     workflow_missing = "workflow_missing"
     # The workflow did not answer its query (no worker polls, or its workflow task fails).
     workflow_unanswered = "workflow_unanswered"

@@ -29,7 +29,7 @@ MEANING = {
     K.row_behind: "a write of the workflow's step is in flight or failing",
     K.timeline_ahead: "the timeline has entries the workflow never committed",
     K.timeline_behind: "a timeline entry of the workflow is in flight or failing",
-    K.workflow_missing: "the row is open but its workflow is gone",
+    K.workflow_missing: "the row is open but its workflow is gone or was never started",
     K.workflow_unanswered: "the workflow did not answer",
     K.workflow_task_failing: "its workflow task fails again and again",
     K.step_retrying: "one of its steps keeps failing",
@@ -68,7 +68,10 @@ async def _check(url: str, settings: Settings, request: ConsistencyRequest) -> C
             namespace=settings.temporal_namespace,
             data_converter=pydantic_data_converter,
         )
-        return await ConsistencyActivities(make_session_factory(engine), client).check(request)
+        check = ConsistencyActivities(
+            make_session_factory(engine), client, settings.temporal_task_queue
+        )
+        return await check.check(request)
     finally:
         await engine.dispose()
 
@@ -93,7 +96,11 @@ def render(report: ConsistencyReport) -> str:
 
 async def run(settings: Settings, argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack.consistency", description=__doc__)
-    parser.add_argument("--repair", action="store_true", help="repair rows ahead of Temporal")
+    parser.add_argument(
+        "--repair",
+        action="store_true",
+        help="repair rows ahead of Temporal, start workflows whose start was lost",
+    )
     parser.add_argument("ticket_nos", nargs="*", metavar="TICKET_NO", help="only these tickets")
     args = parser.parse_args(argv)
     request = ConsistencyRequest(repair=args.repair, ticket_nos=args.ticket_nos or None)

@@ -8,15 +8,23 @@ kept as it is (it stands for tickets started under older code); delete its file 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio import activity
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 import contracts as c
+from domain.text import refuse_unstorable
 from domain.tickets import Actor, TicketStatus, TicketType
 from tests.support.temporal import register_search_attributes, test_server_path
 from tests.workflows.fakes import (
@@ -25,14 +33,18 @@ from tests.workflows.fakes import (
     courier,
     inspect,
     new_ticket_no,
+    recorded,
     reopened_after_reversal,
     reship,
     ship_back,
     start,
+    ticket_input,
     until_status,
     worker,
 )
+from workflows.review_steps import NO_REMINDER_PAST_THE_DEADLINE
 from workflows.ticket import TicketWorkflow
+from workflows.ticket_record import UNSTORABLE_STEP_TO_SUPPORT
 
 HISTORIES = Path(__file__).with_name("histories")
 AFTER_COMMIT = "_after_commit"
@@ -47,6 +59,11 @@ RECORDED_AFTER_COMMIT = (
     "return_inspection_failed_partial_refund",
     "exchange_completed",
 )
+# Patched paths taken only when something goes wrong, and the history that takes each.
+PATCHED_PATHS = {
+    UNSTORABLE_STEP_TO_SUPPORT: "rejected_with_unstorable_note_for_support",
+    NO_REMINDER_PAST_THE_DEADLINE: "review_reminder_missed_past_the_deadline",
+}
 Scenario = Callable[
     [WorkflowEnvironment, WorkflowHandle[TicketWorkflow, c.TicketResult]], Awaitable[None]
 ]
@@ -200,6 +217,80 @@ def _webhook_before_answer(provider: FakeProvider) -> Scenario:
     return early
 
 
+@dataclass
+class _RefusingUnstorable(FakeProvider):
+    """Writes a step as the database does: text it cannot store fails the write for good, as
+    `activities.data_errors` reports it (the workflow then records it for support)."""
+
+    def activities(self) -> list[Callable[..., Any]]:
+        @activity.defn(name=c.RECORD_TRANSITION)
+        async def record_transition(transition: c.Transition) -> None:
+            try:
+                refuse_unstorable(transition.model_dump(mode="json"))
+            except ValueError as error:
+                raise ApplicationError(
+                    f"the database cannot store this step: {error}",
+                    type=c.UNSTORABLE_DATA,
+                    non_retryable=True,
+                ) from error
+            self.transitions.append(transition)
+
+        others = [fn for fn in super().activities() if fn.__name__ != "record_transition"]
+        return [record_transition, *others]
+
+
+async def _rejected_with_unstorable_note(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _reviewed(env, handle)
+    await handle.execute_update(
+        TicketWorkflow.reject,
+        c.Reject(actor=Actor.merchant, actor_id="m-1", reason_code="used", note="worn\x00out"),
+    )
+    await handle.execute_update(
+        TicketWorkflow.escalate, c.Escalate(actor=Actor.buyer, actor_id="b-1", reason="recorded")
+    )
+    await handle.execute_update(
+        TicketWorkflow.arbitrate,
+        c.Arbitration(actor=Actor.support, actor_id="s-1", decision="reject"),
+    )
+
+
+@asynccontextmanager
+async def _uncached_worker(
+    env: WorkflowEnvironment, provider: FakeProvider, queue: str
+) -> AsyncIterator[None]:
+    """A worker that caches no workflow: once it stops, the next one takes its tickets at once."""
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[TicketWorkflow],
+        activities=provider.activities(),
+        max_cached_workflows=0,
+    ):
+        yield
+
+
+async def _reminder_missed_past_the_deadline(env: WorkflowEnvironment) -> WorkflowHistory:
+    """No worker runs over a review reminder's moment and the deadline after it (the engine was
+    down): once one is back the reminder is not sent, and the deadline's outcome is applied.
+
+    The clock skips only while nothing is pending, so the outage is a few real seconds."""
+    provider, queue = FakeProvider(settle_after_polls=1), f"wf-{uuid.uuid4().hex[:8]}"
+    policy = ticket_input("AS-policy").policy.model_copy(
+        update={"review_reminders": [timedelta(seconds=3)]}
+    )
+    async with _uncached_worker(env, provider, queue):
+        handle = await start(env, queue, **REVIEWED, policy=policy)
+        await until_status(env, handle, TicketStatus.awaiting_merchant_review)
+        deadline = recorded(provider, "submitted_for_review").deadline_at
+        assert deadline is not None
+        await env.sleep(deadline - timedelta(seconds=10) - await env.get_current_time())
+    await env.sleep(deadline + timedelta(seconds=4) - await env.get_current_time())
+    async with _uncached_worker(env, provider, queue):
+        await handle.result()
+    assert "merchant_reminded" not in [t.event for t in provider.transitions]
+    return await handle.fetch_history()
+
+
 async def _cancelled(env: WorkflowEnvironment, handle: Handle) -> None:
     await _reviewed(env, handle)
     await handle.execute_update(TicketWorkflow.cancel, c.Cancel(actor=Actor.buyer))
@@ -279,6 +370,11 @@ async def main() -> None:
         ),
         "return_lost_refunded": (FakeProvider(settle_after_polls=1), RETURN, _lost),
         "exchange_completed": (FakeProvider(), EXCHANGE, _exchanged),
+        "rejected_with_unstorable_note_for_support": (
+            _RefusingUnstorable(),
+            REVIEWED,
+            _rejected_with_unstorable_note,
+        ),
         "refund_reversed_reopened": (
             FakeProvider(),
             reopened_after_reversal(new_ticket_no()),
@@ -303,9 +399,20 @@ async def main() -> None:
             await act(env, handle)
             await handle.result()
             history = await handle.fetch_history()
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
-        print(f"recorded {name}: {len(history.events)} events")
+        _save(name, history)
+    # Flows over an outage: they stop and start their own workers.
+    outages: dict[str, Callable[[WorkflowEnvironment], Awaitable[WorkflowHistory]]] = {
+        "review_reminder_missed_past_the_deadline": _reminder_missed_past_the_deadline,
+    }
+    for name, record in outages.items():
+        if not (HISTORIES / f"{name}.json").exists():
+            _save(name, await record(env))
     await env.shutdown()
+
+
+def _save(name: str, history: WorkflowHistory) -> None:
+    (HISTORIES / f"{name}.json").write_text(history.to_json())
+    print(f"recorded {name}: {len(history.events)} events")
 
 
 if __name__ == "__main__":
