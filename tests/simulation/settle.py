@@ -7,9 +7,6 @@ refunded, every ticket that ended has its workflow closed (looked at again while
 order may come back and reopen it), and no open ticket's row is apart from its workflow's `state`
 by the consistency check's own comparison. What does not come to rest within `WITHIN` is a
 violation.
-
-(`ConsistencyActivities.check` itself is not used: when a row lags, it asks `describe()`,
-whose decoding fails on the time-skipping server's unset Datetime search attribute.)
 """
 
 from __future__ import annotations
