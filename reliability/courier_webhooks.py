@@ -51,12 +51,19 @@ async def _send(stack: Stack, answers: Answers, event: dict[str, Any]) -> None:
         http.headers[SIGNATURE_HEADER] = sign(secret, raw, int(time.time()))
         http.headers["Content-Type"] = "application/json"
         answer = await http.post("/v1/webhooks/couriers/sf", content=raw)
-    answers.note(time.monotonic(), 0.0, f"webhook {answer.status_code}")
+    answers.note(time.monotonic(), 0.0, "webhook", str(answer.status_code))
     assert answer.status_code == 200, answer.text
 
 
-async def _journey(stack: Stack, answers: Answers, flow: Flow, disorder: str) -> None:
-    tracking_no = f"SF{uuid.uuid4().hex[:10].upper()}"
+IN_ORDER = (0, 1, 2)
+
+
+async def to_warehouse(
+    stack: Stack, answers: Answers, flow: Flow, scans: tuple[int, ...] = IN_ORDER
+) -> None:
+    """A return opened, approved and shipped back; its courier webhooks sent in the order of
+    `scans` (indexes into SCANS); back once the parcel is delivered and awaits inspection."""
+    flow.tracking_no = f"SF{uuid.uuid4().hex[:10].upper()}"
     qty = flow.order.lines["L1"]
     async with stack.client(BUYER) as buyer, stack.client(MERCHANT) as merchant:
         opened = await call(
@@ -77,17 +84,23 @@ async def _journey(stack: Stack, answers: Answers, flow: Flow, disorder: str) ->
         approve = f"/v1/tickets/{flow.ticket_no}/approve"
         approved = await call(answers, merchant, "POST", approve, {})
         assert approved.status_code == 200, approved.text
-        shipment = {"carrier": "SF", "tracking_no": tracking_no}
+        shipment = {"carrier": "SF", "tracking_no": flow.tracking_no}
         shipped = await call(
             answers, buyer, "POST", f"/v1/tickets/{flow.ticket_no}/return-shipment", shipment
         )
         assert shipped.status_code == 200, shipped.text
-    events = _events(tracking_no)
-    for index in DISORDERS[disorder]:
+    events = _events(flow.tracking_no)
+    for index in scans:
         await _send(stack, answers, events[index])
     await when_status(stack, answers, flow.ticket_no, "awaiting_inspection")
-    async with stack.client(WAREHOUSE) as warehouse:
-        scan = await call(answers, warehouse, "POST", "/v1/warehouse/scans", {"code": tracking_no})
+
+
+async def inspect(stack: Stack, answers: Answers, flow: Flow) -> None:
+    """The warehouse scans the parcel in and accepts every item."""
+    qty = flow.order.lines["L1"]
+    async with stack.client(WAREHOUSE, timeout=30) as warehouse:
+        code = {"code": flow.tracking_no}
+        scan = await call(answers, warehouse, "POST", "/v1/warehouse/scans", code)
         assert scan.status_code == 200, scan.text
         inspection = {"lines": [{"line_id": "L1", "accepted": qty, "rejected": 0}], "note": "ok"}
         inspected = await call(
@@ -96,16 +109,29 @@ async def _journey(stack: Stack, answers: Answers, flow: Flow, disorder: str) ->
         assert inspected.status_code == 200, inspected.text
 
 
-async def return_journeys(
+async def return_orders(
     stack: Stack, rng: random.Random, answers: Answers, count: int
-) -> tuple[list[Flow], list[str]]:
-    flows, disorders = [], []
+) -> list[Flow]:
+    """`count` delivered orders upserted by the platform, one return flow each."""
+    flows = []
     async with stack.client(PLATFORM) as platform:
-        for i in range(count):
+        for _ in range(count):
             order, body = new_order(rng, shipped=True)
             await call(answers, platform, "PUT", f"/v1/orders/{order.order_id}", body)
             flows.append(Flow(order=order, needs_review=True))
-            disorders.append(list(DISORDERS)[i % len(DISORDERS)])
+    return flows
+
+
+async def _journey(stack: Stack, answers: Answers, flow: Flow, disorder: str) -> None:
+    await to_warehouse(stack, answers, flow, DISORDERS[disorder])
+    await inspect(stack, answers, flow)
+
+
+async def return_journeys(
+    stack: Stack, rng: random.Random, answers: Answers, count: int
+) -> tuple[list[Flow], list[str]]:
+    flows = await return_orders(stack, rng, answers, count)
+    disorders = [list(DISORDERS)[i % len(DISORDERS)] for i in range(count)]
     await asyncio.gather(
         *(_journey(stack, answers, f, d) for f, d in zip(flows, disorders, strict=True))
     )

@@ -24,6 +24,38 @@ async def kill(stack: Stack, child: str) -> float:
     return time.monotonic() - started
 
 
+# What the worker logs once it polls its task queue (worker.py), at each start.
+WORKER_POLLING = "worker polling task queue"
+
+
+def worker_starts(stack: Stack) -> int:
+    """How many times a worker of this stack has begun to poll its task queue."""
+    log = stack.data_dir / "logs" / "worker.log"
+    return log.read_text(errors="replace").count(WORKER_POLLING) if log.exists() else 0
+
+
+async def worker_polling(stack: Stack, starts_before: int, bound: float = 120.0) -> float:
+    """Seconds until a worker started after `starts_before` starts polls again."""
+    started = time.monotonic()
+    async with asyncio.timeout(bound):
+        while True:
+            if worker_starts(stack) > starts_before:
+                return time.monotonic() - started
+            await asyncio.sleep(0.1)
+
+
+async def kill_worker(stack: Stack, times: int = 1) -> float:
+    """SIGKILL the worker, and each of its next `times - 1` restarts as soon as it is spawned (a
+    crash loop, which the supervisor backs off from); returns the seconds until a worker polls
+    its task queue again."""
+    started = time.monotonic()
+    before = worker_starts(stack)
+    for _ in range(times):
+        await kill(stack, "worker")
+    await worker_polling(stack, before)
+    return time.monotonic() - started
+
+
 async def hang_postgres(stack: Stack, seconds: float) -> None:
     postmaster = psutil.Process(stack.pids()["postgres"])
     group = [postmaster, *postmaster.children(recursive=True)]

@@ -29,6 +29,7 @@ class Flow:
     expect: tuple[str, ...] = ("completed",)
     needs_review: bool = False  # shipped: the merchant (or its deadline) approves
     deadline_due: bool = False  # left to its review deadline, which must fire
+    tracking_no: str = ""  # a return's parcel
 
 
 def new_order(rng: random.Random, *, shipped: bool) -> tuple[SimOrder, dict[str, Any]]:
@@ -137,3 +138,23 @@ async def approve(stack: Stack, answers: Answers, flow: Flow) -> int:
                     f"{flow.ticket_no}: approve answered 409 {code} while awaiting_merchant_review"
                 )
                 await asyncio.sleep(1.0)
+
+
+async def reviewed(stack: Stack, answers: Answers, flows: list[Flow]) -> None:
+    """Every shipped ticket approved by its merchant once it waits for review."""
+
+    async def one(flow: Flow) -> None:
+        await when_status(stack, answers, flow.ticket_no, "awaiting_merchant_review")
+        await approve(stack, answers, flow)
+
+    await asyncio.gather(*(one(flow) for flow in flows if flow.needs_review))
+
+
+async def traffic(
+    stack: Stack, rng: random.Random, answers: Answers, count: int, shipped_share: float
+) -> list[Flow]:
+    """`count` tickets opened at once, the shipped ones approved: refunds and approvals in
+    flight."""
+    flows = await open_flows(stack, answers, rng, count, shipped_share)
+    await reviewed(stack, answers, flows)
+    return flows

@@ -28,25 +28,34 @@ def write(results: list[Result], base_seed: int, took: float) -> Path:
         " PostgreSQL, worker, API and sandboxes as separate supervised processes)",
         f"- Seeds: base {base_seed}; per scenario "
         + ", ".join(f"{r.seed}" for r in results)
-        + " (`RELIABILITY_SEED=<base> make reliability` replays the choices)",
+        + " (`RELIABILITY_SEED=<base> make reliability` replays the choices;"
+        " `python -m reliability --only TEXT --seed <base>` replays the scenarios whose name"
+        " contains TEXT)",
         f"- Invariant violations in all: **{total}**",
         "",
         "Recovery: from the fault's start until the killed part was back and `/readyz` answered"
-        " 200 (for the worker and the payment sandbox: until the supervisor had restarted it)."
+        " 200 (for the worker: until a worker polled its task queue again; for the payment"
+        " sandbox: until the supervisor had restarted it; — for a provider that answers badly"
+        " but is never down)."
         " Settled: from the end of the fault until every ticket had reached the status its events"
         " and deadlines imply and the provider was quiet. Deadlines: how late each deadline's step"
-        " fired (reported, not asserted).",
+        " fired (reported, not asserted). What the API answered: every answer to a call in"
+        " flight at any moment of the fault or up to 5 s after it, per kind of call (`order`: the"
+        " platform's order upsert, `create`: a ticket opened, `read`: a ticket read, `scan`: a"
+        " warehouse scan, `webhook`: a courier webhook, else the action taken), transport errors"
+        " by name; while the payment provider answers badly, the fault lasts for the whole"
+        " traffic. Took: the scenario's wall time, its stack's start and stop included.",
         "",
         "| scenario | tickets | faults injected | invariant violations | recovery | settled |"
-        " deadlines | what the API answered during the fault |",
-        "|---|---|---|---|---|---|---|---|",
+        " deadlines | what the API answered during the fault, per kind of call | took |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.scenario} | {r.tickets} ({r.provider_refunds} refunds at the provider)"
             f" | {'; '.join(r.faults) or '—'} | {len(r.violations)}"
             f" | {_seconds(r.recovery)} | {_seconds(r.settled_after)} | {r.lateness_text()}"
-            f" | {r.during} |"
+            f" | {r.during} | {r.took:.0f} s |"
         )
     violated = [r for r in results if r.violations]
     if violated:
@@ -60,10 +69,14 @@ def write(results: list[Result], base_seed: int, took: float) -> Path:
             "",
             "## Approvals refused while the ticket showed awaiting_merchant_review",
             "",
-            "Retried by the suite until accepted. 409 `action_in_progress` is in the contract"
+            "Retried by the suite until the ticket's row moved on or the approval was accepted."
+            " 409 `action_in_progress` is in the contract"
             ' (README "One action at a time": the step that led to the review, or the first send'
-            " of the same approve, was still being applied); listed for the record, not counted"
-            " as violations.",
+            " of the same approve, was still being applied); 409 `illegal_transition` while the"
+            " row still showed the review means its deadline had already acted in the workflow"
+            " and the row, written by the step's activity, had not caught up yet (a worker was"
+            " just back). Listed for the record, not counted as violations: the rows are checked"
+            " against their workflows once the world is at rest.",
             "",
         ]
         for r in odd:
@@ -84,7 +97,7 @@ def write(results: list[Result], base_seed: int, took: float) -> Path:
         " workflow's state; one ticket per order however often its creation was retried; no"
         " refund executed twice at the provider (by idempotency key); refunds per order"
         " within what was paid; ledger, orders' and tickets' refunded totals, timeline and provider"
-        " agree.",
+        " agree; every deadline a ticket was left to fired (how late is in the table).",
         "",
     ]
     DOC.parent.mkdir(exist_ok=True)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from persistence.models import Ticket
 from reliability.checks import invariants
 from reliability.harness import Stack, running_stack
-from reliability.scenarios import Run, Scenario
+from reliability.runs import Run, Scenario
 from reliability.traffic import Answers, render
 
 
@@ -90,7 +90,8 @@ async def run_scenario(scenario: Scenario, seed: int) -> Result:
     for violation in result.violations:
         print(f"   VIOLATION {violation}", flush=True)
     print(
-        f"   {len(result.violations)} violation(s); recovery {result.recovery}; "
+        f"   {len(result.violations)} violation(s); faults: {'; '.join(result.faults)}; "
+        f"recovery {result.recovery}; "
         f"settled {result.settled_after}; {result.provider_refunds} provider refunds; "
         f"deadlines {result.lateness_text()}; "
         f"during the fault: {result.during}; {result.took:.0f} s",

@@ -1,4 +1,6 @@
-"""The scenarios, in the order of the issue: what each drives, which fault it injects, when.
+"""The scenarios, part by part (worker, Temporal, PostgreSQL, payment provider, courier, API):
+what each drives, which fault it injects, when. The worker's other scenarios are in
+`worker_faults`, the provider's bad answers in `provider_faults`.
 
 Each returns its tickets (with the status their events imply), the faults it injected and when
 the last one ended; `runner` then checks the invariants. Kills fall while work is in flight:
@@ -11,106 +13,112 @@ import contextlib
 import random
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
-from reliability import faults
+from reliability import faults, provider_faults, worker_faults
 from reliability.courier_webhooks import return_journeys
-from reliability.flows import Flow, approve, new_orders, open_flows, open_tickets, when_status
+from reliability.deadlines import (
+    REVIEW_DEADLINE,
+    SHORT_REVIEW,
+    fell_between,
+    review_deadlines,
+    sleep_until,
+)
+from reliability.flows import (
+    approve,
+    new_orders,
+    open_flows,
+    open_tickets,
+    reviewed,
+    traffic,
+    when_status,
+)
 from reliability.harness import Stack
-from reliability.traffic import Answers
+from reliability.runs import Run, Scenario
+from reliability.traffic import Answers, InFlight
 from tests.simulation.records import read_rows
 from tests.support.sandbox_state import PROVIDER_FILE
 
-REVIEW_DEADLINE = 25.0  # seconds, in the Temporal scenario
 LOST_REPLIES = 8.0  # seconds the provider's answers are dropped
 
 
-@dataclass
-class Run:
-    flows: list[Flow]
-    faults: list[str] = field(default_factory=list)
-    fault_ended: float = 0.0  # monotonic time the last fault was over
-    recovery: float | None = None  # seconds from the fault's start until serving again
-    violations: list[str] = field(default_factory=list)  # the scenario's own checks
-
-
-Body = Callable[[Stack, random.Random, Answers, int], Awaitable[Run]]
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    tickets: int
-    body: Body
-    env: dict[str, str] = field(default_factory=dict)
-    provider_proxy: bool = False  # the engine reaches the payment sandbox through a proxy
-
-
-async def _reviewed(stack: Stack, answers: Answers, flows: list[Flow]) -> None:
-    """Every shipped ticket approved by its merchant once it waits for review."""
-
-    async def one(flow: Flow) -> None:
-        await when_status(stack, answers, flow.ticket_no, "awaiting_merchant_review")
-        await approve(stack, answers, flow)
-
-    await asyncio.gather(*(one(flow) for flow in flows if flow.needs_review))
-
-
-async def _traffic(
-    stack: Stack, rng: random.Random, answers: Answers, count: int, share: float
-) -> list[Flow]:
-    flows = await open_flows(stack, answers, rng, count, share)
-    await _reviewed(stack, answers, flows)
-    return flows
-
-
 async def worker_killed(stack: Stack, rng: random.Random, answers: Answers, count: int) -> Run:
-    """SIGKILL the worker twice while refunds and approvals are in flight."""
-    work = asyncio.create_task(_traffic(stack, rng, answers, count, 0.5))
+    """SIGKILL the worker while tickets are opened and the unshipped ones refunded (approved by
+    rule), then again while the shipped ones' approvals (Updates), sent together once they all
+    wait for review, are in flight; each approval releases a refund."""
+    opening = asyncio.ensure_future(open_flows(stack, answers, rng, count, 0.5))
     run = Run(flows=[])
-    for _ in range(2):
-        await asyncio.sleep(rng.uniform(1.0, 3.0))
-        answers.fault_started()
-        started = time.monotonic()
-        await faults.kill(stack, "worker")
-        run.faults.append("SIGKILL worker")
-        answers.fault_ended()
-        run.recovery = max(run.recovery or 0.0, time.monotonic() - started)
-    run.flows = await work
+    await asyncio.sleep(rng.uniform(0.3, 1.5))
+    answers.fault_started()
+    run.recovery = await faults.kill_worker(stack)
+    run.faults.append("SIGKILL worker while tickets were opened and refunded")
+    answers.fault_ended()
+    run.flows = await opening
+    shipped = [flow for flow in run.flows if flow.needs_review]
+    await asyncio.gather(
+        *(when_status(stack, answers, f.ticket_no, "awaiting_merchant_review") for f in shipped)
+    )
+    in_flight = InFlight()
+    reviews = asyncio.gather(*(in_flight(approve(stack, answers, flow)) for flow in shipped))
+    await asyncio.sleep(rng.uniform(0.05, 0.3))
+    answers.fault_started()
+    approving = in_flight.now
+    run.recovery = max(run.recovery, await faults.kill_worker(stack))
+    run.faults.append(f"SIGKILL worker with {approving} approvals (Updates) in flight")
+    answers.fault_ended()
+    await reviews
     run.fault_ended = time.monotonic()
     return run
 
 
 async def temporal_killed(stack: Stack, rng: random.Random, answers: Answers, count: int) -> Run:
-    """SIGKILL the Temporal server just before the review deadlines of half the tickets fall (no
-    merchant acts on them: their timers fire during or after the outage) and while the other
-    half's approvals (Updates) are in flight."""
+    """SIGKILL the Temporal server twice: first while half the tickets' approvals (Updates) are in
+    flight and the other half wait on their review timers, then just as those timers fall due, so
+    that some fall while the server is down. No merchant acts on the second half: their
+    deadlines must fire after the restart."""
     opened = time.monotonic()
     flows = await open_flows(stack, answers, rng, count, 1.0)
     approving = [flow for flow in flows if rng.random() < 0.5]
-    for flow in flows:
-        if flow not in approving:
-            flow.deadline_due = True
-            flow.expect = ("completed", "under_arbitration")
+    waiting = [flow for flow in flows if flow not in approving]
+    for flow in waiting:
+        flow.deadline_due = True
+        flow.expect = ("completed", "under_arbitration")
+    deadlines = await review_deadlines(stack, answers, waiting)
     # Just before the first deadlines (REVIEW_DEADLINE after opening) fall.
     await asyncio.sleep(
         max(0.0, opened + REVIEW_DEADLINE - rng.uniform(3.0, 5.0) - time.monotonic())
     )
-    approvals = asyncio.gather(*(approve(stack, answers, flow) for flow in approving))
+    in_flight = InFlight()
+    approvals = asyncio.gather(*(in_flight(approve(stack, answers, flow)) for flow in approving))
     await asyncio.sleep(rng.uniform(0.05, 0.3))
     answers.fault_started()
+    run = Run(flows)
+    updates = in_flight.now
     started = time.monotonic()
     await faults.kill(stack, "temporal")
-    recovery = await faults.ready(stack) + (time.monotonic() - started)
+    run.recovery = await faults.ready(stack) + (time.monotonic() - started)
+    run.faults.append(
+        f"SIGKILL temporal with {updates} approvals (Updates) in flight"
+        f" and {len(waiting)} review timers pending"
+    )
+    # Again, a moment before the first review deadline falls.
+    await sleep_until(min(deadlines) - rng.uniform(0.2, 0.8))
+    down_from, started = time.time(), time.monotonic()
+    await faults.kill(stack, "temporal")
+    run.recovery = max(run.recovery, await faults.ready(stack) + (time.monotonic() - started))
+    fell = fell_between(deadlines, down_from, time.time())
+    run.faults.append(
+        f"SIGKILL temporal as the deadlines fell ({fell} of {len(deadlines)} fell before it"
+        " answered again)"
+    )
     answers.fault_ended()
     await approvals
-    return Run(flows, ["SIGKILL temporal"], time.monotonic(), recovery)
+    run.fault_ended = time.monotonic()
+    return run
 
 
 async def postgres_hung(stack: Stack, rng: random.Random, answers: Answers, count: int) -> Run:
     """PostgreSQL stopped (SIGSTOP of every process) for 20 s while activities write."""
-    work = asyncio.create_task(_traffic(stack, rng, answers, count, 0.5))
+    work = asyncio.create_task(traffic(stack, rng, answers, count, 0.5))
     await asyncio.sleep(rng.uniform(1.0, 2.5))
     answers.fault_started()
     started = time.monotonic()
@@ -130,7 +138,7 @@ async def provider_failing(stack: Stack, rng: random.Random, answers: Answers, c
             "/v1/control/rules", json={"outcome": "http_503", "times": failures}
         )
         assert rule.status_code == 201, rule.text
-    work = asyncio.create_task(_traffic(stack, rng, answers, count, 0.3))
+    work = asyncio.create_task(traffic(stack, rng, answers, count, 0.3))
     await asyncio.sleep(rng.uniform(1.0, 2.5))
     answers.fault_started()
     started = time.monotonic()
@@ -149,7 +157,7 @@ async def provider_reply_lost(
     the engine cannot know they happened and must not pay twice."""
     proxy = stack.provider_proxy
     assert proxy is not None
-    work = asyncio.create_task(_traffic(stack, rng, answers, count, 0.3))
+    work = asyncio.create_task(traffic(stack, rng, answers, count, 0.3))
     await asyncio.sleep(rng.uniform(0.5, 1.5))
     answers.fault_started()
     started, wall = time.monotonic(), time.time()
@@ -194,7 +202,7 @@ async def api_killed(stack: Stack, rng: random.Random, answers: Answers, count: 
     run = Run(flows=flows)
     bursts = (
         lambda: open_tickets(stack, answers, flows),
-        lambda: _reviewed(stack, answers, flows),
+        lambda: reviewed(stack, answers, flows),
     )
     for burst in bursts:
         work = asyncio.ensure_future(burst())
@@ -212,16 +220,21 @@ async def api_killed(stack: Stack, rng: random.Random, answers: Answers, count: 
     return run
 
 
-SHORT_REVIEW = {
-    "DEADLINE_MERCHANT_REVIEW": f"PT{REVIEW_DEADLINE:.0f}S",
-    "REMINDERS_BEFORE_REVIEW_DEADLINE": "PT10S",
-}
-
 SCENARIOS = [
     Scenario("worker SIGKILL during refunds and approvals", 30, worker_killed),
+    Scenario("worker SIGKILL during warehouse inspections", 20, worker_faults.killed_inspecting),
+    Scenario(
+        "worker SIGKILL while tickets wait on timers",
+        30,
+        worker_faults.down_at_deadlines,
+        SHORT_REVIEW,
+    ),
     Scenario("Temporal SIGKILL during timers and Updates", 30, temporal_killed, SHORT_REVIEW),
     Scenario("PostgreSQL hung 20 s while activities write", 30, postgres_hung),
     Scenario("payment sandbox failing and killed during refunds", 30, provider_failing),
+    Scenario("payment provider answering 500 during refunds", 30, provider_faults.answering_500),
+    Scenario("payment provider slow during refunds", 30, provider_faults.slow),
+    Scenario("payment provider timing out during refunds", 30, provider_faults.timing_out),
     Scenario(
         "payment provider accepts refunds, replies lost",
         30,

@@ -53,7 +53,9 @@ CREATE TABLE IF NOT EXISTS rules (
     match_payment_reference TEXT,
     outcome TEXT NOT NULL,
     reason TEXT,
-    times_remaining INTEGER
+    times_remaining INTEGER,
+    delay REAL,
+    acts TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -69,6 +71,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_undelivered ON events (delivered_at, next_attempt_at);
 """
+
+# Columns a file written before them lacks, added in place (rules then in it never used them).
+_ADDED_COLUMNS = {"rules": {"delay": "REAL", "acts": "TEXT"}}
 
 # A file written before payouts existed keeps its events in a table that names only refunds
 # (`refund_id REFERENCES refunds`); they move to the table above, undelivered ones included.
@@ -105,3 +110,8 @@ class Database(SqliteStore):
                 for statement in _EVENTS_OF_REFUNDS_ONLY.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+            for table, added in _ADDED_COLUMNS.items():
+                present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                for column, kind in added.items():
+                    if column not in present:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

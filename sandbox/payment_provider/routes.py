@@ -3,8 +3,10 @@ it fail."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
@@ -12,6 +14,7 @@ from sandbox.payment_provider import payouts, refunds, rules
 from sandbox.payment_provider.errors import ProviderError
 from sandbox.payment_provider.runtime import ProviderRuntime
 from sandbox.payment_provider.schemas import (
+    REQUEST_OUTCOMES,
     CreatePayoutRequest,
     CreateRefundRequest,
     PayoutObject,
@@ -20,6 +23,8 @@ from sandbox.payment_provider.schemas import (
     RuleObject,
     RuleRequest,
 )
+
+Movement = TypeVar("Movement", RefundObject, PayoutObject)
 
 
 def _runtime(request: Request) -> ProviderRuntime:
@@ -50,13 +55,45 @@ def _require_key(idempotency_key: str | None) -> str:
     return idempotency_key
 
 
-def _unless_outage(runtime: ProviderRuntime, reference: str) -> None:
-    """Answer 503 when an `http_503` rule matches the payment or payout reference."""
+def _request_rule(runtime: ProviderRuntime, reference: str) -> RuleObject | None:
+    """The rule, if any, that decides how this creation request is answered (and uses it once)."""
     with runtime.db.transaction() as conn:
-        outage = rules.take(conn, ("http_503",), reference)
-    if outage is not None:
-        message = outage.reason or "the provider is temporarily unavailable"
+        return rules.take(conn, REQUEST_OUTCOMES, reference)
+
+
+async def _answered(
+    runtime: ProviderRuntime, reference: str, act: Callable[[], tuple[Movement, bool]]
+) -> tuple[Movement, bool]:
+    """`act()` (make the refund or payout: it and whether this call created it), answered as the
+    rule matching `reference` says:
+
+    - `http_503`: 503 `service_unavailable` with Retry-After, nothing made;
+    - `http_500`: 500 `internal_error`, the movement made first or not (`acts`);
+    - `slow`: the answer comes after `delay` seconds, the movement made as usual;
+    - `timeout`: the answer is held `delay` seconds, past the caller's timeout, and the movement
+      made before, after the delay (a provider still working on it after the caller gave up), or
+      never; an answer that finds the caller still there is the movement, or 504 when none was
+      made.
+    """
+    rule = _request_rule(runtime, reference)
+    if rule is None:
+        return act()
+    if rule.outcome == "http_503":
+        message = rule.reason or "the provider is temporarily unavailable"
         raise ProviderError(503, "service_unavailable", message, {"Retry-After": "1"})
+    if rule.outcome == "http_500":
+        if rule.acts == "before":
+            act()
+        raise ProviderError(500, "internal_error", rule.reason or "the provider failed")
+    made = act() if rule.acts == "before" else None
+    await asyncio.sleep(rule.delay or 0.0)
+    if made is not None:
+        return made
+    if rule.outcome == "slow" or rule.acts == "after_delay":
+        return act()
+    raise ProviderError(
+        504, "gateway_timeout", rule.reason or "the provider did not answer in time"
+    )
 
 
 def _key_reused() -> ProviderError:
@@ -72,25 +109,29 @@ async def create_refund(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> RefundObject:
     key = _require_key(idempotency_key)
-    _unless_outage(runtime, body.payment_reference)
     config = runtime.config
-    try:
-        refund, created = refunds.create(
-            runtime.db,
-            key,
-            body,
-            now=runtime.now(),
-            settle_delay=config.settle_delay(body.payment_method),
-            window_days=config.refund_window_days,
-        )
-    except refunds.IdempotencyKeyReused:
-        raise _key_reused() from None
-    except refunds.PaymentTooOld:
-        message = f"payments older than {config.refund_window_days} days cannot be refunded"
-        raise ProviderError(422, "payment_too_old", message) from None
-    if created:
-        runtime.settle_wake.set()
-    else:
+
+    def make() -> tuple[RefundObject, bool]:
+        try:
+            made = refunds.create(
+                runtime.db,
+                key,
+                body,
+                now=runtime.now(),
+                settle_delay=config.settle_delay(body.payment_method),
+                window_days=config.refund_window_days,
+            )
+        except refunds.IdempotencyKeyReused:
+            raise _key_reused() from None
+        except refunds.PaymentTooOld:
+            message = f"payments older than {config.refund_window_days} days cannot be refunded"
+            raise ProviderError(422, "payment_too_old", message) from None
+        if made[1]:
+            runtime.settle_wake.set()
+        return made
+
+    refund, created = await _answered(runtime, body.payment_reference, make)
+    if not created:
         response.status_code = 200
     return refund
 
@@ -116,22 +157,26 @@ async def create_payout(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> PayoutObject:
     key = _require_key(idempotency_key)
-    _unless_outage(runtime, body.reference)
-    try:
-        payout, created = payouts.create(
-            runtime.db,
-            key,
-            body,
-            now=runtime.now(),
-            settle_delay=runtime.config.payout_settle_delay,
-        )
-    except payouts.InvalidAccount as exc:
-        raise ProviderError(422, "invalid_account", str(exc)) from None
-    except payouts.IdempotencyKeyReused:
-        raise _key_reused() from None
-    if created:
-        runtime.settle_wake.set()
-    else:
+
+    def make() -> tuple[PayoutObject, bool]:
+        try:
+            made = payouts.create(
+                runtime.db,
+                key,
+                body,
+                now=runtime.now(),
+                settle_delay=runtime.config.payout_settle_delay,
+            )
+        except payouts.InvalidAccount as exc:
+            raise ProviderError(422, "invalid_account", str(exc)) from None
+        except payouts.IdempotencyKeyReused:
+            raise _key_reused() from None
+        if made[1]:
+            runtime.settle_wake.set()
+        return made
+
+    payout, created = await _answered(runtime, body.reference, make)
+    if not created:
         response.status_code = 200
     return payout
 

@@ -11,9 +11,17 @@ from sandbox.payment_provider.schemas import RuleObject, RuleOutcome, RuleReques
 def add(conn: sqlite3.Connection, request: RuleRequest) -> RuleObject:
     rule_id = f"rule_{secrets.token_hex(8)}"
     conn.execute(
-        "INSERT INTO rules (id, match_payment_reference, outcome, reason, times_remaining)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (rule_id, request.match_payment_reference, request.outcome, request.reason, request.times),
+        "INSERT INTO rules (id, match_payment_reference, outcome, reason, times_remaining,"
+        " delay, acts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            rule_id,
+            request.match_payment_reference,
+            request.outcome,
+            request.reason,
+            request.times,
+            request.delay,
+            request.acts,
+        ),
     )
     row = conn.execute("SELECT * FROM rules WHERE id = ?", (rule_id,)).fetchone()
     return RuleObject.from_row(row)

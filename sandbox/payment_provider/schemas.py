@@ -9,10 +9,21 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 RefundState = Literal["pending", "succeeded", "failed", "reversed"]
-RuleOutcome = Literal["fail", "reverse_after_success", "http_503"]
+# `fail` and `reverse_after_success` decide how a movement settles; the others how the provider
+# answers its creation request (`REQUEST_OUTCOMES`).
+RuleOutcome = Literal["fail", "reverse_after_success", "http_503", "http_500", "slow", "timeout"]
+REQUEST_OUTCOMES: tuple[RuleOutcome, ...] = ("http_503", "http_500", "slow", "timeout")
+# Whether a request answered by `http_500` or `timeout` makes its refund or payout: at once,
+# before the answer; only once the delay is over, as a provider still working on it after its
+# caller gave up; or not at all.
+RuleActs = Literal["before", "after_delay", "never"]
+# Seconds a `slow` or `timeout` rule holds the answer when the rule gives none: a slow answer
+# still comes within the engine's 10 s client timeout, a timed-out one comes after it.
+DEFAULT_DELAYS: dict[str, float] = {"slow": 3.0, "timeout": 15.0}
+DEFAULT_ACTS: dict[str, RuleActs] = {"http_500": "never", "timeout": "before"}
 EventType = Literal[
     "refund.succeeded",
     "refund.failed",
@@ -143,12 +154,29 @@ class PayoutObject(BaseModel):
 
 
 class RuleRequest(BaseModel):
+    """A failure rule. `delay` (seconds) is how long a `slow` or `timeout` rule holds the answer;
+    `acts` whether an `http_500` or `timeout` request makes its refund or payout nonetheless."""
+
     model_config = ConfigDict(extra="forbid")
 
     match_payment_reference: str | None = None
     outcome: RuleOutcome
     reason: str | None = None
     times: int | None = Field(default=None, gt=0, description="Omitted: applies until cleared.")
+    delay: float | None = Field(default=None, ge=0, le=300)
+    acts: RuleActs | None = None
+
+    @model_validator(mode="after")
+    def _fits_outcome(self) -> RuleRequest:
+        if self.delay is not None and self.outcome not in DEFAULT_DELAYS:
+            raise ValueError(f"delay applies to {' and '.join(DEFAULT_DELAYS)} rules only")
+        if self.acts is not None and self.outcome not in DEFAULT_ACTS:
+            raise ValueError(f"acts applies to {' and '.join(DEFAULT_ACTS)} rules only")
+        if self.outcome in DEFAULT_DELAYS and self.delay is None:
+            self.delay = DEFAULT_DELAYS[self.outcome]
+        if self.outcome in DEFAULT_ACTS and self.acts is None:
+            self.acts = DEFAULT_ACTS[self.outcome]
+        return self
 
 
 class RuleObject(BaseModel):
@@ -157,6 +185,8 @@ class RuleObject(BaseModel):
     outcome: RuleOutcome
     reason: str | None
     times_remaining: int | None
+    delay: float | None = None
+    acts: RuleActs | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> RuleObject:
@@ -166,6 +196,8 @@ class RuleObject(BaseModel):
             outcome=row["outcome"],
             reason=row["reason"],
             times_remaining=row["times_remaining"],
+            delay=row["delay"],
+            acts=row["acts"],
         )
 
 

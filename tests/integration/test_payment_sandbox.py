@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import inspect
 import json
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,8 +32,11 @@ from adapters.payments.port import (
 )
 from adapters.payments.sandbox import SandboxPaymentGateway, parse_webhook_event
 from adapters.payments.signing import SIGNATURE_HEADER, InvalidSignature, verify
+from adapters.sandbox_client import SandboxClient
 from domain.tickets import RefundStatus
-from sandbox.payment_provider import ProviderConfig, create_app
+from sandbox.payment_provider import ProviderConfig, create_app, rules
+from sandbox.payment_provider.db import Database
+from sandbox.payment_provider.schemas import DEFAULT_DELAYS, RuleRequest
 
 API_KEY = "sk_test_sandbox"
 SECRET = "whsec_test_sandbox"
@@ -429,3 +434,161 @@ async def test_the_provider_being_down_is_retryable() -> None:
     with pytest.raises(PaymentProviderUnavailable):
         await gateway.create_refund(command())
     await gateway.aclose()
+
+
+async def test_a_500_rule_answers_500_makes_no_refund_and_the_retry_refunds_once(
+    sandbox: Sandbox,
+) -> None:
+    await sandbox.add_rule(match_payment_reference="pay_1001", outcome="http_500", times=1)
+
+    with pytest.raises(PaymentProviderUnavailable, match="500 internal_error"):
+        await sandbox.gateway.create_refund(command())
+    assert await sandbox.refunds_of("pay_1001") == []
+
+    refund = await sandbox.gateway.create_refund(command())
+    assert [r["id"] for r in await sandbox.refunds_of("pay_1001")] == [refund.provider_refund_id]
+
+
+async def test_a_500_after_acting_made_the_refund_and_the_retry_finds_it(
+    sandbox: Sandbox,
+) -> None:
+    await sandbox.add_rule(outcome="http_500", acts="before", times=1)
+
+    with pytest.raises(PaymentProviderUnavailable, match="500"):
+        await sandbox.gateway.create_refund(command())
+    [made] = await sandbox.refunds_of("pay_1001")
+
+    replay = await sandbox.gateway.create_refund(command())
+    assert replay.provider_refund_id == made["id"]
+    assert len(await sandbox.refunds_of("pay_1001")) == 1
+
+
+async def test_a_slow_rule_answers_late_but_within_the_timeout_and_refunds_once(
+    sandbox: Sandbox,
+) -> None:
+    await sandbox.add_rule(match_payment_reference="pay_1001", outcome="slow", delay=1.0, times=1)
+
+    started = time.monotonic()
+    refund = await sandbox.gateway.create_refund(command())  # the gateway waits up to 5 s
+    took = time.monotonic() - started
+    started = time.monotonic()
+    replay = await sandbox.gateway.create_refund(command())
+
+    assert 1.0 <= took < 5.0
+    assert time.monotonic() - started < 1.0  # the rule was used once
+    assert refund.status is RefundStatus.pending
+    assert replay.provider_refund_id == refund.provider_refund_id
+    assert len(await sandbox.refunds_of("pay_1001")) == 1
+
+
+@pytest.mark.parametrize(
+    ("acts", "made_at_timeout", "made_after_delay"),
+    [("before", 1, 1), ("after_delay", 0, 1), ("never", 0, 0)],
+)
+async def test_a_timeout_rule_outlasts_the_callers_timeout_and_acts_as_told(
+    sandbox: Sandbox, acts: str, made_at_timeout: int, made_after_delay: int
+) -> None:
+    await sandbox.add_rule(outcome="timeout", delay=1.5, acts=acts, times=1)
+    impatient = SandboxPaymentGateway(sandbox.url, API_KEY, timeout=0.5)
+
+    started = time.monotonic()
+    with pytest.raises(PaymentProviderUnavailable, match="ReadTimeout"):
+        await impatient.create_refund(command())
+    assert time.monotonic() - started < 1.5
+    at_timeout = await sandbox.refunds_of("pay_1001")
+    await asyncio.sleep(1.5)  # the held request's delay is over: the provider did what it does
+    after_delay = await sandbox.refunds_of("pay_1001")
+    retried = await impatient.create_refund(command())
+    await impatient.aclose()
+
+    assert (len(at_timeout), len(after_delay)) == (made_at_timeout, made_after_delay)
+    final = await sandbox.refunds_of("pay_1001")
+    assert [r["id"] for r in final] == [retried.provider_refund_id]
+    if after_delay:
+        assert after_delay[0]["id"] == retried.provider_refund_id
+
+
+async def test_a_retry_while_the_timed_out_request_is_still_held_makes_one_refund(
+    sandbox: Sandbox,
+) -> None:
+    await sandbox.add_rule(outcome="timeout", delay=1.0, acts="after_delay", times=1)
+    impatient = SandboxPaymentGateway(sandbox.url, API_KEY, timeout=0.3)
+
+    with pytest.raises(PaymentProviderUnavailable):
+        await impatient.create_refund(command())
+    retried = await impatient.create_refund(command())  # the first request is still held
+    await impatient.aclose()
+    await asyncio.sleep(1.0)  # the held one now makes "its" refund: the same one, by its key
+
+    assert [r["id"] for r in await sandbox.refunds_of("pay_1001")] == [retried.provider_refund_id]
+
+
+async def test_a_timeout_that_finds_its_caller_still_waiting_answers_504_when_nothing_was_made(
+    sandbox: Sandbox,
+) -> None:
+    await sandbox.add_rule(outcome="timeout", delay=0.3, acts="never", times=1)
+
+    with pytest.raises(PaymentProviderUnavailable, match="504 gateway_timeout"):
+        await sandbox.gateway.create_refund(command())
+    assert await sandbox.refunds_of("pay_1001") == []
+
+
+async def test_request_rules_apply_to_payouts_too(sandbox: Sandbox) -> None:
+    await sandbox.add_rule(match_payment_reference="ORD-1", outcome="http_500", times=1)
+    body = {
+        "amount": 5_000,
+        "currency": "EUR",
+        "account": {"holder_name": "Li Wei", "iban": "DE89370400440532013000"},
+        "reference": "ORD-1",
+    }
+
+    failed = await sandbox.http.post("/v1/payouts", json=body, headers={"Idempotency-Key": "p1"})
+    made = await sandbox.http.post("/v1/payouts", json=body, headers={"Idempotency-Key": "p1"})
+
+    assert (failed.status_code, failed.json()["code"]) == (500, "internal_error")
+    assert made.status_code == 201
+
+
+def test_the_default_delays_fall_either_side_of_the_adapters_client_timeout() -> None:
+    client_timeout = inspect.signature(SandboxClient.__init__).parameters["timeout"].default
+    assert DEFAULT_DELAYS["slow"] < client_timeout < DEFAULT_DELAYS["timeout"]
+
+
+async def test_rules_show_their_delay_and_effect_and_refuse_what_does_not_apply(
+    sandbox: Sandbox,
+) -> None:
+    for rule in ({"outcome": "slow"}, {"outcome": "timeout"}, {"outcome": "http_500"}):
+        await sandbox.add_rule(**rule)
+    listed = (await sandbox.http.get("/v1/control/rules")).json()
+    refused = [
+        await sandbox.http.post("/v1/control/rules", json=rule)
+        for rule in ({"outcome": "fail", "delay": 2}, {"outcome": "slow", "acts": "never"})
+    ]
+
+    assert [(r["outcome"], r["delay"], r["acts"]) for r in listed] == [
+        ("slow", DEFAULT_DELAYS["slow"], None),
+        ("timeout", DEFAULT_DELAYS["timeout"], "before"),
+        ("http_500", None, "never"),
+    ]
+    assert [r.status_code for r in refused] == [422, 422]
+
+
+def test_a_file_written_before_the_delayed_rules_gains_their_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as old:
+        old.execute(
+            "CREATE TABLE rules (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+            " match_payment_reference TEXT, outcome TEXT NOT NULL, reason TEXT,"
+            " times_remaining INTEGER)"
+        )
+        old.execute("INSERT INTO rules (id, outcome) VALUES ('rule_old', 'fail')")
+        old.commit()
+
+    db = Database(path)
+    with db.transaction() as conn:
+        added = rules.add(conn, RuleRequest(outcome="slow", delay=0.5))
+        listed = rules.list_all(conn)
+    db.close()
+
+    assert (added.outcome, added.delay) == ("slow", 0.5)
+    assert [(r.id, r.delay) for r in listed] == [("rule_old", None), (added.id, 0.5)]
