@@ -1,88 +1,177 @@
-"""`make bench`: medians of the hot pure paths, measured in one run on this machine.
+"""`make bench` (`python -m bench`): figures measured in one run on this machine, written to
+docs/BENCHMARKS.md.
 
-Timed here, never in tests: the machines are shared and noisy, so only medians and ratios
-from one run are quoted.
+Timed here, never in tests: the machines are shared and noisy, so only medians of repeated
+rounds and ratios from one run are quoted. The end-to-end part runs the run command
+(`python -m stack`: Temporal dev server, embedded PostgreSQL, worker, API, sandboxes) on free
+ports and a fresh data directory, with the payment sandbox settling at once.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
+import platform
+import signal
 import statistics
-import timeit
-from collections.abc import Callable
+import tempfile
+import time
 from datetime import UTC, datetime
-from decimal import Decimal
+from pathlib import Path
 
-from adapters.payments.signing import sign, verify
-from domain.fx import convert
-from domain.orders import OrderLine, OrderSnapshot, OrderStatus, Payment
-from domain.reasons import ReasonCode
-from domain.refund_terms import PriorRefunds, RefundPolicy, RefundRequest, RequestedLine
-from domain.refunds import quote_refund
+import psutil
 
-ROUNDS = 15
+from bench import pure
+from bench.throughput import Comparison, Round, compare
+from reliability.harness import running_stack
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
+STACK_ENV = {
+    "PAYMENT_SANDBOX_SETTLE_DELAYS": "wallet=0,card=0",
+    "LIMITS_ENABLED": "false",
+    "LOG_LEVEL": "WARNING",
+}
 
 
-def _order(lines: int) -> OrderSnapshot:
-    order_lines = [
-        OrderLine(
-            line_id=f"L{i}", sku=f"S{i}", title="item", quantity=7, unit_price=1999, discount=13
-        )
-        for i in range(lines)
-    ]
-    return OrderSnapshot(
-        order_id="BENCH",
-        buyer_id="b",
-        merchant_id="m",
-        currency="CNY",
-        lines=order_lines,
-        shipping_fee=800,
-        payment=Payment(
-            provider="sandbox",
-            reference="p",
-            method="card",
-            paid_total=sum(x.cost for x in order_lines) + 800,
-        ),
-        status=OrderStatus.paid,
-        version=1,
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--tickets", type=int, default=200, help="tickets per round (200)")
+    parser.add_argument("--concurrency", type=int, default=50, help="tickets at once (50)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each (3)")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the report goes")
+    parser.add_argument(
+        "--no-e2e", action="store_true", help="only the pure paths (no stack is started)"
     )
+    return parser.parse_args()
 
 
-def _median_us(action: Callable[[], object], number: int) -> float:
-    runs = timeit.repeat(action, number=number, repeat=ROUNDS)
-    return statistics.median(runs) / number * 1e6
+async def _end_to_end(args: argparse.Namespace) -> Comparison:
+    with tempfile.TemporaryDirectory(prefix="bench-") as root:
+        async with running_stack(Path(root), STACK_ENV) as stack:
+            return await compare(
+                stack, count=args.tickets, concurrency=args.concurrency, rounds=args.rounds
+            )
 
 
-def _quoting(
-    order: OrderSnapshot, request: RefundRequest, policy: RefundPolicy
-) -> Callable[[], object]:
-    return lambda: quote_refund(order, PriorRefunds(), request, policy)
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _rounds_table(comparison: Comparison) -> list[str]:
+    ours, twin = comparison.ours, comparison.twin
+
+    def median(rounds: list[Round], figure: str, *args: object) -> float:
+        return statistics.median(float(getattr(r, figure)(*args)) for r in rounds)
+
+    def row(name: str, value: str, bare: str, ratio: str = "") -> str:
+        return f"| {name} | {value} | {bare} | {ratio} |"
+
+    rate = statistics.median(r.per_second for r in ours)
+    bare_rate = statistics.median(r.per_second for r in twin)
+    lines = [
+        "| figure (median of rounds) | ours | bare twin | ours / twin |",
+        "|---|---|---|---|",
+        row("throughput, runs/s", f"{rate:.1f}", f"{bare_rate:.1f}", f"**{rate / bare_rate:.2f}**"),
+    ]
+    for label, q in (("latency p50", 0.5), ("latency p99", 0.99)):
+        a, b = median(ours, "latency", q), median(twin, "latency", q)
+        lines.append(row(label, _ms(a), _ms(b), f"{a / b:.2f}"))
+    worker = median(ours, "cpu_ms_per_run", "worker")
+    bare_worker = median(twin, "cpu_ms_per_run", "twin-worker")
+    lines.append(
+        row(
+            "worker CPU per run",
+            f"{worker:.0f} ms",
+            f"{bare_worker:.0f} ms",
+            f"{worker / bare_worker:.2f}",
+        )
+    )
+    for part in ("temporal", "api", "postgres"):
+        a, b = median(ours, "cpu_ms_per_run", part), median(twin, "cpu_ms_per_run", part)
+        lines.append(row(f"{part} CPU per run", f"{a:.0f} ms", f"{b:.0f} ms"))
+    return lines
+
+
+def _report(args: argparse.Namespace, pure_us: dict[str, float], e2e: Comparison | None) -> str:
+    memory = psutil.virtual_memory().total / 2**30
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m bench`); do not edit by hand. Figures from one run;",
+        "speed is never asserted in tests.",
+        "",
+        f"- Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {os.cpu_count()} cores, {memory:.0f} GiB, {platform.python_implementation()} "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}",
+        "",
+    ]
+    if e2e is not None:
+        shape = e2e.shape
+        counts = shape.counts
+        lines += [
+            "## The simplest ticket against its bare twin",
+            "",
+            f"{args.rounds} rounds of {args.tickets} tickets, {args.concurrency} at a time, "
+            "alternating with as many runs of the twin, after a warm-up of each. Ours: a "
+            "`refund_only` ticket on a paid, unshipped order, through the HTTP API (the order "
+            "upserted, the ticket opened), until its workflow has ended (approved by the "
+            "engine, refunded at the payment sandbox, which settles at once, completed). The "
+            "twin (`bench/twin_workflow.py`): a workflow of the same history shape, whose "
+            "activities return at once, started and signalled by a client. CPU: user + system "
+            "seconds of each process in the round, divided by the runs; PostgreSQL with its "
+            "backends.",
+            "",
+            f"The ticket's history: {shape.events} events; "
+            f"{counts['MARKER_RECORDED']} local activities, "
+            f"{counts['ACTIVITY_TASK_SCHEDULED']} activities, "
+            f"{counts['WORKFLOW_EXECUTION_SIGNALED']} signals, "
+            f"{counts['TIMER_STARTED']} timers, "
+            f"{counts['UPSERT_WORKFLOW_SEARCH_ATTRIBUTES']} search-attribute upserts, "
+            f"{counts['WORKFLOW_TASK_COMPLETED']} workflow tasks.",
+            "",
+            *_rounds_table(e2e),
+            "",
+            "Each round:",
+            "",
+            "| round | ours runs/s | twin runs/s | ours worker CPU/run | twin worker CPU/run |",
+            "|---|---|---|---|---|",
+        ]
+        for number, (ours, twin) in enumerate(zip(e2e.ours, e2e.twin, strict=True), start=1):
+            lines.append(
+                f"| {number} | {ours.per_second:.1f} | {twin.per_second:.1f} | "
+                f"{ours.cpu_ms_per_run('worker'):.0f} ms | "
+                f"{twin.cpu_ms_per_run('twin-worker'):.0f} ms |"
+            )
+        lines.append("")
+    lines += [
+        "## Pure paths",
+        "",
+        f"Median of {pure.ROUNDS} rounds, microseconds per call.",
+        "",
+        "| path | µs |",
+        "|---|---|",
+        *(f"| {name} | {micros:.1f} |" for name, micros in pure_us.items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _interrupted(signum: int, _frame: object) -> None:
+    # A terminated run still stops the stack it started (the run command's children with it).
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main() -> None:
-    policy = RefundPolicy()
-    results = {}
-    for size in (1, 10, 50):
-        order = _order(size)
-        request = RefundRequest(
-            lines=[RequestedLine(line_id=x.line_id, quantity=3) for x in order.lines],
-            reason_code=ReasonCode.no_longer_needed,
-        )
-        results[f"quote_refund, {size} line(s)"] = _median_us(_quoting(order, request, policy), 200)
-    body = b'{"id":"evt_1","type":"refund.succeeded"}' * 20
-    header = sign("whsec", body, 1_700_000_000)
-    results["webhook signature verify, 800 B"] = _median_us(
-        lambda: verify("whsec", header, body, now=1_700_000_000, tolerance_seconds=300), 2000
-    )
-    rate, as_of = Decimal("151.237"), datetime(2026, 1, 2, tzinfo=UTC)
-    results["fx convert, USD 12.34 -> JPY"] = _median_us(
-        lambda: convert(1234, "USD", "JPY", rate, source="bench", as_of=as_of), 2000
-    )
-    width = max(map(len, results))
-    print(f"median of {ROUNDS} rounds, microseconds per call")
-    for name, micros in results.items():
-        print(f"  {name:<{width}}  {micros:10.1f}")
-    ratio = results["quote_refund, 50 line(s)"] / results["quote_refund, 1 line(s)"]
-    print(f"  quote cost 50 lines / 1 line: {ratio:.1f}x")
+    signal.signal(signal.SIGTERM, _interrupted)
+    args = _arguments()
+    started = time.monotonic()
+    pure_us = pure.measure()
+    e2e = None if args.no_e2e else asyncio.run(_end_to_end(args))
+    report = _report(args, pure_us, e2e)
+    args.out.write_text(report)
+    print(report)
+    print(f"written to {args.out} in {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":
