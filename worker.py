@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -130,8 +132,19 @@ def worker_runtime(settings: Settings) -> Runtime | None:
     return Runtime(telemetry=TelemetryConfig(metrics=metrics))
 
 
+def keep_bytecode(data_dir: Path) -> None:
+    """The workflow sandbox imports the workflow modules afresh for every workflow instance it
+    creates. Without their bytecode cached (PYTHONDONTWRITEBYTECODE, a read-only install) each
+    such import compiles them from source again: a tenth of the worker's CPU on short tickets.
+    Bytecode goes to `DATA_DIR/pycache` unless a cache prefix is set already."""
+    sys.dont_write_bytecode = False
+    if sys.pycache_prefix is None:
+        sys.pycache_prefix = str((data_dir / "pycache").resolve())
+
+
 async def main() -> None:
     settings = get_settings()
+    keep_bytecode(settings.data_dir)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
     engine = make_engine(settings.require_database_url())
     sessions = make_session_factory(engine)

@@ -41,6 +41,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each (3)")
     parser.add_argument("--out", type=Path, default=OUT, help="where the report goes")
     parser.add_argument(
+        "--profile",
+        type=Path,
+        help="sample the worker with py-spy during the first round of ours, stacks into this file",
+    )
+    parser.add_argument(
         "--no-e2e", action="store_true", help="only the pure paths (no stack is started)"
     )
     return parser.parse_args()
@@ -50,7 +55,11 @@ async def _end_to_end(args: argparse.Namespace) -> Comparison:
     with tempfile.TemporaryDirectory(prefix="bench-") as root:
         async with running_stack(Path(root), STACK_ENV) as stack:
             return await compare(
-                stack, count=args.tickets, concurrency=args.concurrency, rounds=args.rounds
+                stack,
+                count=args.tickets,
+                concurrency=args.concurrency,
+                rounds=args.rounds,
+                profile=args.profile,
             )
 
 

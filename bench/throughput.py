@@ -11,13 +11,15 @@ round is read from the kernel (user + system).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from tests.support.orders import line, order_body
 
 PLATFORM = "platform:shop"
 ROOT = Path(__file__).resolve().parents[1]
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 # The engine's parts whose CPU a round is charged with, by their names in DATA_DIR/pids.json.
 PARTS = ("worker", "temporal", "api", "postgres")
 
@@ -238,8 +241,44 @@ class Comparison:
         )
 
 
+@contextlib.contextmanager
+def sampling(pid: int, into: Path | None) -> Iterator[None]:
+    """py-spy samples `pid` (100 Hz) while the block runs, its collapsed stacks into `into`."""
+    if into is None:
+        yield
+        return
+    spy = subprocess.Popen(
+        [
+            PY_SPY,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            str(into),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+
+
 async def compare(
-    stack: Stack, *, count: int, concurrency: int, rounds: int, warmup: int = 10
+    stack: Stack,
+    *,
+    count: int,
+    concurrency: int,
+    rounds: int,
+    warmup: int = 10,
+    profile: Path | None = None,
 ) -> Comparison:
     pids = {part: pid for part, pid in stack.pids().items() if part in PARTS}
     worker = twin_worker(stack.temporal_address())
@@ -255,7 +294,8 @@ async def compare(
             await _run_all(warmup, concurrency, twin.one, meter)
             ours_rounds, twin_rounds = [], []
             for number in range(rounds):
-                ours_rounds.append(await _run_all(count, concurrency, ours.one, meter))
+                with sampling(pids["worker"], profile if number == 0 else None):
+                    ours_rounds.append(await _run_all(count, concurrency, ours.one, meter))
                 twin_rounds.append(await _run_all(count, concurrency, twin.one, meter))
                 print(
                     f"round {number + 1}: ours {ours_rounds[-1].per_second:.1f}/s, "
