@@ -54,13 +54,17 @@ def _arguments() -> argparse.Namespace:
 async def _end_to_end(args: argparse.Namespace) -> Comparison:
     with tempfile.TemporaryDirectory(prefix="bench-") as root:
         async with running_stack(Path(root), STACK_ENV) as stack:
-            return await compare(
-                stack,
-                count=args.tickets,
-                concurrency=args.concurrency,
-                rounds=args.rounds,
-                profile=args.profile,
-            )
+            try:
+                return await compare(
+                    stack,
+                    count=args.tickets,
+                    concurrency=args.concurrency,
+                    rounds=args.rounds,
+                    profile=args.profile,
+                )
+            except Exception:
+                print("the run command's last lines:\n" + "".join(stack.output[-40:]))
+                raise
 
 
 def _ms(seconds: float) -> str:

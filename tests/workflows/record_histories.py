@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +20,6 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 import contracts as c
 from domain.text import refuse_unstorable
@@ -42,6 +40,7 @@ from tests.workflows.fakes import (
     until_status,
     worker,
 )
+from tests.workflows.test_late_timers import running
 from workflows.review_steps import NO_REMINDER_PAST_THE_DEADLINE
 from workflows.ticket import TicketWorkflow
 from workflows.ticket_record import UNSTORABLE_STEP_TO_SUPPORT
@@ -254,21 +253,6 @@ async def _rejected_with_unstorable_note(env: WorkflowEnvironment, handle: Handl
     )
 
 
-@asynccontextmanager
-async def _uncached_worker(
-    env: WorkflowEnvironment, provider: FakeProvider, queue: str
-) -> AsyncIterator[None]:
-    """A worker that caches no workflow: once it stops, the next one takes its tickets at once."""
-    async with Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[TicketWorkflow],
-        activities=provider.activities(),
-        max_cached_workflows=0,
-    ):
-        yield
-
-
 async def _reminder_missed_past_the_deadline(env: WorkflowEnvironment) -> WorkflowHistory:
     """No worker runs over a review reminder's moment and the deadline after it (the engine was
     down): once one is back the reminder is not sent, and the deadline's outcome is applied.
@@ -278,14 +262,14 @@ async def _reminder_missed_past_the_deadline(env: WorkflowEnvironment) -> Workfl
     policy = ticket_input("AS-policy").policy.model_copy(
         update={"review_reminders": [timedelta(seconds=3)]}
     )
-    async with _uncached_worker(env, provider, queue):
+    async with running(env, provider, queue):
         handle = await start(env, queue, **REVIEWED, policy=policy)
         await until_status(env, handle, TicketStatus.awaiting_merchant_review)
         deadline = recorded(provider, "submitted_for_review").deadline_at
         assert deadline is not None
         await env.sleep(deadline - timedelta(seconds=10) - await env.get_current_time())
     await env.sleep(deadline + timedelta(seconds=4) - await env.get_current_time())
-    async with _uncached_worker(env, provider, queue):
+    async with running(env, provider, queue):
         await handle.result()
     assert "merchant_reminded" not in [t.event for t in provider.transitions]
     return await handle.fetch_history()
