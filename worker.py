@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pkgutil
 import signal
 import sys
 from collections.abc import Mapping
@@ -16,7 +17,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import workflows
 from activities.consistency import ConsistencyActivities
 from activities.data_errors import UnstorableDataIsFinal
 from activities.notifications import NotificationActivities
@@ -80,6 +83,26 @@ def notification_channels(settings: Settings) -> tuple[Mailer, SmsGateway, Webho
     )
 
 
+# The modules that define workflows; the sandbox imports them afresh for each workflow instance.
+_WORKFLOW_MODULES = frozenset({TicketWorkflow.__module__, ConsistencyCheckWorkflow.__module__})
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox, with the ticket's step modules (`workflows.*` but the workflows' own
+    modules) imported once and shared rather than imported again for every new workflow
+    instance. They hold no module state and reach time, randomness and I/O only through
+    `temporalio.workflow`; tests/workflows runs them under the full sandbox (the SDK's default
+    runner), so its restrictions still check every line of them."""
+    steps = sorted(
+        name
+        for module in pkgutil.iter_modules(workflows.__path__)
+        if (name := f"workflows.{module.name}") not in _WORKFLOW_MODULES
+    )
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*steps)
+    )
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -107,6 +130,7 @@ def build_worker(
         # (SDK default 10 s): the ticket moves on within ~9 s of a crash (workflows/timeouts.py).
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
         workflows=[TicketWorkflow, ConsistencyCheckWorkflow],
+        workflow_runner=workflow_runner(),
         interceptors=[UnstorableDataIsFinal()],
         activities=[
             tickets.record_transition,
