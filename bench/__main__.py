@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import pure
+from bench import pure, replay
 from bench.throughput import Comparison, Round, compare
 from reliability.harness import running_stack
 
@@ -106,7 +106,28 @@ def _rounds_table(comparison: Comparison) -> list[str]:
     return lines
 
 
-def _report(args: argparse.Namespace, pure_us: dict[str, float], e2e: Comparison | None) -> str:
+def _replay_table(costs: list[replay.ReplayCost]) -> list[str]:
+    labels = list(costs[0].ms_by_runner)
+    lines = [
+        "| history | events | " + " | ".join(labels) + " |",
+        "|---|---|" + "---|" * len(labels),
+    ]
+    for cost in costs:
+        before = cost.ms_by_runner[labels[0]]
+        cells = [
+            f"{ms:.1f} ms" + ("" if label == labels[0] else f" ({ms / before:.2f}x)")
+            for label, ms in cost.ms_by_runner.items()
+        ]
+        lines.append(f"| `{cost.history}` | {cost.events} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _report(
+    args: argparse.Namespace,
+    pure_us: dict[str, float],
+    replays: list[replay.ReplayCost],
+    e2e: Comparison | None,
+) -> str:
     memory = psutil.virtual_memory().total / 2**30
     lines = [
         "# Benchmarks",
@@ -158,6 +179,19 @@ def _report(args: argparse.Namespace, pure_us: dict[str, float], e2e: Comparison
             )
         lines.append("")
     lines += [
+        "## The workflow side, replayed",
+        "",
+        "Recorded histories (`tests/workflows/histories`) replayed in one process, each replay "
+        "a new workflow instance as a ticket new to the worker is: what the worker spends on "
+        "the workflow itself, without a server or activities. Median CPU per replay over "
+        "alternating rounds of three set-ups: the SDK's default sandbox with no bytecode cache "
+        "(the workflow modules compiled again for each new instance, as under "
+        "PYTHONDONTWRITEBYTECODE: the worker before `worker.keep_bytecode`), the same with "
+        "bytecode cached, and the worker's sandbox (`worker.workflow_runner`: the step modules "
+        "shared across instances).",
+        "",
+        *_replay_table(replays),
+        "",
         "## Pure paths",
         "",
         f"Median of {pure.ROUNDS} rounds, microseconds per call.",
@@ -180,8 +214,9 @@ def main() -> None:
     args = _arguments()
     started = time.monotonic()
     pure_us = pure.measure()
+    replays = replay.measure()
     e2e = None if args.no_e2e else asyncio.run(_end_to_end(args))
-    report = _report(args, pure_us, e2e)
+    report = _report(args, pure_us, replays, e2e)
     args.out.write_text(report)
     print(report)
     print(f"written to {args.out} in {time.monotonic() - started:.0f} s")
