@@ -23,7 +23,8 @@ from pathlib import Path
 import psutil
 
 from bench import pure, replay
-from bench.throughput import Comparison, Round, compare
+from bench.approvals import Approvals, compare_approvals
+from bench.throughput import Comparison, Round, compare, meter_for, twin_worker
 from reliability.harness import running_stack
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
@@ -51,20 +52,45 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def _end_to_end(args: argparse.Namespace) -> Comparison:
+LEVELS = (1, 10, 50)
+
+
+async def _end_to_end(args: argparse.Namespace) -> tuple[Comparison, list[Approvals]]:
+    per_level = {1: 30, 10: 100, 50: max(50, args.tickets)}
     with tempfile.TemporaryDirectory(prefix="bench-") as root:
         async with running_stack(Path(root), STACK_ENV) as stack:
-            try:
-                return await compare(
-                    stack,
-                    count=args.tickets,
-                    concurrency=args.concurrency,
-                    rounds=args.rounds,
-                    profile=args.profile,
-                )
-            except Exception:
-                print("the run command's last lines:\n" + "".join(stack.output[-40:]))
-                raise
+            with twin_worker(stack.temporal_address()) as twin_pid:
+                meter = meter_for(stack, twin_pid)
+                try:
+                    comparison = await compare(
+                        stack,
+                        meter,
+                        count=args.tickets,
+                        concurrency=args.concurrency,
+                        rounds=args.rounds,
+                        profile=args.profile,
+                    )
+                    approvals = await compare_approvals(stack, meter, LEVELS, per_level)
+                except Exception:
+                    print("the run command's last lines:\n" + "".join(stack.output[-40:]))
+                    raise
+    return comparison, approvals
+
+
+def _approvals_table(approvals: list[Approvals]) -> list[str]:
+    lines = [
+        "| callers at once | approvals | ours p50 | ours p99 | bare Update p50 | bare Update p99 "
+        "| p99 ours / bare |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for level in approvals:
+        ours, bare = level.ours, level.bare
+        lines.append(
+            f"| {level.concurrency} | {ours.count} | {_ms(ours.latency(0.5))} | "
+            f"{_ms(ours.latency(0.99))} | {_ms(bare.latency(0.5))} | {_ms(bare.latency(0.99))} "
+            f"| **{ours.latency(0.99) / bare.latency(0.99):.1f}** |"
+        )
+    return lines
 
 
 def _ms(seconds: float) -> str:
@@ -126,7 +152,7 @@ def _report(
     args: argparse.Namespace,
     pure_us: dict[str, float],
     replays: list[replay.ReplayCost],
-    e2e: Comparison | None,
+    measured: tuple[Comparison, list[Approvals]] | None,
 ) -> str:
     memory = psutil.virtual_memory().total / 2**30
     lines = [
@@ -140,7 +166,8 @@ def _report(
         f"{platform.python_version()}, {platform.system()} {platform.release()}",
         "",
     ]
-    if e2e is not None:
+    if measured is not None:
+        e2e, approvals = measured
         shape = e2e.shape
         counts = shape.counts
         lines += [
@@ -177,7 +204,19 @@ def _report(
                 f"{ours.cpu_ms_per_run('worker'):.0f} ms | "
                 f"{twin.cpu_ms_per_run('twin-worker'):.0f} ms |"
             )
-        lines.append("")
+        lines += [
+            "",
+            "## A merchant's approve against a bare Update",
+            "",
+            "Tickets on delivered orders waiting for review, approved through the API "
+            "(`POST /v1/tickets/{no}/approve`: an Update the ticket's workflow checks, then "
+            "answers once the step is recorded in PostgreSQL), against an Update to a waiting "
+            "twin that answers it in the workflow task that delivers it, sent by a client to the "
+            "same dev server. Latency from the send to the answer; one round per level.",
+            "",
+            *_approvals_table(approvals),
+            "",
+        ]
     lines += [
         "## The workflow side, replayed",
         "",
@@ -215,8 +254,8 @@ def main() -> None:
     started = time.monotonic()
     pure_us = pure.measure()
     replays = replay.measure()
-    e2e = None if args.no_e2e else asyncio.run(_end_to_end(args))
-    report = _report(args, pure_us, replays, e2e)
+    measured = None if args.no_e2e else asyncio.run(_end_to_end(args))
+    report = _report(args, pure_us, replays, measured)
     args.out.write_text(report)
     print(report)
     print(f"written to {args.out} in {time.monotonic() - started:.0f} s")

@@ -124,7 +124,7 @@ class CpuMeter:
         return {part: ended[part] - self._started.get(part, 0.0) for part in ended}
 
 
-async def _run_all(
+async def run_all(
     count: int, concurrency: int, one: Callable[[int], Awaitable[None]], meter: CpuMeter
 ) -> Round:
     gate = asyncio.Semaphore(concurrency)
@@ -213,15 +213,21 @@ class Twin:
         await handle.result()
 
 
-def twin_worker(address: str) -> subprocess.Popen[bytes]:
+@contextlib.contextmanager
+def twin_worker(address: str) -> Iterator[int]:
+    """The twin's worker process while the block runs; yields its pid."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.twin_worker", address], cwd=ROOT, stdout=subprocess.PIPE
     )
-    assert process.stdout is not None
-    line_ = process.stdout.readline()
-    if b"polling" not in line_:
-        raise RuntimeError(f"the twin's worker did not start: {line_!r}")
-    return process
+    try:
+        assert process.stdout is not None
+        line_ = process.stdout.readline()
+        if b"polling" not in line_:
+            raise RuntimeError(f"the twin's worker did not start: {line_!r}")
+        yield process.pid
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 @dataclass
@@ -271,8 +277,14 @@ def sampling(pid: int, into: Path | None) -> Iterator[None]:
         spy.wait(60)
 
 
+def meter_for(stack: Stack, twin_pid: int) -> CpuMeter:
+    pids = {part: pid for part, pid in stack.pids().items() if part in PARTS}
+    return CpuMeter(pids | {"twin-worker": twin_pid})
+
+
 async def compare(
     stack: Stack,
+    meter: CpuMeter,
     *,
     count: int,
     concurrency: int,
@@ -280,31 +292,23 @@ async def compare(
     warmup: int = 10,
     profile: Path | None = None,
 ) -> Comparison:
-    pids = {part: pid for part, pid in stack.pids().items() if part in PARTS}
-    worker = twin_worker(stack.temporal_address())
+    ours = Ours(stack)
     try:
-        pids["twin-worker"] = worker.pid
-        meter = CpuMeter(pids)
-        ours = Ours(stack)
-        try:
-            await ours.add_buyers(1 + 2 * warmup + rounds * count)
-            shape = await ours.shape()
-            twin = Twin(stack.temporal, shape)
-            await _run_all(warmup, concurrency, ours.one, meter)
-            await _run_all(warmup, concurrency, twin.one, meter)
-            ours_rounds, twin_rounds = [], []
-            for number in range(rounds):
-                with sampling(pids["worker"], profile if number == 0 else None):
-                    ours_rounds.append(await _run_all(count, concurrency, ours.one, meter))
-                twin_rounds.append(await _run_all(count, concurrency, twin.one, meter))
-                print(
-                    f"round {number + 1}: ours {ours_rounds[-1].per_second:.1f}/s, "
-                    f"twin {twin_rounds[-1].per_second:.1f}/s",
-                    flush=True,
-                )
-        finally:
-            await ours.aclose()
+        await ours.add_buyers(1 + 2 * warmup + rounds * count)
+        shape = await ours.shape()
+        twin = Twin(stack.temporal, shape)
+        await run_all(warmup, concurrency, ours.one, meter)
+        await run_all(warmup, concurrency, twin.one, meter)
+        ours_rounds, twin_rounds = [], []
+        for number in range(rounds):
+            with sampling(stack.pids()["worker"], profile if number == 0 else None):
+                ours_rounds.append(await run_all(count, concurrency, ours.one, meter))
+            twin_rounds.append(await run_all(count, concurrency, twin.one, meter))
+            print(
+                f"round {number + 1}: ours {ours_rounds[-1].per_second:.1f}/s, "
+                f"twin {twin_rounds[-1].per_second:.1f}/s",
+                flush=True,
+            )
     finally:
-        worker.terminate()
-        worker.wait(30)
+        await ours.aclose()
     return Comparison(shape, ours_rounds, twin_rounds)

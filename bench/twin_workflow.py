@@ -13,6 +13,7 @@ from temporalio.common import SearchAttributeKey
 
 TASK_QUEUE = "bench-twin"
 SIGNAL = "event"
+UPDATE = "approve"
 # A keyword attribute the dev server has by default, upserted where the ticket upserts its own.
 _STATUS = SearchAttributeKey.for_keyword("TemporalScheduledById")
 _CALL = timedelta(seconds=30)
@@ -30,6 +31,13 @@ class BareTwin:
     @workflow.signal(name=SIGNAL)
     def event(self, _payload: str) -> None:
         self._signals += 1
+
+    @workflow.update(name=UPDATE)
+    def approve(self, _payload: str) -> int:
+        """A bare Update: taken and answered in the workflow task that delivers it; it counts as
+        the signal the next step waits for, so an approved twin goes on and ends."""
+        self._signals += 1
+        return self._signals
 
     def _heard(self, count: int) -> Callable[[], bool]:
         return lambda: self._signals >= count

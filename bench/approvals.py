@@ -1,0 +1,127 @@
+"""A merchant's approve, one round trip through the API (an Update the ticket's workflow takes
+and answers once its step is recorded), against a bare Update to a workflow that answers it at
+once, at 1, 10 and 50 callers at a time on the same dev server. Latency from the caller's
+send to its answer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from bench.throughput import CpuMeter, Ours, Round, run_all
+from bench.twin_workflow import TASK_QUEUE, UPDATE, BareTwin
+from reliability.harness import Stack
+from tests.support.orders import line, order_body
+from tests.support.tickets import recently
+
+MERCHANT = "merchant:m-1001"
+# The bare twin's shape: it waits for one signal (the Update counts as one) and ends.
+_WAITING = ["signal"]
+
+
+@dataclass
+class Approvals:
+    concurrency: int
+    ours: Round
+    bare: Round
+
+
+class Reviews(Ours):
+    """Tickets on delivered orders: each waits for its merchant's review."""
+
+    async def open_for_review(self) -> str:
+        buyer_id, key = self._buyers.pop()
+        order_id = f"B-{uuid.uuid4().hex[:12].upper()}"
+        body = order_body(
+            [line("L1", 1, 2500)],
+            buyer=buyer_id,
+            status="delivered",
+            method="wallet",
+            delivered_at=recently(),
+        )
+        stored = await self._platform.put(f"/v1/orders/{order_id}", json=body)
+        assert stored.status_code in (200, 201), stored.text
+        application = {
+            "order_id": order_id,
+            "type": "refund_only",
+            "lines": [{"line_id": "L1", "quantity": 1}],
+            "reason_code": "no_longer_needed",
+        }
+        created = await self._platform.post(
+            "/v1/tickets", json=application, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert created.status_code == 201, created.text
+        ticket_no: str = created.json()["ticket_no"]
+        return ticket_no
+
+
+async def _reviewed(stack: Stack, reviews: Reviews, count: int) -> list[str]:
+    """`count` tickets awaiting review, opened 10 at a time."""
+    gate = asyncio.Semaphore(10)
+
+    async def one() -> str:
+        async with gate:
+            ticket_no = await reviews.open_for_review()
+        async with stack.client(MERCHANT) as merchant, asyncio.timeout(60):
+            while True:
+                ticket = (await merchant.get(f"/v1/tickets/{ticket_no}")).json()
+                if ticket["status"] == "awaiting_merchant_review":
+                    return ticket_no
+                await asyncio.sleep(0.2)
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def compare_approvals(
+    stack: Stack, meter: CpuMeter, levels: tuple[int, ...], per_level: dict[int, int]
+) -> list[Approvals]:
+    reviews = Reviews(stack)
+    results = []
+    try:
+        await reviews.add_buyers(sum(per_level[c] for c in levels))
+        async with stack.client(MERCHANT, timeout=120) as merchant:
+            for concurrency in levels:
+                level = await _level(stack, reviews, merchant, meter, concurrency, per_level)
+                results.append(level)
+                print(
+                    f"approve at {concurrency}: p99 ours {level.ours.latency(0.99) * 1000:.0f} "
+                    f"ms, bare {level.bare.latency(0.99) * 1000:.0f} ms",
+                    flush=True,
+                )
+                await asyncio.sleep(5)  # the approved tickets refunded before the next level
+    finally:
+        await reviews.aclose()
+    return results
+
+
+async def _level(
+    stack: Stack,
+    reviews: Reviews,
+    merchant: httpx.AsyncClient,
+    meter: CpuMeter,
+    concurrency: int,
+    per_level: dict[int, int],
+) -> Approvals:
+    count = per_level[concurrency]
+    tickets = await _reviewed(stack, reviews, count)
+    twins = [
+        await stack.temporal.start_workflow(
+            BareTwin.run, _WAITING, id=f"twin-{uuid.uuid4().hex}", task_queue=TASK_QUEUE
+        )
+        for _ in range(count)
+    ]
+    await asyncio.sleep(2)  # the openings' own steps done
+
+    async def approve(i: int) -> None:
+        answer = await merchant.post(f"/v1/tickets/{tickets[i]}/approve", json={})
+        assert answer.status_code == 200, answer.text
+
+    async def bare(i: int) -> None:
+        await twins[i].execute_update(UPDATE, "x")
+
+    ours = await run_all(count, concurrency, approve, meter)
+    await asyncio.sleep(2)
+    return Approvals(concurrency, ours, await run_all(count, concurrency, bare, meter))
