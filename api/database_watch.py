@@ -111,7 +111,8 @@ class DatabaseProbe:
         now = time.monotonic()
         if self._verdict is not None and now - self._verdict[0] < VERDICT_KEPT.total_seconds():
             return self._verdict[1]
-        if self._asking is None:
+        if self._asking is None or self._asking.done():
+            # A probe whose asker was cancelled is left done: its verdict is older than kept.
             self._asking = asyncio.create_task(self._ask())
         asking = self._asking
         try:

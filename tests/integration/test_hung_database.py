@@ -10,14 +10,15 @@ passes either way, as a stopped server's sockets do); the worker keeps the real 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 
 import httpx
 import pytest
 
-from api.database_watch import SILENCE
-from tests.support.fault_stack import FaultyApi, faulty_api, holding, refused, timed
+from api.database_watch import PROBE, SILENCE, VERDICT_KEPT, DatabaseProbe
+from tests.support.fault_stack import FaultyApi, faulty_api, holding, refused, through, timed
 from tests.support.orders import line, new_order_id, order_body, put_order
 from tests.support.stack import Stack
 from tests.support.tickets import MERCHANT, open_for_review
@@ -129,3 +130,28 @@ async def test_a_slow_statement_on_a_database_that_answers_is_waited_for(
         await held.release()
         answer = await put
     assert answer.status_code == 200, answer.text
+
+
+async def test_the_probe_tells_a_hung_server_from_a_live_one_and_forgets_old_verdicts(
+    stack: Stack, faulty: FaultyApi
+) -> None:
+    probe = DatabaseProbe(through(stack.settings.require_database_url(), faulty.database))
+    kept = VERDICT_KEPT.total_seconds()
+    assert await probe.answers() is True
+
+    faulty.database.hang()
+    await asyncio.sleep(kept)
+    started = time.monotonic()
+    assert await probe.answers() is False
+    assert time.monotonic() - started < PROBE.total_seconds() + 0.5
+
+    # A caller that gives up while the probe is out leaves it to finish on its own; once its
+    # verdict is old, the next caller gets a new probe, not that verdict again.
+    await asyncio.sleep(kept)
+    gave_up = asyncio.create_task(probe.answers())
+    await asyncio.sleep(0.1)
+    gave_up.cancel()
+    await asyncio.sleep(PROBE.total_seconds())  # that probe finds the server hung
+    faulty.database.resume()
+    await asyncio.sleep(kept + 0.2)
+    assert await probe.answers() is True

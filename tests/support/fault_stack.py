@@ -51,7 +51,8 @@ def _database_upstream(url: str) -> tuple[str, str | None]:
     return f"{parsed.host or '127.0.0.1'}:{port}", None
 
 
-def _through(url: str, proxy: CuttingProxy) -> str:
+def through(url: str, proxy: CuttingProxy) -> str:
+    """`url` with its host and port those of `proxy`."""
     parsed = make_url(url)
     query = {k: v for k, v in parsed.query.items() if k != "host"}
     return parsed.set(host=proxy.host, port=proxy.port, query=query).render_as_string(
@@ -67,7 +68,7 @@ async def faulty_api(stack: Stack) -> AsyncIterator[FaultyApi]:
     async with cutting_proxy(upstream, socket) as database, cutting_proxy(temporal_target) as tp:
         settings = stack.settings.model_copy(
             update={
-                "database_url": _through(database_url, database),
+                "database_url": through(database_url, database),
                 "temporal_address": tp.address,
             }
         )
