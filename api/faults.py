@@ -186,7 +186,10 @@ async def _database(request: Request, error: Exception) -> JSONResponse:
     reach = isinstance(error, DATABASE_FAULTS)
     if isinstance(error, sa.DBAPIError) and not reach and not error.connection_invalidated:
         raise error  # a fault of the request, not of the database's reach: a 500 answers
-    return _fault(request, DATABASE_UNAVAILABLE, "the database did not answer", error)
+    cause = "the database did not answer"
+    if isinstance(error, sa.TimeoutError):
+        cause = "no database connection of the API's came free in time (it is busy)"
+    return _fault(request, DATABASE_UNAVAILABLE, cause, error)
 
 
 async def _temporal(request: Request, error: Exception) -> JSONResponse:

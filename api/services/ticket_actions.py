@@ -58,6 +58,10 @@ async def take_action(
     digest = idempotency.request_hash(scope, request.model_dump(mode="json"))
     if await idempotency.replayed(session, principal, idempotency_key, scope, digest):
         return False
+    # Nothing is written before the Update: the connection goes back to the pool while Temporal
+    # and the worker take the action, so callers waiting on their Updates do not starve the
+    # others of connections (the key is stored once the answer is known, on a connection of then).
+    await session.commit()
     # A Temporal that does not answer refuses the action before it is sent: nothing happened.
     await faults.temporal_reachable(temporal)
     faults.may_take_effect(f"the {action} action", idempotency_key, ticket.ticket_no)
