@@ -15,8 +15,6 @@ import httpx
 from bench.throughput import CpuMeter, Ours, Round, run_all
 from bench.twin_workflow import TASK_QUEUE, UPDATE, BareTwin
 from reliability.harness import Stack
-from tests.support.orders import line, order_body
-from tests.support.tickets import recently
 
 MERCHANT = "merchant:m-1001"
 # The bare twin's shape: it waits for one signal (the Update counts as one) and ends.
@@ -32,42 +30,13 @@ class Approvals:
     retried: dict[str, int]
 
 
-class Reviews(Ours):
-    """Tickets on delivered orders: each waits for its merchant's review."""
-
-    async def open_for_review(self) -> str:
-        buyer_id, key = self._buyers.pop()
-        order_id = f"B-{uuid.uuid4().hex[:12].upper()}"
-        body = order_body(
-            [line("L1", 1, 2500)],
-            buyer=buyer_id,
-            status="delivered",
-            method="wallet",
-            delivered_at=recently(),
-        )
-        stored = await self._platform.put(f"/v1/orders/{order_id}", json=body)
-        assert stored.status_code in (200, 201), stored.text
-        application = {
-            "order_id": order_id,
-            "type": "refund_only",
-            "lines": [{"line_id": "L1", "quantity": 1}],
-            "reason_code": "no_longer_needed",
-        }
-        created = await self._platform.post(
-            "/v1/tickets", json=application, headers={"Authorization": f"Bearer {key}"}
-        )
-        assert created.status_code == 201, created.text
-        ticket_no: str = created.json()["ticket_no"]
-        return ticket_no
-
-
-async def _reviewed(stack: Stack, reviews: Reviews, count: int) -> list[str]:
+async def _reviewed(stack: Stack, reviews: Ours, count: int) -> list[str]:
     """`count` tickets awaiting review, opened 10 at a time."""
     gate = asyncio.Semaphore(10)
 
     async def one() -> str:
         async with gate:
-            ticket_no = await reviews.open_for_review()
+            ticket_no = await reviews.open(delivered=True)
         async with stack.client(MERCHANT) as merchant, asyncio.timeout(60):
             while True:
                 ticket = (await merchant.get(f"/v1/tickets/{ticket_no}")).json()
@@ -81,7 +50,7 @@ async def _reviewed(stack: Stack, reviews: Reviews, count: int) -> list[str]:
 async def compare_approvals(
     stack: Stack, meter: CpuMeter, levels: tuple[int, ...], per_level: dict[int, int]
 ) -> list[Approvals]:
-    reviews = Reviews(stack)
+    reviews = Ours(stack)
     results = []
     try:
         await reviews.add_buyers(sum(per_level[c] for c in levels))
@@ -102,7 +71,7 @@ async def compare_approvals(
 
 async def _level(
     stack: Stack,
-    reviews: Reviews,
+    reviews: Ours,
     merchant: httpx.AsyncClient,
     meter: CpuMeter,
     concurrency: int,

@@ -32,6 +32,7 @@ from bench.twin_workflow import SIGNAL, TASK_QUEUE, BareTwin
 from persistence.models import Buyer
 from reliability.harness import Stack
 from tests.support.orders import line, order_body
+from tests.support.tickets import recently
 
 PLATFORM = "platform:shop"
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,10 +169,18 @@ class Ours:
         ticket_no = await self.open()
         await self._stack.temporal.get_workflow_handle(ticket_no).result()
 
-    async def open(self) -> str:
+    async def open(self, *, delivered: bool = False) -> str:
+        """A fresh buyer's refund-only ticket on a new order: paid, or delivered yesterday (then
+        it waits for its merchant's review)."""
         buyer_id, key = self._buyers.pop()
         order_id = f"B-{uuid.uuid4().hex[:12].upper()}"
-        body = order_body([line("L1", 1, 2500)], buyer=buyer_id, status="paid", method="wallet")
+        body = order_body(
+            [line("L1", 1, 2500)],
+            buyer=buyer_id,
+            status="delivered" if delivered else "paid",
+            method="wallet",
+            delivered_at=recently() if delivered else None,
+        )
         stored = await self._platform.put(f"/v1/orders/{order_id}", json=body)
         assert stored.status_code in (200, 201), stored.text
         application = {
