@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,7 +31,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
-from api.database_watch import SILENCE, DatabaseProbe, Waits, watch
+from api.database_watch import SILENCE, DatabaseProbe, Wait, Waits, watch
 from api.problems import Problem, problem_response
 from persistence.db import Bounds
 
@@ -239,30 +239,42 @@ class _RequestScope:
             await self.app(scope, receive, send_once)
 
         handling = asyncio.create_task(handle())
+        try:
+            wait = await self._stuck_wait(request, scope, handling, lambda: responding)
+        except BaseException:
+            handling.cancel()  # the server is shutting down or the client went away
+            raise
+        if wait is None:
+            return handling.result()
+        answered = True
+        handling.cancel()
+        handling.add_done_callback(_abandoned)
+        committing = wait.committing and scope["method"] not in _SAFE_METHODS
+        answer = _answer(Request(scope), _stuck(request, committing))
+        log.warning("%s %s: the database does not answer", scope["method"], scope["path"])
+        await answer(scope, receive, send)
+
+    @staticmethod
+    async def _stuck_wait(
+        request: _Request,
+        scope: Scope,
+        handling: asyncio.Task[None],
+        responding: Callable[[], bool],
+    ) -> Wait | None:
+        """None once the request is handled; else the database wait it is stuck on, on a
+        server that no longer answers, before any of its answer was sent."""
         probe: DatabaseProbe | None = getattr(scope["app"].state, "database_probe", None)
         while True:
-            try:
-                done, _ = await asyncio.wait({handling}, timeout=_LOOK_EVERY)
-            except BaseException:
-                handling.cancel()  # the server is shutting down or the client went away
-                raise
+            done, _ = await asyncio.wait({handling}, timeout=_LOOK_EVERY)
             if done:
-                return handling.result()
+                return None
             wait = request.database.longest()
-            if responding or wait is None or time.monotonic() - wait.since < _SILENCE:
+            if responding() or wait is None or time.monotonic() - wait.since < _SILENCE:
                 continue
             if probe is not None and await probe.answers():
                 continue  # a slow statement: the server's statement timeout bounds it
-            if handling.done() or responding:
-                continue
-            answered = True
-            handling.cancel()
-            handling.add_done_callback(_abandoned)
-            committing = wait.committing and scope["method"] not in _SAFE_METHODS
-            answer = _answer(Request(scope), _stuck(request, committing))
-            log.warning("%s %s: the database does not answer", scope["method"], scope["path"])
-            await answer(scope, receive, send)
-            return
+            if not handling.done() and not responding():
+                return wait
 
 
 def _stuck(request: _Request, committing: bool) -> Problem:
