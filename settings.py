@@ -320,6 +320,8 @@ class Settings(BaseSettings):
     # Where the worker serves the Temporal SDK's Prometheus metrics (failed workflow tasks and
     # activities among them); unset: not served.
     worker_metrics_address: str | None = None
+    # Run workflow code in the Temporal SDK's sandbox (worker.workflow_runner says what it costs).
+    workflow_sandbox: bool = False
 
     policy: PolicySettings = Field(default_factory=PolicySettings)
     money: MoneySettings = Field(default_factory=MoneySettings)

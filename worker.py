@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import workflows
@@ -87,12 +87,24 @@ def notification_channels(settings: Settings) -> tuple[Mailer, SmsGateway, Webho
 _WORKFLOW_MODULES = frozenset({TicketWorkflow.__module__, ConsistencyCheckWorkflow.__module__})
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox, with the ticket's step modules (`workflows.*` but the workflows' own
-    modules) imported once and shared rather than imported again for every new workflow
-    instance. They hold no module state and reach time, randomness and I/O only through
-    `temporalio.workflow`; tests/workflows runs them under the full sandbox (the SDK's default
-    runner), so its restrictions still check every line of them."""
+def workflow_runner(sandboxed: bool) -> WorkflowRunner:
+    """How the worker runs workflow code.
+
+    Unsandboxed (the default, WORKFLOW_SANDBOX=false): workflow code runs as plain Python, its
+    modules imported once. The SDK's sandbox re-imports the workflow's module for every new
+    instance and enters its restricted environment for every activation and for every payload
+    it encodes or decodes: half of the worker's workflow-side CPU (docs/BENCHMARKS.md, "The
+    workflow side, replayed"). What the sandbox would catch at run time, a non-deterministic
+    call, is caught before: tests/workflows runs every workflow path under the SDK's full
+    sandbox, and the recorded histories are replayed under it in the suite. The workflow
+    modules hold no module state and reach time, randomness and I/O only through
+    `temporalio.workflow`.
+
+    Sandboxed (WORKFLOW_SANDBOX=true, for instance while writing new workflow code): the SDK's
+    sandbox, with the ticket's step modules (`workflows.*` but the workflows' own modules)
+    imported once and shared rather than imported again for every new instance."""
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
     steps = sorted(
         name
         for module in pkgutil.iter_modules(workflows.__path__)
@@ -130,7 +142,7 @@ def build_worker(
         # (SDK default 10 s): the ticket moves on within ~9 s of a crash (workflows/timeouts.py).
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
         workflows=[TicketWorkflow, ConsistencyCheckWorkflow],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(settings.workflow_sandbox),
         interceptors=[UnstorableDataIsFinal()],
         activities=[
             tickets.record_transition,

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import raiseload
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 import contracts as c
-from activities.refund_records import IN_FLIGHT, record_status, refund_by_key
+from activities.refund_records import IN_FLIGHT
 from adapters.rates.port import Rate, RatesSource, RateUnavailable
 from domain.fx import Conversion, convert
 from domain.orders import after_sales_status
@@ -77,7 +78,7 @@ class RefundActivities:
         """The rate of a balance credit in another currency than the order's, fetched before
         the order is locked; None when no conversion is needed."""
         async with self._sessions() as session:
-            ticket = await session.get(Ticket, ticket_no)
+            ticket = await session.get(Ticket, ticket_no, options=[raiseload(Ticket.lines)])
             if ticket is None:
                 raise ApplicationError(f"ticket {ticket_no} is not stored")
             destination = _destination(ticket, request)
@@ -191,38 +192,83 @@ class RefundActivities:
         self, event: c.Settlement, status: RefundStatus, only_from: RefundStatus | None = None
     ) -> None:
         async with self._sessions.begin() as session:
-            refund = await refund_by_key(session, event.idempotency_key)
-            order = await get_order(session, refund.order_id, lock=True)
-            ticket = await session.get(Ticket, refund.ticket_no)
-            assert order is not None and ticket is not None
-            if only_from is None or refund.status == only_from:
-                record_status(refund, status, event.source, event.failure_reason)
-                await session.flush()
-            ticket.refunded_amount = await _succeeded_total(
-                session, Refund.ticket_no == ticket.ticket_no
+            await book_refund(session, event, status, only_from)
+
+
+async def book_refund(
+    session: AsyncSession,
+    event: c.Settlement,
+    status: RefundStatus,
+    only_from: RefundStatus | None = None,
+) -> None:
+    """Book a refund's status on the refund, the ticket's refunded amount and the order, in
+    five statements (this runs with the step of every refund that settles)."""
+    refund = (
+        await session.execute(
+            select(Refund.ticket_no, Refund.order_id, Refund.status, Refund.status_history).where(
+                Refund.idempotency_key == event.idempotency_key
             )
-            await _book_on_order(session, order)
-
-
-async def _succeeded_total(session: AsyncSession, which: ColumnElement[bool]) -> int:
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Refund.amount), 0)).where(
-            which, Refund.status == RefundStatus.succeeded
         )
+    ).one_or_none()
+    if refund is None:
+        raise ApplicationError(
+            f"no refund granted under {event.idempotency_key}", non_retryable=True
+        )
+    # Serialises everything that touches one order's money (SPEC §4 caps).
+    order = (
+        await session.execute(
+            select(Order.payment, Order.closed_at)
+            .where(Order.order_id == refund.order_id)
+            .with_for_update()
+        )
+    ).one()
+    now = datetime.now(UTC)
+    if (only_from is None or refund.status == only_from) and refund.status != status:
+        changed: dict[str, object] = {
+            "status": status,
+            "status_history": [
+                *refund.status_history,
+                {
+                    "status": status,
+                    "at": now.isoformat(),
+                    "source": event.source,
+                    "reason": event.failure_reason,
+                },
+            ],
+        }
+        if event.failure_reason:
+            changed["failure_reason"] = event.failure_reason
+        await session.execute(
+            update(Refund).where(Refund.idempotency_key == event.idempotency_key).values(changed)
+        )
+    succeeded = Refund.status == RefundStatus.succeeded
+    ticket_total, order_total, in_flight = (
+        await session.execute(
+            select(
+                func.coalesce(
+                    func.sum(Refund.amount).filter(succeeded, Refund.ticket_no == refund.ticket_no),
+                    0,
+                ),
+                func.coalesce(func.sum(Refund.amount).filter(succeeded), 0),
+                func.count().filter(Refund.status.in_(IN_FLIGHT)),
+            ).where(Refund.order_id == refund.order_id)
+        )
+    ).one()
+    await session.execute(
+        update(Ticket)
+        .where(Ticket.ticket_no == refund.ticket_no)
+        .values(refunded_amount=int(ticket_total))
     )
-    return int(total or 0)
-
-
-async def _book_on_order(session: AsyncSession, order: Order) -> None:
-    order.refunded_total = await _succeeded_total(session, Refund.order_id == order.order_id)
-    in_flight = await session.scalar(
-        select(func.count()).where(Refund.order_id == order.order_id, Refund.status.in_(IN_FLIGHT))
+    after_sales = after_sales_status(
+        int(order.payment["paid_total"]), int(order_total), bool(in_flight)
     )
-    status = after_sales_status(
-        int(order.payment["paid_total"]), order.refunded_total, bool(in_flight)
-    )
-    order.after_sales_status = status
-    if status == "refunded" and order.closed_at is None:
-        order.closed_at = datetime.now(UTC)
-    elif status != "refunded":
-        order.closed_at = None  # money came back (a reversal): the order is open again
+    booked: dict[str, object] = {
+        "refunded_total": int(order_total),
+        "after_sales_status": after_sales,
+    }
+    if after_sales == "refunded":
+        if order.closed_at is None:
+            booked["closed_at"] = now
+    else:
+        booked["closed_at"] = None  # money came back (a reversal): the order is open again
+    await session.execute(update(Order).where(Order.order_id == refund.order_id).values(booked))

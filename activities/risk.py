@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import raiseload
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -24,7 +25,9 @@ class RiskActivities:
     async def assess_risk(self, request: c.RiskRequest) -> c.RiskAssessment:
         """Idempotent: every run recomputes from the database and overwrites the last result."""
         async with self._sessions.begin() as session:
-            ticket = await session.get(Ticket, request.ticket_no, with_for_update=True)
+            ticket = await session.get(
+                Ticket, request.ticket_no, with_for_update=True, options=[raiseload(Ticket.lines)]
+            )
             if ticket is None:
                 # The API commits the ticket just after starting its workflow: retry until it has.
                 raise ApplicationError(f"ticket {request.ticket_no} is not stored yet")

@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 import contracts as c
+from activities.refunds import book_refund
 from domain.notifications import FixedRecipients
 from domain.tickets import TERMINAL_STATUSES, TicketStatus
 from persistence.models import Inspection, Shipment, Ticket, TimelineEntry, Warehouse
-from persistence.notifications import plan_notifications
+from persistence.notifications import plan_notifications, undelivered_ids
 from settings import NotificationSettings
 
 
@@ -27,8 +28,10 @@ class TicketActivities:
         )
 
     @activity.defn(name=c.RECORD_TRANSITION)
-    async def record_transition(self, transition: c.Transition) -> None:
-        """Idempotent: the (ticket_no, seq) key lets a retried write land once."""
+    async def record_transition(self, transition: c.Transition) -> int:
+        """Idempotent: the (ticket_no, seq) key lets a retried write land once, with the
+        settlement the step reports, when it carries one. Returns how many of the step's
+        notifications are still to be sent (none: nothing to deliver)."""
         async with self._sessions.begin() as session:
             inserted = await session.execute(
                 insert(TimelineEntry)
@@ -49,7 +52,11 @@ class TicketActivities:
                 .returning(TimelineEntry.entry_id)
             )
             if inserted.scalar_one_or_none() is None:
-                return
+                return len(await undelivered_ids(session, transition.ticket_no, transition.seq))
+            settlement = transition.settlement
+            if settlement is not None:
+                # The refund's final word and the step that reports it land together.
+                await book_refund(session, settlement, settlement.status)
             await session.execute(
                 update(Ticket)
                 .where(Ticket.ticket_no == transition.ticket_no)
@@ -61,7 +68,7 @@ class TicketActivities:
             if transition.inspection is not None:
                 await _record_inspection(session, transition.ticket_no, transition.inspection)
             # In the same transaction: a recorded step always has its notifications planned.
-            await plan_notifications(session, transition, self._recipients)
+            return await plan_notifications(session, transition, self._recipients)
 
 
 async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dict[str, object]:

@@ -1,10 +1,10 @@
 """What the worker's workflow side costs, without a server: recorded ticket histories
 (tests/workflows/histories) replayed in this process, each replay a new workflow instance as a
-ticket new to the worker is. Three set-ups in alternating rounds of the same run: the SDK's
+ticket new to the worker is. Four set-ups in alternating rounds of the same run: the SDK's
 default sandbox with no bytecode cache (each new instance compiles the workflow modules again,
-as under PYTHONDONTWRITEBYTECODE), the same with bytecode cached (`worker.keep_bytecode`), and the
-worker's sandbox (`worker.workflow_runner`: the step modules shared). CPU time of this process
-per replay."""
+as under PYTHONDONTWRITEBYTECODE), the same with bytecode cached (`worker.keep_bytecode`), the
+worker's sandbox (`worker.workflow_runner(sandboxed=True)`: the step modules shared) and the
+worker's default, no sandbox. CPU time of this process per replay."""
 
 from __future__ import annotations
 
@@ -63,6 +63,7 @@ async def _copies(history: WorkflowHistory, count: int) -> AsyncIterator[Workflo
 NO_BYTECODE = "SDK default sandbox, no bytecode cache"
 DEFAULT_SANDBOX = "SDK default sandbox, bytecode cached"
 WORKER_SANDBOX = "worker's sandbox (step modules shared), bytecode cached"
+UNSANDBOXED = "no sandbox (the worker's default)"
 
 
 def measure(
@@ -72,7 +73,8 @@ def measure(
     runners: dict[str, tuple[WorkflowRunner, bool]] = {
         NO_BYTECODE: (default, False),
         DEFAULT_SANDBOX: (default, True),
-        WORKER_SANDBOX: (workflow_runner(), True),
+        WORKER_SANDBOX: (workflow_runner(sandboxed=True), True),
+        UNSANDBOXED: (workflow_runner(sandboxed=False), True),
     }
     saved = sys.dont_write_bytecode, sys.pycache_prefix
     costs = []

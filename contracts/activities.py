@@ -55,6 +55,14 @@ class InspectionRecord(BaseModel):
     at: datetime
 
 
+class Settlement(BaseModel):
+    ticket_no: str
+    idempotency_key: str
+    status: RefundStatus
+    failure_reason: str | None = None
+    source: str
+
+
 class Transition(BaseModel):
     """One step of a ticket: written to the read model and the timeline under (ticket_no, seq)."""
 
@@ -78,6 +86,8 @@ class Transition(BaseModel):
     escalated: bool | None = None
     shipment: ShipmentRecord | None = None
     inspection: InspectionRecord | None = None
+    # The refund's final word that this step reports, booked in the same transaction.
+    settlement: Settlement | None = None
 
 
 class RefundDestination(BaseModel):
@@ -134,14 +144,6 @@ class RefundState(BaseModel):
     # The provider's stable refusal code (e.g. `payment_too_old`), when it refused outright.
     failure_code: str | None = None
     destination: str = "original"
-
-
-class Settlement(BaseModel):
-    ticket_no: str
-    idempotency_key: str
-    status: RefundStatus
-    failure_reason: str | None = None
-    source: str
 
 
 class RiskRequest(BaseModel):

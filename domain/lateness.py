@@ -1,9 +1,11 @@
 """How late a ticket's timer fired, and how the timeline says so (SPEC §3: every deadline fires,
 also after an outage).
 
-A durable timer that fell due while the worker or Temporal was down fires once they are back;
-the step it wakes then runs at a later moment than its due one. Below the tolerance that is the
-engine's ordinary latency, not worth a word.
+A durable timer that fell due while the worker or Temporal was down fires once they are back,
+and one that fell due while the worker had more to do than it could do at once waits for its
+turn; the step it wakes then runs at a later moment than its due one (the engine cannot tell
+which of the two it was). Below the tolerance that is the engine's ordinary latency, not worth
+a word.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from domain.durations import describe, describe_span
 
 LATE_TOLERANCE = timedelta(seconds=1)
-UNAVAILABLE = "the engine was unavailable"
+UNAVAILABLE = "the engine was down or too busy to act on time"
 
 
 def lateness(due: datetime, now: datetime) -> timedelta | None:

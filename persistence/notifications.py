@@ -8,6 +8,7 @@ recipient_id, channel) makes a repeated plan insert nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -34,7 +35,9 @@ async def plan_notifications(
     fixed: n.FixedRecipients,
 ) -> int:
     """Insert what `transition` owes every recipient on every channel, finance and the order
-    system as `fixed` names them; the number inserted."""
+    system as `fixed` names them; the number inserted that are still to be sent (an inbox
+    message is delivered by being stored)."""
+    # The ticket with its buyer's and merchant's contact details, in one statement.
     ticket = (
         await session.execute(
             select(
@@ -44,7 +47,18 @@ async def plan_notifications(
                 Ticket.currency,
                 Ticket.quoted_amount,
                 Ticket.granted_amount,
-            ).where(Ticket.ticket_no == transition.ticket_no)
+                Buyer.buyer_id.label("buyer_found"),
+                Buyer.locale.label("buyer_locale"),
+                Buyer.email.label("buyer_email"),
+                Buyer.phone.label("buyer_phone"),
+                Merchant.merchant_id.label("merchant_found"),
+                Merchant.locale.label("merchant_locale"),
+                Merchant.email.label("merchant_email"),
+                Merchant.webhook_url.label("merchant_webhook_url"),
+            )
+            .outerjoin(Buyer, Buyer.buyer_id == Ticket.buyer_id)
+            .outerjoin(Merchant, Merchant.merchant_id == Ticket.merchant_id)
+            .where(Ticket.ticket_no == transition.ticket_no)
         )
     ).one_or_none()
     if ticket is None:
@@ -56,7 +70,7 @@ async def plan_notifications(
     )
     rows: list[dict[str, Any]] = []
     for role in n.audience(step):
-        contact = await _contact(session, role, ticket.buyer_id, ticket.merchant_id, fixed)
+        contact = _contact(role, ticket, fixed)
         if contact is None:
             continue
         message = n.render(transition.event, contact.locale, facts)
@@ -72,9 +86,9 @@ async def plan_notifications(
         .on_conflict_do_nothing(
             index_elements=["event_key", "recipient_role", "recipient_id", "channel"]
         )
-        .returning(Notification.notification_id)
+        .returning(Notification.status)
     )
-    return len(inserted.all())
+    return sum(1 for status in inserted.scalars() if status == PENDING)
 
 
 def _amount(transition: c.Transition, ticket: Any) -> int:
@@ -102,28 +116,27 @@ def _facts(transition: c.Transition, order_id: str, currency: str, amount: int) 
     )
 
 
-async def _contact(
-    session: AsyncSession,
-    role: n.Recipient,
-    buyer_id: str,
-    merchant_id: str,
-    fixed: n.FixedRecipients,
-) -> n.Contact | None:
+def _contact(role: n.Recipient, ticket: Any, fixed: n.FixedRecipients) -> n.Contact | None:
+    """Who `role` is for the ticket row of `plan_notifications`, and how to reach them."""
     if role is n.Recipient.buyer:
-        buyer = await session.get(Buyer, buyer_id)
-        if buyer is None:
-            return n.Contact(role, buyer_id)
-        return n.Contact(role, buyer_id, buyer.locale, email=buyer.email, phone=buyer.phone)
-    if role is n.Recipient.merchant:
-        merchant = await session.get(Merchant, merchant_id)
-        if merchant is None:
-            return n.Contact(role, merchant_id)
+        if ticket.buyer_found is None:
+            return n.Contact(role, ticket.buyer_id)
         return n.Contact(
             role,
-            merchant_id,
-            merchant.locale,
-            email=merchant.email,
-            webhook_url=merchant.webhook_url,
+            ticket.buyer_id,
+            ticket.buyer_locale,
+            email=ticket.buyer_email,
+            phone=ticket.buyer_phone,
+        )
+    if role is n.Recipient.merchant:
+        if ticket.merchant_found is None:
+            return n.Contact(role, ticket.merchant_id)
+        return n.Contact(
+            role,
+            ticket.merchant_id,
+            ticket.merchant_locale,
+            email=ticket.merchant_email,
+            webhook_url=ticket.merchant_webhook_url,
         )
     if role is n.Recipient.finance and fixed.finance_email:
         return n.Contact(role, FINANCE_ID, fixed.finance_locale, email=fixed.finance_email)
@@ -160,6 +173,7 @@ def _row(
     message: n.Message,
     payload: dict[str, Any],
 ) -> dict[str, Any]:
+    inbox = channel is n.Channel.inbox
     return {
         "event_key": key,
         "ticket_no": transition.ticket_no,
@@ -174,8 +188,10 @@ def _row(
         "subject": message.subject,
         "body": message.subject if channel is n.Channel.sms else message.body,
         "payload": payload if channel is n.Channel.webhook else {},
-        "status": PENDING,
-        "attempts": 0,
+        # An inbox message is delivered by being stored: nothing is sent, nothing can fail.
+        "status": DELIVERED if inbox else PENDING,
+        "attempts": 1 if inbox else 0,
+        "sent_at": datetime.now(UTC) if inbox else None,
     }
 
 
@@ -245,6 +261,7 @@ async def _order_system_rows(
             "payload": payload,
             "status": PENDING,
             "attempts": 0,
+            "sent_at": None,
         }
     ]
 

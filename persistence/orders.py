@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from domain.orders import OrderLine as DomainLine
 from domain.orders import OrderSnapshot, Payment
@@ -54,8 +55,13 @@ def to_snapshot(order: Order) -> OrderSnapshot:
     )
 
 
-async def get_order(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order | None:
+async def get_order(
+    session: AsyncSession, order_id: str, *, lock: bool = False, lines: bool = True
+) -> Order | None:
+    """`lines=False` leaves the order's lines unloaded: reading them raises."""
     query = select(Order).where(Order.order_id == order_id)
+    if not lines:
+        query = query.options(raiseload(Order.lines))
     if lock:
         # Serialises everything that touches one order's money (SPEC §4 caps).
         query = query.with_for_update()

@@ -184,26 +184,39 @@ class RefundLedger:
             summary=summary,
         )
 
-    async def settle(self, summary: str) -> c.RefundState:
-        """Book the provider's final word on the refund, ticket and order."""
+    def settlement(self) -> c.Settlement:
+        """The provider's final word on the refund, as it is booked on the refund, the ticket
+        and the order."""
         grant, refund = self.grant, self.refund
         assert grant is not None and refund is not None
+        return c.Settlement(
+            ticket_no=grant.ticket_no,
+            idempotency_key=grant.idempotency_key,
+            status=refund.status,
+            failure_reason=refund.failure_reason,
+            source=self.source,
+        )
+
+    def count_booked(self) -> None:
+        """The settlement is booked: a refund that succeeded counts as refunded."""
+        grant, refund = self.grant, self.refund
+        assert grant is not None and refund is not None
+        if refund.status == RefundStatus.succeeded:
+            self.refunded_amount += grant.amount
+            self.paid_amount = grant.amount
+
+    async def settle(self, summary: str) -> c.RefundState:
+        """Book the provider's final word on the refund, ticket and order."""
+        refund = self.refund
+        assert refund is not None
         await workflow.execute_activity(
             c.SETTLE_REFUND,
-            c.Settlement(
-                ticket_no=grant.ticket_no,
-                idempotency_key=grant.idempotency_key,
-                status=refund.status,
-                failure_reason=refund.failure_reason,
-                source=self.source,
-            ),
+            self.settlement(),
             start_to_close_timeout=DB_WRITE,
             retry_policy=DB_RETRY,
             summary=summary,
         )
-        if refund.status == RefundStatus.succeeded:
-            self.refunded_amount += grant.amount
-            self.paid_amount = grant.amount
+        self.count_booked()
         return refund
 
     async def book_reversal(self) -> c.RefundState:

@@ -33,6 +33,9 @@ from workflows.ticket_record import TicketRecord
 REVERSED_WHILE_SETTLING = "reversed-while-settling"
 # Refunds the provider refused as too old used to fail; now they go to the buyer's balance.
 FALLBACK_TO_BALANCE = "fallback-to-balance"
+# A refund that succeeded used to be booked by an activity of its own before the step that
+# reports it was recorded; now one write books it and records the step.
+SETTLED_WITH_ITS_STEP = "settled-with-its-step"
 E = TicketEvent
 
 
@@ -65,14 +68,21 @@ class SettlementSteps:
         await self._await_settlement(overdue_at)
         refund = ledger.refund
         assert refund is not None
-        await ledger.settle(f"Book the {refund.status} refund of {amount} on the order")
-        if refund.status == RefundStatus.succeeded:
+        settled = refund.status == RefundStatus.succeeded
+        settlement: c.Settlement | None = None
+        if settled and workflow.patched(SETTLED_WITH_ITS_STEP):
+            ledger.count_booked()
+            settlement = ledger.settlement()
+        else:
+            await ledger.settle(f"Book the {refund.status} refund of {amount} on the order")
+        if settled:
             await record.transition(
                 E.refund_settled,
                 TicketStatus.completed,
                 f"refund of {amount} settled at {refund.provider} ({refund.provider_refund_id})",
                 data={"provider_refund_id": refund.provider_refund_id, "amount": grant.amount},
                 next_actor=None,
+                settlement=settlement,
             )
         else:
             await self._not_paid(grant, refund)

@@ -25,6 +25,9 @@ with workflow.unsafe.imports_passed_through():
 from workflows.timeouts import DB_RETRY, DB_WRITE, HEARTBEAT, NOTIFY_CALL, NOTIFY_RETRY
 
 NOTIFY_ON_TRANSITION = "notify-on-transition"
+# Every recorded step used to start a delivery of its notifications; now only a step that has
+# something to send does (an inbox message is delivered by being stored).
+DELIVER_ONLY_WHAT_IS_SENT = "deliver-only-what-is-sent"
 # Tickets from before go on failing as they did when a step cannot be stored.
 UNSTORABLE_STEP_TO_SUPPORT = "unstorable-step-to-support"
 
@@ -113,9 +116,9 @@ class TicketRecord:
         )
         self.show_details()
         step = self._entry(event, reason, data, actor, actor_id, previous, **extra)
-        await self._write(step, f"Record {event}: {previous} → {to}")
+        to_send = await self._write(step, f"Record {event}: {previous} → {to}")
         self.recorded_version = max(self.recorded_version, version)
-        self._notify(event)
+        self._notify(event, to_send)
 
     async def note(
         self, event: TicketEvent, reason: str, data: dict[str, Any] | None = None
@@ -123,8 +126,7 @@ class TicketRecord:
         """A timeline entry that changes neither state nor version (a reminder, an event)."""
         self.seq += 1
         entry = self._entry(event, reason, data, Actor.system, None, self.status)
-        await self._write(entry, f"Record {event}")
-        self._notify(event)
+        self._notify(event, await self._write(entry, f"Record {event}"))
 
     def _entry(
         self,
@@ -154,15 +156,17 @@ class TicketRecord:
             **extra,
         )
 
-    async def _write(self, entry: c.Transition, summary: str) -> None:
+    async def _write(self, entry: c.Transition, summary: str) -> int | None:
+        """How many of the step's notifications are to be sent; None: not known (a worker of
+        before, or a test's activity, that says nothing)."""
         try:
-            await self._record(entry, summary)
+            return await self._record(entry, summary)
         except ActivityError as error:
             if not _unstorable(error) or not workflow.patched(UNSTORABLE_STEP_TO_SUPPORT):
                 raise
-            await self._record_for_support(entry, summary, str(error.cause))
+            return await self._record_for_support(entry, summary, str(error.cause))
 
-    async def _record_for_support(self, entry: c.Transition, summary: str, why: str) -> None:
+    async def _record_for_support(self, entry: c.Transition, summary: str, why: str) -> int | None:
         """The step stands (Temporal holds it); the read model gets it with the text it cannot
         store replaced, and the ticket is marked for support with the reason."""
         workflow.logger.error(
@@ -173,20 +177,20 @@ class TicketRecord:
         stored.escalated = True
         workflow.upsert_search_attributes([sa.ESCALATED.value_set(True)])
         self.last_reason = f"{entry.reason} (recorded for support: {why})"
-        await self._record(stored, f"{summary}, for support")
+        return await self._record(stored, f"{summary}, for support")
 
-    async def _record(self, entry: c.Transition, summary: str) -> None:
+    async def _record(self, entry: c.Transition, summary: str) -> int | None:
         if self.after_commit:
             # Runs only once Temporal holds the decision: the read model never shows a step that
             # a lost workflow task took and its retry did not.
-            await workflow.execute_activity(
+            to_send: int | None = await workflow.execute_activity(
                 c.RECORD_TRANSITION,
                 entry,
                 start_to_close_timeout=DB_WRITE,
                 retry_policy=DB_RETRY,
                 summary=summary,
             )
-            return
+            return to_send
         # Run again by the next workflow task when the worker is lost: bounded like the rest.
         await workflow.execute_local_activity(
             c.RECORD_TRANSITION,
@@ -195,12 +199,15 @@ class TicketRecord:
             retry_policy=DB_RETRY,
             summary=summary,
         )
+        return None
 
-    def _notify(self, event: TicketEvent) -> None:
+    def _notify(self, event: TicketEvent, to_send: int | None) -> None:
         """Send what the step just recorded owes its recipients, without holding the ticket up.
 
         Tickets started before notifications existed carry no marker and send nothing."""
         if not workflow.patched(NOTIFY_ON_TRANSITION):
+            return
+        if to_send == 0 and workflow.patched(DELIVER_ONLY_WHAT_IS_SENT):
             return
         self._deliveries.append(
             workflow.start_activity(

@@ -51,6 +51,8 @@ class FakeProvider:
     polls: int = 0
     executions: int = 0
     settlements: list[c.Settlement] = field(default_factory=list)
+    # What recording a step answers about its notifications still to send (None: says nothing).
+    to_send: int | None = None
     # Set: the activity of that name (or `record_transition:<event>`) waits for `release`.
     hold_at: str | None = None
     holding: asyncio.Event = field(default_factory=asyncio.Event)
@@ -65,9 +67,13 @@ class FakeProvider:
 
     def activities(self) -> list[Callable[..., Any]]:
         @activity.defn(name=c.RECORD_TRANSITION)
-        async def record_transition(transition: c.Transition) -> None:
+        async def record_transition(transition: c.Transition) -> int | None:
             await self._held(f"{c.RECORD_TRANSITION}:{transition.event}")
             self.transitions.append(transition)
+            if transition.settlement is not None:
+                # Booked with the step, as the engine's activity does.
+                self.settlements.append(transition.settlement)
+            return self.to_send
 
         @activity.defn(name=c.DELIVER_NOTIFICATIONS)
         async def deliver_notifications(batch: c.NotificationBatch) -> int:

@@ -328,6 +328,11 @@ async def main() -> None:
             FakeProvider(needs_second_approval=True),
             await _second_approval(False),
         ),
+        # The settlement booked with the step that reports it; steps with nothing to send.
+        "refund_before_shipment_settled_with_its_step": (
+            FakeProvider(settle_after_polls=1, to_send=0),
+            _nothing,
+        ),
     }
     # Flows with a merchant review: (provider, how the ticket starts, what happens).
     reviewed: dict[str, tuple[FakeProvider, dict[str, object], Scenario]] = {
@@ -353,6 +358,11 @@ async def main() -> None:
             _inspection_failed,
         ),
         "return_lost_refunded": (FakeProvider(settle_after_polls=1), RETURN, _lost),
+        "return_refunded_settled_with_its_step": (
+            FakeProvider(settle_after_polls=1, to_send=0),
+            RETURN,
+            _return_refunded,
+        ),
         "exchange_completed": (FakeProvider(), EXCHANGE, _exchanged),
         "rejected_with_unstorable_note_for_support": (
             _RefusingUnstorable(),

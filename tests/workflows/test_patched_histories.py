@@ -12,7 +12,8 @@ import pytest
 from tests.workflows.record_histories import PATCHED_PATHS
 from tests.workflows.test_replay import HISTORIES, _patches
 from workflows.review_steps import NO_REMINDER_PAST_THE_DEADLINE
-from workflows.ticket_record import UNSTORABLE_STEP_TO_SUPPORT
+from workflows.settlement_steps import SETTLED_WITH_ITS_STEP
+from workflows.ticket_record import DELIVER_ONLY_WHAT_IS_SENT, UNSTORABLE_STEP_TO_SUPPORT
 
 
 def _events(name: str) -> list[dict[str, Any]]:
@@ -50,3 +51,19 @@ def test_the_reminder_missed_past_the_deadline_was_not_sent() -> None:
     steps = [s["event"] for s in _steps(_events(PATCHED_PATHS[NO_REMINDER_PAST_THE_DEADLINE]))]
     assert steps[:2] == ["submitted_for_review", "approved_automatically"]
     assert "merchant_reminded" not in steps
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["refund_before_shipment_settled_with_its_step", "return_refunded_settled_with_its_step"],
+)
+def test_a_settled_refund_is_booked_by_the_step_that_reports_it(name: str) -> None:
+    events = _events(name)
+    assert {SETTLED_WITH_ITS_STEP, DELIVER_ONLY_WHAT_IS_SENT} <= _patches(events)
+    scheduled = [
+        attributes["activityType"]["name"]
+        for event in events
+        if (attributes := event.get("activityTaskScheduledEventAttributes"))
+    ]
+    assert "settle_refund" not in scheduled and "deliver_notifications" not in scheduled
+    assert _steps(events)[-1]["settlement"]["status"] == "succeeded"

@@ -215,3 +215,42 @@ async def test_every_recorded_step_sends_its_notifications_once(
     assert [(b.ticket_no, b.seq) for b in provider.notified] == [
         (handle.id, t.seq) for t in provider.transitions
     ]
+
+
+async def test_the_step_that_reports_a_settled_refund_books_it_in_the_same_write(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider(settle_after_polls=1)
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue)
+        result = await handle.result()
+        history = await handle.fetch_history()
+
+    assert result.status is TicketStatus.completed and result.refunded_amount == AMOUNT
+    completed = provider.transitions[-1]
+    assert completed.to_status is TicketStatus.completed
+    assert completed.settlement is not None
+    assert (completed.settlement.status, completed.settlement.source) == ("succeeded", "poll")
+    assert provider.settlements == [completed.settlement]
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert c.SETTLE_REFUND not in scheduled
+    assert scheduled.count(c.RECORD_TRANSITION) == 2
+
+
+@pytest.mark.parametrize(("to_send", "deliveries"), [(0, 0), (2, 2), (None, 2)])
+async def test_a_step_starts_a_delivery_only_when_it_has_something_to_send(
+    time_env: WorkflowEnvironment, to_send: int | None, deliveries: int
+) -> None:
+    """Recording a step answers how many of its notifications are still to be sent; an older
+    worker's answer (nothing) counts as some."""
+    provider = FakeProvider(settle_after_polls=1, to_send=to_send)
+    async with worker(time_env, provider) as queue:
+        result = await (await start(time_env, queue)).result()
+
+    assert result.status is TicketStatus.completed
+    assert len(provider.transitions) == 2
+    assert len(provider.notified) == deliveries

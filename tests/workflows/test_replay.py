@@ -42,6 +42,8 @@ def test_every_recorded_flow_has_a_history() -> None:
         "return_inspection_failed_partial_refund",
         "return_lost_refunded",
         "exchange_completed",
+        "refund_before_shipment_settled_with_its_step",
+        "return_refunded_settled_with_its_step",
     } <= set(HISTORIES)
     assert {f"{name}{AFTER_COMMIT}" for name in RECORDED_AFTER_COMMIT} <= set(HISTORIES)
 
