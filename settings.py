@@ -322,6 +322,9 @@ class Settings(BaseSettings):
     worker_metrics_address: str | None = None
     # Run workflow code in the Temporal SDK's sandbox (worker.workflow_runner says what it costs).
     workflow_sandbox: bool = False
+    # Worker processes the run command starts (`worker`, `worker-2`, …), each polling the task
+    # queue and restarted on its own; more than the machine has cores only adds contention.
+    worker_processes: int = Field(default=1, ge=1, le=16)
 
     policy: PolicySettings = Field(default_factory=PolicySettings)
     money: MoneySettings = Field(default_factory=MoneySettings)
