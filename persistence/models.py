@@ -11,11 +11,13 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -133,6 +135,37 @@ class Ticket(Base):
     """The ticket's read model: the API writes the application, the workflow its state."""
 
     __tablename__ = "tickets"
+    # Lists are newest first, by cursor on (created_at, ticket_no): each caller's list (everyone,
+    # a merchant, a warehouse) and each work queue (a status, a merchant's or a warehouse's
+    # status) is a range of one of these, read in order, so a page costs the same however deep.
+    __table_args__ = (
+        Index("ix_tickets_created_at_ticket_no", "created_at", "ticket_no"),
+        Index("ix_tickets_status_created_at", "status", "created_at", "ticket_no"),
+        Index("ix_tickets_merchant_id_created_at", "merchant_id", "created_at", "ticket_no"),
+        Index(
+            "ix_tickets_merchant_id_status_created_at",
+            "merchant_id",
+            "status",
+            "created_at",
+            "ticket_no",
+        ),
+        # Most tickets never reach a warehouse: its lists index only those that do.
+        Index(
+            "ix_tickets_warehouse_id_created_at",
+            "warehouse_id",
+            "created_at",
+            "ticket_no",
+            postgresql_where=text("warehouse_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_tickets_warehouse_id_status_created_at",
+            "warehouse_id",
+            "status",
+            "created_at",
+            "ticket_no",
+            postgresql_where=text("warehouse_id IS NOT NULL"),
+        ),
+    )
 
     ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), index=True)
