@@ -2,9 +2,14 @@
 docs/BENCHMARKS.md.
 
 Timed here, never in tests: the machines are shared and noisy, so only medians of repeated
-rounds and ratios from one run are quoted. The end-to-end part runs the run command
+rounds and ratios from one run are quoted. The end-to-end sections run on one run command
 (`python -m stack`: Temporal dev server, embedded PostgreSQL, worker, API, sandboxes) on free
-ports and a fresh data directory, with the payment sandbox settling at once.
+ports and a fresh data directory, with the payment sandbox settling at once; a section may
+start stacks of its own.
+
+Each end-to-end section is a module (or an object) with `add_arguments(parser)` for its sizes
+and `async measure(args, stack) -> list[str]` for its markdown, in `SECTIONS`;
+`python -m bench.<module>` runs one alone on a stack of its own (`run_alone`).
 """
 
 from __future__ import annotations
@@ -14,18 +19,20 @@ import asyncio
 import os
 import platform
 import signal
-import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 
-from bench import pure, replay
+from bench import deadlines, full_return, pure, read_path, replay, scaling, throughput
 from bench.approvals import Approvals, compare_approvals
-from bench.throughput import Comparison, Round, compare, meter_for, twin_worker
-from reliability.harness import running_stack
+from bench.throughput import meter_for, ms, twin_worker
+from reliability.harness import Stack, running_stack
+from tests.support.run_command import free_port
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 STACK_ENV = {
@@ -35,46 +42,40 @@ STACK_ENV = {
 }
 
 
-def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--tickets", type=int, default=200, help="tickets per round (200)")
-    parser.add_argument("--concurrency", type=int, default=50, help="tickets at once (50)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of each (3)")
-    parser.add_argument("--out", type=Path, default=OUT, help="where the report goes")
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        help="sample the worker with py-spy during the first round of ours, stacks into this file",
-    )
-    parser.add_argument(
-        "--no-e2e", action="store_true", help="only the pure paths (no stack is started)"
-    )
-    return parser.parse_args()
+class Section(Protocol):
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+    async def measure(self, args: argparse.Namespace, stack: Stack) -> list[str]: ...
 
 
-LEVELS = (1, 10, 50)
+class ApprovalsSection:
+    """A merchant's approve against a bare Update, at 1, 10 and 50 callers at once."""
 
+    LEVELS = (1, 10, 50)
 
-async def _end_to_end(args: argparse.Namespace) -> tuple[Comparison, list[Approvals]]:
-    per_level = {1: 30, 10: 100, 50: max(50, args.tickets)}
-    with tempfile.TemporaryDirectory(prefix="bench-") as root:
-        async with running_stack(Path(root), STACK_ENV) as stack:
-            with twin_worker(stack.temporal_address()) as twin_pid:
-                meter = meter_for(stack, twin_pid)
-                try:
-                    comparison = await compare(
-                        stack,
-                        meter,
-                        count=args.tickets,
-                        concurrency=args.concurrency,
-                        rounds=args.rounds,
-                        profile=args.profile,
-                    )
-                    approvals = await compare_approvals(stack, meter, LEVELS, per_level)
-                except Exception:
-                    print("the run command's last lines:\n" + "".join(stack.output[-40:]))
-                    raise
-    return comparison, approvals
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Sized by --tickets: 30, 100 and max(50, --tickets) approvals."""
+
+    async def measure(self, args: argparse.Namespace, stack: Stack) -> list[str]:
+        per_level = {1: 30, 10: 100, 50: max(50, args.tickets)}
+        with twin_worker(stack.temporal_address()) as twin_pid:
+            levels = await compare_approvals(
+                stack, meter_for(stack, twin_pid), self.LEVELS, per_level
+            )
+        return [
+            "## A merchant's approve against a bare Update",
+            "",
+            "Tickets on delivered orders waiting for review, approved through the API "
+            "(`POST /v1/tickets/{no}/approve`: an Update the ticket's workflow checks, then "
+            "answers once the step is recorded in PostgreSQL), against an Update to a waiting "
+            "twin that answers it in the workflow task that delivers it, sent by a client to the "
+            "same dev server. Each approve carries an Idempotency-Key and is sent again under it "
+            "when the API answers 503 (`outcome_unknown`: its 3.5 s bound on the Update passed "
+            "while the worker was busy); its latency runs from the first send to the final 200. "
+            "One round per level.",
+            "",
+            *_approvals_table(levels),
+            "",
+        ]
 
 
 def _approvals_table(approvals: list[Approvals]) -> list[str]:
@@ -86,8 +87,8 @@ def _approvals_table(approvals: list[Approvals]) -> list[str]:
     for level in approvals:
         ours, bare = level.ours, level.bare
         lines.append(
-            f"| {level.concurrency} | {ours.count} | {_ms(ours.latency(0.5))} | "
-            f"{_ms(ours.latency(0.99))} | {_ms(bare.latency(0.5))} | {_ms(bare.latency(0.99))} "
+            f"| {level.concurrency} | {ours.count} | {ms(ours.latency(0.5))} | "
+            f"{ms(ours.latency(0.99))} | {ms(bare.latency(0.5))} | {ms(bare.latency(0.99))} "
             f"| **{ours.latency(0.99) / bare.latency(0.99):.1f}** | "
             + (", ".join(f"{code} x{n}" for code, n in level.retried.items()) or "none")
             + " |"
@@ -95,43 +96,54 @@ def _approvals_table(approvals: list[Approvals]) -> list[str]:
     return lines
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
+# In the order they run and are reported, on one stack.
+SECTIONS: tuple[Section, ...] = (
+    throughput,
+    ApprovalsSection(),
+    full_return,
+    deadlines,
+    read_path,
+    scaling,
+)
 
 
-def _rounds_table(comparison: Comparison) -> list[str]:
-    ours, twin = comparison.ours, comparison.twin
-
-    def median(rounds: list[Round], figure: str, *args: object) -> float:
-        return statistics.median(float(getattr(r, figure)(*args)) for r in rounds)
-
-    def row(name: str, value: str, bare: str, ratio: str = "") -> str:
-        return f"| {name} | {value} | {bare} | {ratio} |"
-
-    rate = statistics.median(r.per_second for r in ours)
-    bare_rate = statistics.median(r.per_second for r in twin)
-    lines = [
-        "| figure (median of rounds) | ours | bare twin | ours / twin |",
-        "|---|---|---|---|",
-        row("throughput, runs/s", f"{rate:.1f}", f"{bare_rate:.1f}", f"**{rate / bare_rate:.2f}**"),
-    ]
-    for label, q in (("latency p50", 0.5), ("latency p99", 0.99)):
-        a, b = median(ours, "latency", q), median(twin, "latency", q)
-        lines.append(row(label, _ms(a), _ms(b), f"{a / b:.2f}"))
-    worker = median(ours, "cpu_ms_per_run", "worker")
-    bare_worker = median(twin, "cpu_ms_per_run", "twin-worker")
-    lines.append(
-        row(
-            "worker CPU per run",
-            f"{worker:.0f} ms",
-            f"{bare_worker:.0f} ms",
-            f"{worker / bare_worker:.2f}",
-        )
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--out", type=Path, default=OUT, help="where the report goes")
+    parser.add_argument(
+        "--no-e2e", action="store_true", help="only the pure paths (no stack is started)"
     )
-    for part in ("temporal", "api", "postgres"):
-        a, b = median(ours, "cpu_ms_per_run", part), median(twin, "cpu_ms_per_run", part)
-        lines.append(row(f"{part} CPU per run", f"{a:.0f} ms", f"{b:.0f} ms"))
+    for section in SECTIONS:
+        section.add_arguments(parser)
+    return parser.parse_args()
+
+
+async def on_stack(sections: tuple[Section, ...], args: argparse.Namespace) -> list[str]:
+    """Every section's lines, measured one after the other on one fresh stack."""
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as root:
+        # The worker's metrics say how many workflows its cache holds (bench.deadlines).
+        env = STACK_ENV | {"WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}"}
+        async with running_stack(Path(root), env) as stack:
+            for section in sections:
+                try:
+                    lines += await section.measure(args, stack)
+                except Exception:
+                    print("the run command's last lines:\n" + "".join(stack.output[-40:]))
+                    raise
     return lines
+
+
+def run_alone(section: Section) -> None:
+    """`python -m bench.<section>`: that section alone, on a stack of its own, printed."""
+    signal.signal(signal.SIGTERM, _interrupted)
+    parser = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__)
+    section.add_arguments(parser)
+    args = parser.parse_args()
+    started = time.monotonic()
+    print("\n".join(asyncio.run(on_stack((section,), args))))
+    print(f"measured in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    _exit()
 
 
 def _replay_table(costs: list[replay.ReplayCost]) -> list[str]:
@@ -151,10 +163,7 @@ def _replay_table(costs: list[replay.ReplayCost]) -> list[str]:
 
 
 def _report(
-    args: argparse.Namespace,
-    pure_us: dict[str, float],
-    replays: list[replay.ReplayCost],
-    measured: tuple[Comparison, list[Approvals]] | None,
+    pure_us: dict[str, float], replays: list[replay.ReplayCost], measured: list[str]
 ) -> str:
     memory = psutil.virtual_memory().total / 2**30
     lines = [
@@ -167,72 +176,18 @@ def _report(
         f"- Machine: {os.cpu_count()} cores, {memory:.0f} GiB, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()} {platform.release()}",
         "",
-    ]
-    if measured is not None:
-        e2e, approvals = measured
-        shape = e2e.shape
-        counts = shape.counts
-        lines += [
-            "## The simplest ticket against its bare twin",
-            "",
-            f"{args.rounds} rounds of {args.tickets} tickets, {args.concurrency} at a time, "
-            "alternating with as many runs of the twin, after a warm-up of each. Ours: a "
-            "`refund_only` ticket on a paid, unshipped order, through the HTTP API (the order "
-            "upserted, the ticket opened), until its workflow has ended (approved by the "
-            "engine, refunded at the payment sandbox, which settles at once, completed). The "
-            "twin (`bench/twin_workflow.py`): a workflow of the same history shape, whose "
-            "activities return at once, started and signalled by a client. CPU: user + system "
-            "seconds of each process in the round, divided by the runs; PostgreSQL with its "
-            "backends.",
-            "",
-            f"The ticket's history: {shape.events} events; "
-            f"{counts['MARKER_RECORDED']} local activities, "
-            f"{counts['ACTIVITY_TASK_SCHEDULED']} activities, "
-            f"{counts['WORKFLOW_EXECUTION_SIGNALED']} signals, "
-            f"{counts['TIMER_STARTED']} timers, "
-            f"{counts['UPSERT_WORKFLOW_SEARCH_ATTRIBUTES']} search-attribute upserts, "
-            f"{counts['WORKFLOW_TASK_COMPLETED']} workflow tasks.",
-            "",
-            *_rounds_table(e2e),
-            "",
-            "Each round:",
-            "",
-            "| round | ours runs/s | twin runs/s | ours worker CPU/run | twin worker CPU/run |",
-            "|---|---|---|---|---|",
-        ]
-        for number, (ours, twin) in enumerate(zip(e2e.ours, e2e.twin, strict=True), start=1):
-            lines.append(
-                f"| {number} | {ours.per_second:.1f} | {twin.per_second:.1f} | "
-                f"{ours.cpu_ms_per_run('worker'):.0f} ms | "
-                f"{twin.cpu_ms_per_run('twin-worker'):.0f} ms |"
-            )
-        lines += [
-            "",
-            "## A merchant's approve against a bare Update",
-            "",
-            "Tickets on delivered orders waiting for review, approved through the API "
-            "(`POST /v1/tickets/{no}/approve`: an Update the ticket's workflow checks, then "
-            "answers once the step is recorded in PostgreSQL), against an Update to a waiting "
-            "twin that answers it in the workflow task that delivers it, sent by a client to the "
-            "same dev server. Each approve carries an Idempotency-Key and is sent again under it "
-            "when the API answers 503 (`outcome_unknown`: its 3.5 s bound on the Update passed "
-            "while the worker was busy); its latency runs from the first send to the final 200. "
-            "One round per level.",
-            "",
-            *_approvals_table(approvals),
-            "",
-        ]
-    lines += [
+        *measured,
         "## The workflow side, replayed",
         "",
         "Recorded histories (`tests/workflows/histories`) replayed in one process, each replay "
         "a new workflow instance as a ticket new to the worker is: what the worker spends on "
         "the workflow itself, without a server or activities. Median CPU per replay over "
-        "alternating rounds of three set-ups: the SDK's default sandbox with no bytecode cache "
+        "alternating rounds of four set-ups: the SDK's default sandbox with no bytecode cache "
         "(the workflow modules compiled again for each new instance, as under "
         "PYTHONDONTWRITEBYTECODE: the worker before `worker.keep_bytecode`), the same with "
-        "bytecode cached, and the worker's sandbox (`worker.workflow_runner`: the step modules "
-        "shared across instances).",
+        "bytecode cached, the worker's sandbox (`worker.workflow_runner(sandboxed=True)`, "
+        "WORKFLOW_SANDBOX=true: the step modules shared across instances), and no sandbox, "
+        "the worker's default.",
         "",
         *_replay_table(replays),
         "",
@@ -259,11 +214,21 @@ def main() -> None:
     started = time.monotonic()
     pure_us = pure.measure()
     replays = replay.measure()
-    measured = None if args.no_e2e else asyncio.run(_end_to_end(args))
-    report = _report(args, pure_us, replays, measured)
+    measured = [] if args.no_e2e else asyncio.run(on_stack(SECTIONS, args))
+    report = _report(pure_us, replays, measured)
     args.out.write_text(report)
     print(report)
     print(f"written to {args.out} in {time.monotonic() - started:.0f} s")
+    _exit()
+
+
+def _exit() -> None:
+    """Done: the stacks are stopped and the report written. Now and then the SDK's Rust
+    threads call into Python while it finalizes, which aborts the interpreter (a fatal error
+    and exit 134 after a good run): there is nothing left to clean up, so skip it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
