@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             data_converter=pydantic_data_converter,
             retry_config=faults.TEMPORAL_RETRY,
         )
+        # What startup built lives as long as the process: kept out of the collector's full
+        # passes, which otherwise pause a request for 100-200 ms every few hundred requests.
+        gc.freeze()
         try:
             yield
         finally:
