@@ -182,7 +182,9 @@ async def main() -> None:
     settings = get_settings()
     keep_bytecode(settings.data_dir)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
-    engine = make_engine(settings.require_database_url())
+    # No test round trip before each transaction: a connection that died while pooled fails its
+    # activity's attempt, which Temporal retries on a fresh one (workflows/timeouts.py).
+    engine = make_engine(settings.require_database_url(), pre_ping=False)
     sessions = make_session_factory(engine)
     payments = SandboxPaymentGateway(
         settings.payment_sandbox.url, settings.payment_sandbox.api_key.get_secret_value()

@@ -441,6 +441,7 @@ def sampling(pid: int, into: Path | None) -> Iterator[None]:
     if into is None:
         yield
         return
+    into.parent.mkdir(parents=True, exist_ok=True)
     spy = subprocess.Popen(
         [
             PY_SPY,

@@ -62,9 +62,12 @@ def make_engine(
     pool_size: int = 10,
     bounds: Bounds | None = None,
     connection_class: type[psycopg.AsyncConnection[Any]] | None = None,
+    pre_ping: bool = True,
 ) -> AsyncEngine:
     """`bounds` default to ones every process can live with (migrations run long statements);
-    `connection_class` replaces psycopg's own (the API's watches its waits)."""
+    `connection_class` replaces psycopg's own (the API's watches its waits). `pre_ping` tests
+    each pooled connection with a round trip before it is handed out; without it a connection
+    that died while pooled fails the first statement sent on it (and is then discarded)."""
     bounds = bounds or Bounds()
     connect_args = bounds.connect_args()
     if connection_class is not None:
@@ -73,7 +76,7 @@ def make_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=10,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_timeout=bounds.pool.total_seconds(),
         connect_args=connect_args,
     )

@@ -17,35 +17,43 @@ from persistence.models import Order, Refund, Shipment, Ticket, WatchlistEntry
 async def buyer_history(session: AsyncSession, ticket: Ticket, now: datetime) -> BuyerHistory:
     """The history of `ticket`'s buyer over `HISTORY_WINDOW` before `now`, without `ticket`."""
     since = now - HISTORY_WINDOW
-    orders = await session.scalar(
-        select(func.count())
-        .select_from(Order)
-        .where(Order.buyer_id == ticket.buyer_id, Order.created_at >= since)
-    )
     rows = await session.execute(_refunded_tickets(ticket.buyer_id, since, ticket.ticket_no))
     refunded = [(order_id, currency, int(amount)) for order_id, currency, amount in rows]
     amounts: dict[str, int] = {}
     for _, currency, amount in refunded:
         amounts[currency] = amounts.get(currency, 0) + amount
-    repeats = await session.scalar(
-        select(func.count())
-        .select_from(Ticket)
-        .where(
-            Ticket.order_id == ticket.order_id,
-            Ticket.ticket_no != ticket.ticket_no,
-            Ticket.created_at.between(
-                ticket.created_at - REPEAT_TICKET_WINDOW, ticket.created_at + REPEAT_TICKET_WINDOW
-            ),
+    # The counts and the watchlist in one round trip.
+    orders, repeats, watched = (
+        await session.execute(
+            select(
+                select(func.count())
+                .select_from(Order)
+                .where(Order.buyer_id == ticket.buyer_id, Order.created_at >= since)
+                .scalar_subquery(),
+                select(func.count())
+                .select_from(Ticket)
+                .where(
+                    Ticket.order_id == ticket.order_id,
+                    Ticket.ticket_no != ticket.ticket_no,
+                    Ticket.created_at.between(
+                        ticket.created_at - REPEAT_TICKET_WINDOW,
+                        ticket.created_at + REPEAT_TICKET_WINDOW,
+                    ),
+                )
+                .scalar_subquery(),
+                select(WatchlistEntry.reason)
+                .where(WatchlistEntry.buyer_id == ticket.buyer_id)
+                .scalar_subquery(),
+            )
         )
-    )
-    watched = await session.get(WatchlistEntry, ticket.buyer_id)
+    ).one()
     return BuyerHistory(
         orders=orders or 0,
         refunded_tickets=len(refunded),
         refunded_orders=len({order_id for order_id, _, _ in refunded}),
         refunded_amounts={c: a for c, a in amounts.items() if a > 0},
         tickets_on_order_24h=repeats or 0,
-        watchlist_reason=watched.reason if watched is not None else None,
+        watchlist_reason=watched,
     )
 
 
