@@ -30,10 +30,8 @@ from bench.throughput import (
     Ours,
     Twin,
     alternate,
-    each_round_table,
-    histories_table,
+    comparison_tables,
     meter_for,
-    rounds_table,
     sent_again,
     shape_when_ended,
     twin_worker,
@@ -143,9 +141,14 @@ class FullReturn:
             while True:
                 sent = f"bench-{action}-{ticket_no}-{refused}"
                 headers = _bearer(key) | {"Idempotency-Key": sent}
-                answer = await self._api.post(
-                    f"/v1/tickets/{ticket_no}/{action}", json=body, headers=headers
-                )
+                try:
+                    answer = await self._api.post(
+                        f"/v1/tickets/{ticket_no}/{action}", json=body, headers=headers
+                    )
+                except httpx.TransportError as lost:
+                    # Sent again under the same key: taken once, whatever became of the first.
+                    self.retried[f"{action} {type(lost).__name__}"] += 1
+                    continue
                 if answer.status_code not in (409, 503):
                     break
                 self.retried[f"{action} {answer.status_code} {answer.json().get('code')}"] += 1
@@ -221,14 +224,7 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
         "the ticket abandons is held by the twin until it ends. CPU as above (the sandboxes "
         "not counted).",
         "",
-        *histories_table(comparison.shape, comparison.twin_shape),
-        "",
-        *rounds_table(comparison),
-        "",
-        "Each round:",
-        "",
-        *each_round_table(comparison),
-        "",
+        *comparison_tables(comparison),
     ]
 
 

@@ -174,15 +174,6 @@ def _shown(params: dict[str, str]) -> str:
 
 async def _count(conn: AsyncConnection, caller: Caller, params: dict[str, str]) -> int:
     """How many tickets the caller's list has with these filters, in all pages."""
-    where = ticket_filter({k: str(v) for k, v in params.items()})
-    query = caller.scope.apply(select(Ticket))
-    if where.type:
-        query = query.where(Ticket.type == where.type)
-    if where.status:
-        query = query.where(Ticket.status == where.status)
-    if where.created_from:
-        query = query.where(Ticket.created_at >= where.created_from)
-    if where.created_to:
-        query = query.where(Ticket.created_at < where.created_to)
+    query = repo.listed(caller.scope, ticket_filter({k: str(v) for k, v in params.items()}))
     counted = await conn.execute(select(func.count()).select_from(query.subquery()))
     return int(counted.scalar_one())

@@ -330,9 +330,15 @@ class Ours:
         body: dict[str, Any],
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """The API's answer that is not a 503."""
+        """The API's answer that is not a 503. A connection that dropped under the request
+        (a kept-alive one the server was closing) sends it again: every request sent here is
+        an upsert or carries an Idempotency-Key."""
         while True:
-            answer = await self._platform.request(method, path, json=body, headers=headers)
+            try:
+                answer = await self._platform.request(method, path, json=body, headers=headers)
+            except httpx.TransportError as lost:
+                self.retried[f"{method} {path.split('/')[2]} {type(lost).__name__}"] += 1
+                continue
             if answer.status_code != 503:
                 return answer
             self.retried[f"{method} {path.split('/')[2]} 503 {answer.json().get('code')}"] += 1
@@ -643,6 +649,14 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
         "came. CPU: user + system seconds of each process in the round, divided by the runs; "
         f"PostgreSQL with its backends. Requests sent again: {sent_again(comparison.retried)}.",
         "",
+        *comparison_tables(comparison),
+        *_profiled(args.profile),
+    ]
+
+
+def comparison_tables(comparison: Comparison) -> list[str]:
+    """The histories side by side, the medians of the rounds, and each round."""
+    return [
         *histories_table(comparison.shape, comparison.twin_shape),
         "",
         *rounds_table(comparison),
@@ -651,7 +665,6 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
         "",
         *each_round_table(comparison),
         "",
-        *_profiled(args.profile),
     ]
 
 

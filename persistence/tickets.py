@@ -65,15 +65,8 @@ async def find_ticket(session: AsyncSession, ticket_no: str, scope: Scope) -> Ti
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def list_tickets(
-    session: AsyncSession,
-    scope: Scope,
-    where: TicketFilter,
-    *,
-    limit: int,
-    after: tuple[datetime, str] | None,
-) -> list[Ticket]:
-    """Newest first; `after` is the (created_at, ticket_no) of the last row already seen."""
+def listed(scope: Scope, where: TicketFilter) -> Select[Ticket]:
+    """The tickets `scope` sees that match `where`, in no order."""
     query = scope.apply(select(Ticket))
     if where.type:
         query = query.where(Ticket.type == where.type)
@@ -87,6 +80,19 @@ async def list_tickets(
         query = query.where(Ticket.created_at >= where.created_from)
     if where.created_to:
         query = query.where(Ticket.created_at < where.created_to)
+    return query
+
+
+async def list_tickets(
+    session: AsyncSession,
+    scope: Scope,
+    where: TicketFilter,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> list[Ticket]:
+    """Newest first; `after` is the (created_at, ticket_no) of the last row already seen."""
+    query = listed(scope, where)
     if after is not None:
         query = query.where(tuple_(Ticket.created_at, Ticket.ticket_no) < tuple_(*after))
     query = query.order_by(Ticket.created_at.desc(), Ticket.ticket_no.desc()).limit(limit)
