@@ -229,6 +229,8 @@ class TicketWorkflow:
         return {
             "status": record.status,
             "version": record.version,
+            # Below `version` while the step that reached it is still being written.
+            "recorded_version": record.recorded_version,
             "seq": record.seq,
             "last_event": record.last_event,
             "next_actor": record.next_actor,

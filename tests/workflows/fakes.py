@@ -287,7 +287,12 @@ def statuses(provider: FakeProvider) -> list[TicketStatus]:
 async def until_status(
     env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], status: TicketStatus
 ) -> None:
-    while (await handle.query(TicketWorkflow.state))["status"] != status:
+    """Until the ticket is in `status` and the step that took it there is written (until then
+    the ticket refuses actions as in progress, as the API tells its callers)."""
+    while True:
+        state = await handle.query(TicketWorkflow.state)
+        if state["status"] == status and state["recorded_version"] == state["version"]:
+            return
         await env.sleep(timedelta(seconds=1))
 
 
