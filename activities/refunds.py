@@ -202,7 +202,7 @@ async def book_refund(
     only_from: RefundStatus | None = None,
 ) -> None:
     """Book a refund's status on the refund, the ticket's refunded amount and the order, in
-    five statements (this runs with the step of every refund that settles)."""
+    at most six statements (this runs with the step of every refund that settles)."""
     refund = (
         await session.execute(
             select(Refund.ticket_no, Refund.order_id, Refund.status, Refund.status_history).where(
