@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,18 +29,31 @@ def refund_state(refund: Refund, failure_code: str | None = None) -> c.RefundSta
     )
 
 
+def status_change(
+    current: str,
+    history: list[Any],
+    status: RefundStatus,
+    source: str,
+    reason: str | None = None,
+) -> dict[str, Any] | None:
+    """The columns a refund at `current` takes on reaching `status`, its history with one more
+    entry; None when it is there already."""
+    if current == status:
+        return None
+    at = datetime.now(UTC).isoformat()
+    entry = {"status": status, "at": at, "source": source, "reason": reason}
+    changed: dict[str, Any] = {"status": status, "status_history": [*history, entry]}
+    if reason:
+        changed["failure_reason"] = reason
+    return changed
+
+
 def record_status(
     refund: Refund, status: RefundStatus, source: str, reason: str | None = None
 ) -> None:
-    if refund.status == status:
-        return
-    refund.status = status
-    if reason:
-        refund.failure_reason = reason
-    refund.status_history = [
-        *refund.status_history,
-        {"status": status, "at": datetime.now(UTC).isoformat(), "source": source, "reason": reason},
-    ]
+    changed = status_change(refund.status, refund.status_history, status, source, reason)
+    for column, value in (changed or {}).items():
+        setattr(refund, column, value)
 
 
 async def refund_by_key(session: AsyncSession, key: str, *, lock: bool = False) -> Refund:

@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 import contracts as c
-from activities.refund_records import IN_FLIGHT
+from activities.refund_records import IN_FLIGHT, status_change
 from adapters.rates.port import Rate, RatesSource, RateUnavailable
 from domain.fx import Conversion, convert
 from domain.orders import after_sales_status
@@ -222,22 +222,10 @@ async def book_refund(
             .with_for_update()
         )
     ).one()
-    now = datetime.now(UTC)
-    if (only_from is None or refund.status == only_from) and refund.status != status:
-        changed: dict[str, object] = {
-            "status": status,
-            "status_history": [
-                *refund.status_history,
-                {
-                    "status": status,
-                    "at": now.isoformat(),
-                    "source": event.source,
-                    "reason": event.failure_reason,
-                },
-            ],
-        }
-        if event.failure_reason:
-            changed["failure_reason"] = event.failure_reason
+    changed = status_change(
+        refund.status, refund.status_history, status, event.source, event.failure_reason
+    )
+    if changed is not None and (only_from is None or refund.status == only_from):
         await session.execute(
             update(Refund).where(Refund.idempotency_key == event.idempotency_key).values(changed)
         )
@@ -268,7 +256,7 @@ async def book_refund(
     }
     if after_sales == "refunded":
         if order.closed_at is None:
-            booked["closed_at"] = now
+            booked["closed_at"] = datetime.now(UTC)
     else:
         booked["closed_at"] = None  # money came back (a reversal): the order is open again
     await session.execute(update(Order).where(Order.order_id == refund.order_id).values(booked))
