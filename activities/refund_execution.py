@@ -9,21 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 import contracts as c
 from activities.heartbeats import heartbeating
-from activities.refund_records import record_status, refund_by_key, refund_state
+from activities.refund_records import (
+    STATE_COLUMNS,
+    no_refund,
+    record_status,
+    refund_by_key,
+    refund_state,
+    status_change,
+)
 from adapters.payments.port import PaymentGateway, ProviderRefund, RefundCommand, RefundRefused
 from adapters.payouts.port import PayoutCommand, PayoutGateway
 from domain.bank_accounts import BankAccount
 from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
 from persistence import ledger
 from persistence.models import Order, Refund, Ticket
-from persistence.orders import get_order
 
 # Provider names of the destinations our own ledger pays out.
 LEDGER_PROVIDERS = {Destination.balance: "balance", Destination.coupon: "coupon"}
@@ -53,9 +61,16 @@ class RefundExecutionActivities:
     async def execute_refund(self, execution: c.RefundExecution) -> c.RefundState:
         """Send the refund under its stored key; a retry asks for the same refund."""
         async with self._sessions() as session:
-            refund = await refund_by_key(session, execution.idempotency_key)
-            order = await get_order(session, refund.order_id, lines=False)
-            assert order is not None
+            found = (
+                await session.execute(
+                    select(Refund, Order.payment)
+                    .join(Order, Order.order_id == Refund.order_id)
+                    .where(Refund.idempotency_key == execution.idempotency_key)
+                )
+            ).one_or_none()
+        if found is None:
+            raise no_refund(execution.idempotency_key)
+        refund, payment = found
         if refund.status in FINAL_REFUND_STATUSES:
             return refund_state(refund)
         if refund.destination in LEDGER_PROVIDERS:
@@ -65,16 +80,13 @@ class RefundExecutionActivities:
                 if refund.destination == Destination.bank_transfer:
                     accepted = await self._payout(refund)
                 else:
-                    accepted = await self._provider_refund(refund, order)
+                    accepted = await self._provider_refund(refund, payment)
         except _Refused as refused:
             return await self._store(
-                refund.idempotency_key,
-                RefundStatus.failed,
-                refused.reason,
-                failure_code=refused.code,
+                refund, RefundStatus.failed, refused.reason, failure_code=refused.code
             )
         return await self._store(
-            refund.idempotency_key,
+            refund,
             accepted.status,
             accepted.failure_reason,
             provider_refund_id=accepted.provider_refund_id,
@@ -94,12 +106,9 @@ class RefundExecutionActivities:
                 seen = await gateway.get_refund(refund.provider_refund_id)
             else:
                 return refund_state(refund)
-        return await self._store(
-            refund.idempotency_key, seen.status, seen.failure_reason, source="poll"
-        )
+        return await self._store(refund, seen.status, seen.failure_reason, source="poll")
 
-    async def _provider_refund(self, refund: Refund, order: Order) -> ProviderRefund:
-        payment = order.payment
+    async def _provider_refund(self, refund: Refund, payment: dict[str, Any]) -> ProviderRefund:
         gateway = self._gateways.get(payment["provider"])
         if gateway is None:
             raise _Refused(
@@ -162,7 +171,7 @@ class RefundExecutionActivities:
 
     async def _store(
         self,
-        key: str,
+        seen: Refund,
         status: RefundStatus,
         reason: str | None,
         *,
@@ -170,7 +179,34 @@ class RefundExecutionActivities:
         provider_refund_id: str | None = None,
         failure_code: str | None = None,
     ) -> c.RefundState:
+        """Record the provider's answer on the refund `seen` before the call: in one statement
+        while the row is still as seen (nothing else writes it during the call, as a rule),
+        else on the row as it is now."""
+        key = seen.idempotency_key
         async with self._sessions.begin() as session:
+            if seen.status not in FINAL_REFUND_STATUSES:
+                changed = (
+                    status_change(seen.status, seen.status_history, status, source, reason) or {}
+                )
+                if provider_refund_id:
+                    changed["provider_refund_id"] = provider_refund_id
+                if changed:
+                    stored = (
+                        await session.execute(
+                            update(Refund)
+                            .where(
+                                Refund.idempotency_key == key,
+                                Refund.status == seen.status,
+                                # The history only grows: the same length is the same history.
+                                func.jsonb_array_length(Refund.status_history)
+                                == len(seen.status_history),
+                            )
+                            .values(changed)
+                            .returning(*STATE_COLUMNS)
+                        )
+                    ).one_or_none()
+                    if stored is not None:
+                        return refund_state(stored, failure_code)
             refund = await refund_by_key(session, key)
             if provider_refund_id:
                 refund.provider_refund_id = provider_refund_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,35 @@ from persistence.models import Refund
 IN_FLIGHT = frozenset({RefundStatus.granted, RefundStatus.pending})
 
 
-def refund_state(refund: Refund, failure_code: str | None = None) -> c.RefundState:
+class StoredRefund(Protocol):
+    """What a refund's state is read from: the row, or the columns a statement returned."""
+
+    @property
+    def idempotency_key(self) -> str: ...
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def provider_refund_id(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def failure_reason(self) -> str | None: ...
+    @property
+    def destination(self) -> str: ...
+
+
+# The columns of `StoredRefund`, for statements that return them.
+STATE_COLUMNS = (
+    Refund.idempotency_key,
+    Refund.provider,
+    Refund.provider_refund_id,
+    Refund.status,
+    Refund.failure_reason,
+    Refund.destination,
+)
+
+
+def refund_state(refund: StoredRefund, failure_code: str | None = None) -> c.RefundState:
     return c.RefundState(
         idempotency_key=refund.idempotency_key,
         provider=refund.provider or "",
@@ -62,5 +90,9 @@ async def refund_by_key(session: AsyncSession, key: str, *, lock: bool = False) 
         query = query.with_for_update()
     refund = (await session.execute(query)).scalar_one_or_none()
     if refund is None:
-        raise ApplicationError(f"no refund granted under {key}", non_retryable=True)
+        raise no_refund(key)
     return refund
+
+
+def no_refund(key: str) -> ApplicationError:
+    return ApplicationError(f"no refund granted under {key}", non_retryable=True)

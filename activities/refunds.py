@@ -4,16 +4,16 @@ moves money, is in `activities.refund_execution`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import raiseload
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 import contracts as c
-from activities.refund_records import IN_FLIGHT, status_change
+from activities.refund_records import IN_FLIGHT, no_refund, status_change
 from adapters.rates.port import Rate, RatesSource, RateUnavailable
 from domain.fx import Conversion, convert
 from domain.orders import after_sales_status
@@ -21,7 +21,7 @@ from domain.refund_terms import RefundPolicy, RefundRequest, RefundRuleError, Re
 from domain.refunds import quote_refund
 from domain.tickets import Destination, RefundStatus
 from persistence.models import Order, Refund, Ticket
-from persistence.orders import get_order, prior_refunds, to_snapshot
+from persistence.orders import counted_refunds, get_order, order_refunds, to_snapshot
 
 
 def _grant(refund: Refund) -> c.Grant:
@@ -74,44 +74,37 @@ class RefundActivities:
             return self._payout_provider
         return destination  # our own ledger: `balance` or `coupon`
 
-    async def _rate_for(self, ticket_no: str, request: c.GrantRequest) -> Rate | None:
-        """The rate of a balance credit in another currency than the order's, fetched before
-        the order is locked; None when no conversion is needed."""
-        async with self._sessions() as session:
-            ticket = await session.get(Ticket, ticket_no, options=[raiseload(Ticket.lines)])
-            if ticket is None:
-                raise ApplicationError(f"ticket {ticket_no} is not stored")
-            destination = _destination(ticket, request)
+    async def _rate_for(self, currency: str, destination: c.RefundDestination) -> Rate | None:
+        """The rate of a balance credit in another currency than the order's; None when no
+        conversion is needed."""
         target = (destination.details or {}).get("currency")
-        if destination.kind != Destination.balance or not target or target == ticket.currency:
+        if destination.kind != Destination.balance or not target or target == currency:
             return None
         try:
-            return await self._rates.rate(ticket.currency, target)
+            return await self._rates.rate(currency, target)
         except RateUnavailable as missing:
             raise _refused("rate_unavailable", str(missing)) from missing
 
     @activity.defn(name=c.GRANT_REFUND)
     async def grant_refund(self, request: c.GrantRequest) -> c.Grant:
         """Decide what we owe and record it before any money moves."""
-        rate = await self._rate_for(request.ticket_no, request)
         async with self._sessions.begin() as session:
             ticket = await session.get(Ticket, request.ticket_no)
-            assert ticket is not None
+            if ticket is None:
+                raise ApplicationError(f"ticket {request.ticket_no} is not stored")
+            destination = _destination(ticket, request)
+            # Asked before the order is locked: no other grant waits on the rate source.
+            rate = await self._rate_for(ticket.currency, destination)
             order = await get_order(session, ticket.order_id, lock=True)
             assert order is not None
-            existing = (
-                await session.execute(
-                    select(Refund).where(
-                        Refund.ticket_no == request.ticket_no, Refund.seq == request.refund_seq
-                    )
-                )
-            ).scalar_one_or_none()
-            if existing is not None:
-                return _grant(existing)
+            refunds = await order_refunds(session, order.order_id)
+            for existing in refunds:
+                if existing.ticket_no == request.ticket_no and existing.seq == request.refund_seq:
+                    return _grant(existing)
             try:
                 quote = quote_refund(
                     to_snapshot(order),
-                    await prior_refunds(session, order.order_id),
+                    counted_refunds(refunds),
                     RefundRequest(
                         lines=[
                             RequestedLine(line_id=line_id, quantity=quantity)
@@ -136,7 +129,6 @@ class RefundActivities:
                 )
             except RefundRuleError as refused:
                 raise _refused(refused.code, str(refused)) from refused
-            destination = _destination(ticket, request)
             conversion: Conversion | None = None
             if rate is not None:
                 conversion = convert(
@@ -192,7 +184,20 @@ class RefundActivities:
         self, event: c.Settlement, status: RefundStatus, only_from: RefundStatus | None = None
     ) -> None:
         async with self._sessions.begin() as session:
-            await book_refund(session, event, status, only_from)
+            booked = await book_refund(session, event, status, only_from)
+            await session.execute(
+                update(Ticket)
+                .where(Ticket.ticket_no == booked.ticket_no)
+                .values(refunded_amount=booked.ticket_refunded)
+            )
+
+
+@dataclass(frozen=True)
+class BookedRefund:
+    """Whose refund was booked, and what that ticket has been refunded in all since."""
+
+    ticket_no: str
+    ticket_refunded: int
 
 
 async def book_refund(
@@ -200,28 +205,28 @@ async def book_refund(
     event: c.Settlement,
     status: RefundStatus,
     only_from: RefundStatus | None = None,
-) -> None:
-    """Book a refund's status on the refund, the ticket's refunded amount and the order, in
-    at most six statements (this runs with the step of every refund that settles)."""
+) -> BookedRefund:
+    """Book a refund's status on the refund and the order, in at most four statements (this
+    runs with the step of every refund that settles); the caller writes the ticket's refunded
+    amount with its own change of the ticket."""
     refund = (
         await session.execute(
-            select(Refund.ticket_no, Refund.order_id, Refund.status, Refund.status_history).where(
-                Refund.idempotency_key == event.idempotency_key
+            select(
+                Refund.ticket_no,
+                Refund.order_id,
+                Refund.status,
+                Refund.status_history,
+                Order.payment,
+                Order.closed_at,
             )
+            .join(Order, Order.order_id == Refund.order_id)
+            .where(Refund.idempotency_key == event.idempotency_key)
+            # Serialises everything that touches one order's money (SPEC §4 caps).
+            .with_for_update(of=Order)
         )
     ).one_or_none()
     if refund is None:
-        raise ApplicationError(
-            f"no refund granted under {event.idempotency_key}", non_retryable=True
-        )
-    # Serialises everything that touches one order's money (SPEC §4 caps).
-    order = (
-        await session.execute(
-            select(Order.payment, Order.closed_at)
-            .where(Order.order_id == refund.order_id)
-            .with_for_update()
-        )
-    ).one()
+        raise no_refund(event.idempotency_key)
     changed = status_change(
         refund.status, refund.status_history, status, event.source, event.failure_reason
     )
@@ -242,21 +247,17 @@ async def book_refund(
             ).where(Refund.order_id == refund.order_id)
         )
     ).one()
-    await session.execute(
-        update(Ticket)
-        .where(Ticket.ticket_no == refund.ticket_no)
-        .values(refunded_amount=int(ticket_total))
-    )
     after_sales = after_sales_status(
-        int(order.payment["paid_total"]), int(order_total), bool(in_flight)
+        int(refund.payment["paid_total"]), int(order_total), bool(in_flight)
     )
     booked: dict[str, object] = {
         "refunded_total": int(order_total),
         "after_sales_status": after_sales,
     }
     if after_sales == "refunded":
-        if order.closed_at is None:
+        if refund.closed_at is None:
             booked["closed_at"] = datetime.now(UTC)
     else:
         booked["closed_at"] = None  # money came back (a reversal): the order is open again
     await session.execute(update(Order).where(Order.order_id == refund.order_id).values(booked))
+    return BookedRefund(ticket_no=refund.ticket_no, ticket_refunded=int(ticket_total))

@@ -12,7 +12,13 @@ from activities.refunds import book_refund
 from domain.notifications import FixedRecipients
 from domain.tickets import TERMINAL_STATUSES, TicketStatus
 from persistence.models import Inspection, Shipment, Ticket, TimelineEntry, Warehouse
-from persistence.notifications import plan_notifications, undelivered_ids
+from persistence.notifications import (
+    RECIPIENT_FACTS,
+    plan_notifications,
+    ticket_with_recipients,
+    undelivered_ids,
+    with_recipients,
+)
 from settings import NotificationSettings
 
 
@@ -53,22 +59,38 @@ class TicketActivities:
             )
             if inserted.scalar_one_or_none() is None:
                 return len(await undelivered_ids(session, transition.ticket_no, transition.seq))
+            values = await _ticket_values(session, transition)
             settlement = transition.settlement
             if settlement is not None:
                 # The refund's final word and the step that reports it land together.
-                await book_refund(session, settlement, settlement.status)
-            await session.execute(
+                booked = await book_refund(session, settlement, settlement.status)
+                values["refunded_amount"] = booked.ticket_refunded
+            # The ticket's new state, read back with its buyer and merchant for the messages.
+            changed = (
                 update(Ticket)
                 .where(Ticket.ticket_no == transition.ticket_no)
                 .where(Ticket.version < transition.version)
-                .values(**await _ticket_values(session, transition))
+                .values(**values)
+                .returning(*RECIPIENT_FACTS)
+                .cte("changed")
             )
+            ticket = (await session.execute(with_recipients(select(changed)))).one_or_none()
+            if ticket is None:
+                # A later step is written already: this one keeps its timeline entry and
+                # messages, and the money it books.
+                if settlement is not None:
+                    await session.execute(
+                        update(Ticket)
+                        .where(Ticket.ticket_no == transition.ticket_no)
+                        .values(refunded_amount=booked.ticket_refunded)
+                    )
+                ticket = await ticket_with_recipients(session, transition.ticket_no)
             if transition.shipment is not None:
                 await _record_shipment(session, transition.ticket_no, transition.shipment)
             if transition.inspection is not None:
                 await _record_inspection(session, transition.ticket_no, transition.inspection)
             # In the same transaction: a recorded step always has its notifications planned.
-            return await plan_notifications(session, transition, self._recipients)
+            return await plan_notifications(session, transition, self._recipients, ticket)
 
 
 async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dict[str, object]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,38 +29,53 @@ def event_key(ticket_no: str, seq: int) -> str:
     return f"{ticket_no}:{seq}"
 
 
+# The ticket's columns its messages read; `with_recipients` adds its buyer's and merchant's.
+RECIPIENT_FACTS = (
+    Ticket.order_id,
+    Ticket.buyer_id,
+    Ticket.merchant_id,
+    Ticket.currency,
+    Ticket.quoted_amount,
+    Ticket.granted_amount,
+)
+
+
+def with_recipients(tickets: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """`tickets` (a select of RECIPIENT_FACTS) with the buyer's and the merchant's contact
+    details, found or not."""
+    row = tickets.selected_columns
+    return (
+        tickets.add_columns(
+            Buyer.buyer_id.label("buyer_found"),
+            Buyer.locale.label("buyer_locale"),
+            Buyer.email.label("buyer_email"),
+            Buyer.phone.label("buyer_phone"),
+            Merchant.merchant_id.label("merchant_found"),
+            Merchant.locale.label("merchant_locale"),
+            Merchant.email.label("merchant_email"),
+            Merchant.webhook_url.label("merchant_webhook_url"),
+        )
+        .outerjoin(Buyer, Buyer.buyer_id == row.buyer_id)
+        .outerjoin(Merchant, Merchant.merchant_id == row.merchant_id)
+    )
+
+
+async def ticket_with_recipients(session: AsyncSession, ticket_no: str) -> Row[Any] | None:
+    """One ticket's RECIPIENT_FACTS and contact details, in one statement."""
+    query = select(*RECIPIENT_FACTS).where(Ticket.ticket_no == ticket_no)
+    return (await session.execute(with_recipients(query))).one_or_none()
+
+
 async def plan_notifications(
     session: AsyncSession,
     transition: c.Transition,
     fixed: n.FixedRecipients,
+    ticket: Row[Any] | None,
 ) -> int:
     """Insert what `transition` owes every recipient on every channel, finance and the order
     system as `fixed` names them; the number inserted that are still to be sent (an inbox
-    message is delivered by being stored)."""
-    # The ticket with its buyer's and merchant's contact details, in one statement.
-    ticket = (
-        await session.execute(
-            select(
-                Ticket.order_id,
-                Ticket.buyer_id,
-                Ticket.merchant_id,
-                Ticket.currency,
-                Ticket.quoted_amount,
-                Ticket.granted_amount,
-                Buyer.buyer_id.label("buyer_found"),
-                Buyer.locale.label("buyer_locale"),
-                Buyer.email.label("buyer_email"),
-                Buyer.phone.label("buyer_phone"),
-                Merchant.merchant_id.label("merchant_found"),
-                Merchant.locale.label("merchant_locale"),
-                Merchant.email.label("merchant_email"),
-                Merchant.webhook_url.label("merchant_webhook_url"),
-            )
-            .outerjoin(Buyer, Buyer.buyer_id == Ticket.buyer_id)
-            .outerjoin(Merchant, Merchant.merchant_id == Ticket.merchant_id)
-            .where(Ticket.ticket_no == transition.ticket_no)
-        )
-    ).one_or_none()
+    message is delivered by being stored). `ticket` is the ticket's row of
+    `ticket_with_recipients`, None when the ticket is not stored."""
     if ticket is None:
         return 0
     key = event_key(transition.ticket_no, transition.seq)

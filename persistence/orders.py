@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
@@ -119,10 +121,23 @@ async def prior_refunds(session: AsyncSession, order_id: str) -> PriorRefunds:
             select(Refund).where(Refund.order_id == order_id, Refund.status.not_in(_NOT_COUNTED))
         )
     ).scalars()
+    return counted_refunds(rows)
+
+
+async def order_refunds(session: AsyncSession, order_id: str) -> list[Refund]:
+    """Every refund of the order, counted or not."""
+    rows = await session.scalars(select(Refund).where(Refund.order_id == order_id))
+    return list(rows)
+
+
+def counted_refunds(refunds: Iterable[Refund]) -> PriorRefunds:
+    """The sums of the refunds that still count against the order (see `prior_refunds`)."""
     quantities: dict[str, int] = {}
     amounts: dict[str, int] = {}
     shipping = total = 0
-    for refund in rows:
+    for refund in refunds:
+        if refund.status in _NOT_COUNTED:
+            continue
         for line_id, qty in refund.line_quantities.items():
             quantities[line_id] = quantities.get(line_id, 0) + int(qty)
         for line_id, amount in refund.line_amounts.items():

@@ -10,7 +10,7 @@ from domain.events import TicketEvent as E
 from domain.notifications import FixedRecipients
 from domain.tickets import Actor, TicketStatus
 from persistence.models import Order, Ticket
-from persistence.notifications import plan_notifications
+from persistence.notifications import plan_notifications, ticket_with_recipients
 from tests.support.orders import buyer_id
 from tests.support.stack import Stack
 
@@ -72,7 +72,8 @@ async def _ticket_with_news(stack: Stack, label: str) -> str:
                 next_actor=next_actor,
                 deadline_at=now + timedelta(days=2),
             )
-            await plan_notifications(session, transition, FixedRecipients())
+            ticket = await ticket_with_recipients(session, ticket_no)
+            await plan_notifications(session, transition, FixedRecipients(), ticket)
     return ticket_no
 
 

@@ -31,7 +31,7 @@ from domain.events import TicketEvent
 from domain.notifications import FixedRecipients
 from domain.tickets import Actor, TicketStatus
 from persistence.models import Buyer, Merchant, Notification, Order, Ticket
-from persistence.notifications import plan_notifications
+from persistence.notifications import plan_notifications, ticket_with_recipients
 from stack.mailcatcher import MailSink, catching
 from tests.support.servers import free_port, serving
 
@@ -76,7 +76,8 @@ class World:
 
     async def plan(self, transition: c.Transition) -> int:
         async with self.sessions.begin() as session:
-            return await plan_notifications(session, transition, self.recipients)
+            ticket = await ticket_with_recipients(session, transition.ticket_no)
+            return await plan_notifications(session, transition, self.recipients, ticket)
 
     async def rows(self, ticket_no: str) -> list[Notification]:
         async with self.sessions() as session:
