@@ -14,11 +14,13 @@ COPY . .
 RUN pip install . \
     && rm -rf build *.egg-info
 
-# Non-root at run time; /data is where the payment sandbox keeps its state (a volume).
-RUN useradd --create-home --uid 10001 --user-group aftersales \
+# Non-root at run time, as uid and gid 10001 (deploy/k8s runs the pods as those ids); /data is
+# where the sandboxes keep their state and the worker its bytecode cache (DATA_DIR).
+RUN groupadd --gid 10001 aftersales \
+    && useradd --create-home --uid 10001 --gid 10001 aftersales \
     && mkdir -p /data \
     && chown aftersales:aftersales /data
-USER aftersales
+USER 10001:10001
 
 EXPOSE 8000
 CMD ["python", "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
