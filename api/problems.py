@@ -124,7 +124,7 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=answer_headers)
 
 
-def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
+def field_name(location: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
     name = ""
     for part in parts:
@@ -166,7 +166,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_name(err["loc"]), "code": err["type"], "message": err["msg"]}
+            {"field": field_name(err["loc"]), "code": err["type"], "message": err["msg"]}
             for err in exc.errors()
         ]
         fields = ", ".join(e["field"] for e in errors)

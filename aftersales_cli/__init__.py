@@ -1,0 +1,1 @@
+"""`aftersales`: the engine's admin command line for operators and support (README, "Admin CLI")."""
