@@ -84,11 +84,13 @@ async def open_tickets(stack: Stack, answers: Answers, flows: list[Flow]) -> Non
         await asyncio.gather(*(open_ticket(answers, buyer, flow) for flow in flows))
 
 
-async def open_ticket(answers: Answers, buyer: Any, flow: Flow) -> None:
+async def open_ticket(
+    answers: Answers, buyer: Any, flow: Flow, ticket_type: str = "refund_only"
+) -> None:
     lines = [{"line_id": "L1", "quantity": flow.order.lines["L1"]}]
     application = {
         "order_id": flow.order.order_id,
-        "type": "refund_only",
+        "type": ticket_type,
         "lines": lines,
         "reason_code": "no_longer_needed",
         "description": "fault suite",

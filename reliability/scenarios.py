@@ -14,7 +14,7 @@ import random
 import sqlite3
 import time
 
-from reliability import faults, provider_faults, worker_faults
+from reliability import faults, provider_faults, scale_out, worker_faults
 from reliability.courier_webhooks import return_journeys
 from reliability.deadlines import (
     REVIEW_DEADLINE,
@@ -243,4 +243,9 @@ SCENARIOS = [
     ),
     Scenario("courier webhooks duplicated, out of order, late", 20, courier_disorder),
     Scenario("API SIGKILL mid-request", 30, api_killed),
+    Scenario(
+        "scaled out to two APIs and two workers, one of each SIGKILLed and not restarted",
+        16,
+        scale_out.scaled_out,
+    ),
 ]
