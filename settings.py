@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self, get_origin
+from typing import Annotated, Literal, Self, get_origin
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -315,6 +315,14 @@ class Settings(BaseSettings):
     api_port: int = 8000
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
+    # One JSON object per line (`json`), or the plain lines people read in a terminal (`text`).
+    log_format: Literal["json", "text"] = "json"
+    # Traces go by OTLP over HTTP to this collector (`http://collector:4318`; `/v1/traces` is
+    # appended) or to the traces endpoint given in full; neither set: no span is made at all.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    # The `service.name` of the spans; unset: `aftersales-api` or `aftersales-worker`.
+    otel_service_name: str | None = None
     # How often the worker's Temporal Schedule runs the consistency check (SPEC §11).
     consistency_check_every: Duration = timedelta(minutes=15)
     # Where the worker serves the Temporal SDK's Prometheus metrics (failed workflow tasks and

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -41,6 +41,8 @@ from adapters.payouts.port import PayoutGateway
 from adapters.payouts.sandbox import SandboxPayoutGateway
 from adapters.rates.port import RatesSource
 from adapters.rates.sandbox import SandboxRates
+from observability import logs, tracing
+from observability.metrics import HISTOGRAM_BUCKETS
 from persistence.db import make_engine, make_session_factory
 from settings import Settings, get_settings
 from stack.schedules import ensure_consistency_schedule
@@ -102,7 +104,8 @@ def workflow_runner(sandboxed: bool) -> WorkflowRunner:
 
     Sandboxed (WORKFLOW_SANDBOX=true, for instance while writing new workflow code): the SDK's
     sandbox, with the ticket's step modules (`workflows.*` but the workflows' own modules)
-    imported once and shared rather than imported again for every new instance."""
+    imported once and shared rather than imported again for every new instance, and
+    OpenTelemetry's, whose context the tracing interceptor keeps across workflow and worker."""
     if not sandboxed:
         return UnsandboxedWorkflowRunner()
     steps = sorted(
@@ -111,7 +114,9 @@ def workflow_runner(sandboxed: bool) -> WorkflowRunner:
         if (name := f"workflows.{module.name}") not in _WORKFLOW_MODULES
     )
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*steps)
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            *steps, "opentelemetry", "observability"
+        )
     )
 
 
@@ -121,6 +126,8 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     outside: OutsideWorld,
 ) -> Worker:
+    """Traced when `client` is (`observability.tracing.traced_client`): a worker takes up its
+    client's interceptors."""
     tickets = TicketActivities(sessions, settings.notify)
     payouts = outside.payouts
     refunds = RefundActivities(
@@ -143,6 +150,8 @@ def build_worker(
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
         workflows=[TicketWorkflow, ConsistencyCheckWorkflow],
         workflow_runner=workflow_runner(settings.workflow_sandbox),
+        # Inside the client's tracing interceptor: an activity's span records the failure
+        # Temporal is told of.
         interceptors=[UnstorableDataIsFinal()],
         activities=[
             tickets.record_transition,
@@ -161,11 +170,21 @@ def build_worker(
 
 def worker_runtime(settings: Settings) -> Runtime | None:
     """The SDK's runtime with its metrics on Prometheus when an address is set: workflow tasks
-    and activities that fail again and again show there before any ticket is looked at."""
-    if settings.worker_metrics_address is None:
+    and activities that fail again and again show there before any ticket is looked at, next
+    to the business's (observability/metrics.py). JSON logs take the SDK core's logs in too.
+    None: the SDK's default runtime does."""
+    core_logs = logs.core_logging(settings)
+    if settings.worker_metrics_address is None and core_logs is None:
         return None
-    metrics = PrometheusConfig(bind_address=settings.worker_metrics_address)
-    return Runtime(telemetry=TelemetryConfig(metrics=metrics))
+    metrics = None
+    if settings.worker_metrics_address is not None:
+        metrics = PrometheusConfig(
+            bind_address=settings.worker_metrics_address,
+            histogram_bucket_overrides=HISTOGRAM_BUCKETS,
+        )
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=metrics, logging=core_logs or LoggingConfig.default)
+    )
 
 
 def keep_bytecode(data_dir: Path) -> None:
@@ -181,7 +200,7 @@ def keep_bytecode(data_dir: Path) -> None:
 async def main() -> None:
     settings = get_settings()
     keep_bytecode(settings.data_dir)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    logs.configure(settings)
     # No test round trip before each transaction: a connection that died while pooled fails its
     # activity's attempt, which Temporal retries on a fresh one (workflows/timeouts.py).
     engine = make_engine(settings.require_database_url(), pre_ping=False)
@@ -213,12 +232,15 @@ async def main() -> None:
         rates=rates_source(settings),
         payouts=payouts,
     )
-    client = await Client.connect(
+    traces = tracing.tracer_provider(settings, "aftersales-worker")
+    connected = await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         runtime=worker_runtime(settings),
     )
+    # Its workflows and activities continue the traces of the calls that led to them.
+    client = tracing.traced_client(connected, traces)
     ensured = await ensure_consistency_schedule(client, settings)
     log.info("consistency check schedule %s", ensured)
     worker = build_worker(client, settings, sessions, outside)
@@ -235,6 +257,8 @@ async def main() -> None:
     if stripe is not None:
         await stripe.aclose()
     await engine.dispose()
+    if traces is not None:
+        traces.shutdown()  # sends the spans still batched
 
 
 if __name__ == "__main__":

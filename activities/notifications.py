@@ -16,6 +16,7 @@ import contracts as c
 from activities.heartbeats import heartbeating
 from adapters.notifications import DeliveryFailed, Email, Mailer, SmsGateway, WebhookSender
 from domain.notifications import Channel
+from observability import metrics
 from persistence import notifications as repo
 from persistence.models import Notification
 
@@ -53,15 +54,20 @@ class NotificationActivities:
                 row = await repo.claim(session, notification_id)
                 if row is None:
                     continue
+                channel = row.channel
                 try:
                     reference = await self._send(row)
                 except DeliveryFailed as error:
                     repo.mark_failed(row, str(error))
                     errors.append(f"{row.recipient_role} {row.channel}: {error}")
-                    continue
-                inbox = row.channel == Channel.inbox
-                repo.mark_sent(row, reference, repo.DELIVERED if inbox else repo.SENT)
-                sent += 1
+                    delivered = False
+                else:
+                    inbox = row.channel == Channel.inbox
+                    repo.mark_sent(row, reference, repo.DELIVERED if inbox else repo.SENT)
+                    sent += 1
+                    delivered = True
+            # Once its mark is committed: a sent row is never claimed again.
+            metrics.notification_delivered(channel, delivered)
         if errors:
             raise ApplicationError(
                 f"{len(errors)} notification(s) of {batch.ticket_no} #{batch.seq} not delivered: "

@@ -26,10 +26,12 @@ from activities.refund_records import (
     refund_state,
     status_change,
 )
+from activities.refunds import since_grant
 from adapters.payments.port import PaymentGateway, ProviderRefund, RefundCommand, RefundRefused
 from adapters.payouts.port import PayoutCommand, PayoutGateway
 from domain.bank_accounts import BankAccount
 from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
+from observability import metrics
 from persistence import ledger
 from persistence.models import Order, Refund, Ticket
 
@@ -156,7 +158,8 @@ class RefundExecutionActivities:
             refund = await refund_by_key(session, key, lock=True)
             ticket = await session.get(Ticket, refund.ticket_no)
             assert ticket is not None
-            if refund.status not in FINAL_REFUND_STATUSES:
+            paid_now = refund.status not in FINAL_REFUND_STATUSES
+            if paid_now:
                 if refund.destination == Destination.coupon:
                     expires_at = datetime.now(UTC) + self._coupon_validity
                     coupon = await ledger.issue_coupon(
@@ -167,7 +170,13 @@ class RefundExecutionActivities:
                     entry = await ledger.credit_refund(session, refund, ticket.buyer_id)
                     refund.provider_refund_id = f"bal_{entry.entry_id}"
                 record_status(refund, RefundStatus.succeeded, "execute")
-            return refund_state(refund)
+            state = refund_state(refund)
+        if paid_now:
+            # Counted once committed; a retry finds the refund paid and counts nothing.
+            metrics.refund_reached(
+                RefundStatus.succeeded, refund.destination, since_grant(refund.status_history)
+            )
+        return state
 
     async def _store(
         self,
@@ -182,6 +191,27 @@ class RefundExecutionActivities:
         """Record the provider's answer on the refund `seen` before the call: in one statement
         while the row is still as seen (nothing else writes it during the call, as a rule),
         else on the row as it is now."""
+        state, history = await self._stored(
+            seen, status, reason, source, provider_refund_id, failure_code
+        )
+        if history is not None:
+            # The status this call wrote, counted once committed.
+            final = status in FINAL_REFUND_STATUSES
+            metrics.refund_reached(
+                status, seen.destination, since_grant(history) if final else None
+            )
+        return state
+
+    async def _stored(
+        self,
+        seen: Refund,
+        status: RefundStatus,
+        reason: str | None,
+        source: str,
+        provider_refund_id: str | None,
+        failure_code: str | None,
+    ) -> tuple[c.RefundState, list[Any] | None]:
+        """The refund's state, and its history when this call changed its status to `status`."""
         key = seen.idempotency_key
         async with self._sessions.begin() as session:
             if seen.status not in FINAL_REFUND_STATUSES:
@@ -206,10 +236,14 @@ class RefundExecutionActivities:
                         )
                     ).one_or_none()
                     if stored is not None:
-                        return refund_state(stored, failure_code)
+                        wrote = "status" in changed
+                        written = changed.get("status_history") if wrote else None
+                        return refund_state(stored, failure_code), written
             refund = await refund_by_key(session, key)
             if provider_refund_id:
                 refund.provider_refund_id = provider_refund_id
-            if refund.status not in FINAL_REFUND_STATUSES:
+            written = None
+            if refund.status not in FINAL_REFUND_STATUSES and refund.status != status:
                 record_status(refund, status, source, reason)
-            return refund_state(refund, failure_code)
+                written = refund.status_history
+            return refund_state(refund, failure_code), written

@@ -5,7 +5,8 @@ moves money, is in `activities.refund_execution`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +20,8 @@ from domain.fx import Conversion, convert
 from domain.orders import after_sales_status
 from domain.refund_terms import RefundPolicy, RefundRequest, RefundRuleError, RequestedLine
 from domain.refunds import quote_refund
-from domain.tickets import Destination, RefundStatus
+from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
+from observability import metrics
 from persistence.models import Order, Refund, Ticket
 from persistence.orders import counted_refunds, get_order, order_refunds, to_snapshot
 
@@ -168,7 +170,10 @@ class RefundActivities:
             ticket.breakdown = breakdown
             order.after_sales_status = "refunding"
             await session.flush()
-            return _grant(refund)
+            grant = _grant(refund)
+        # A retry returns the refund it finds above: only the attempt that wrote it counts it.
+        metrics.refund_reached(RefundStatus.granted, grant.destination)
+        return grant
 
     @activity.defn(name=c.SETTLE_REFUND)
     async def settle_refund(self, settlement: c.Settlement) -> None:
@@ -190,14 +195,21 @@ class RefundActivities:
                 .where(Ticket.ticket_no == booked.ticket_no)
                 .values(refunded_amount=booked.ticket_refunded)
             )
+        if booked.reached is not None:
+            metrics.refund_reached(booked.reached, booked.destination, booked.since_grant)
 
 
 @dataclass(frozen=True)
 class BookedRefund:
-    """Whose refund was booked, and what that ticket has been refunded in all since."""
+    """Whose refund was booked, and what that ticket has been refunded in all since; the status
+    this booking wrote (None: the refund had it already), and for a final one how long after
+    the grant."""
 
     ticket_no: str
     ticket_refunded: int
+    destination: str = Destination.original
+    reached: RefundStatus | None = None
+    since_grant: timedelta | None = None
 
 
 async def book_refund(
@@ -216,6 +228,7 @@ async def book_refund(
                 Refund.order_id,
                 Refund.status,
                 Refund.status_history,
+                Refund.destination,
                 Order.payment,
                 Order.closed_at,
             )
@@ -230,10 +243,12 @@ async def book_refund(
     changed = status_change(
         refund.status, refund.status_history, status, event.source, event.failure_reason
     )
+    reached: RefundStatus | None = None
     if changed is not None and (only_from is None or refund.status == only_from):
         await session.execute(
             update(Refund).where(Refund.idempotency_key == event.idempotency_key).values(changed)
         )
+        reached = status
     succeeded = Refund.status == RefundStatus.succeeded
     ticket_total, order_total, in_flight = (
         await session.execute(
@@ -260,4 +275,22 @@ async def book_refund(
     else:
         booked["closed_at"] = None  # money came back (a reversal): the order is open again
     await session.execute(update(Order).where(Order.order_id == refund.order_id).values(booked))
-    return BookedRefund(ticket_no=refund.ticket_no, ticket_refunded=int(ticket_total))
+    return BookedRefund(
+        ticket_no=refund.ticket_no,
+        ticket_refunded=int(ticket_total),
+        destination=refund.destination,
+        reached=reached,
+        since_grant=since_grant(refund.status_history)
+        if reached in FINAL_REFUND_STATUSES
+        else None,
+    )
+
+
+def since_grant(history: list[Any]) -> timedelta | None:
+    """From the grant, the history's first entry, to now (the entry just written)."""
+    granted = next(
+        (entry for entry in history if entry.get("status") == RefundStatus.granted), None
+    )
+    if granted is None:
+        return None
+    return datetime.now(UTC) - datetime.fromisoformat(granted["at"])

@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 import contracts as c
-from activities.refunds import book_refund
+from activities.refunds import BookedRefund, book_refund
 from domain.notifications import FixedRecipients
 from domain.tickets import TERMINAL_STATUSES, TicketStatus
+from observability import metrics
 from persistence.models import Inspection, Shipment, Ticket, TimelineEntry, Warehouse
 from persistence.notifications import (
     RECIPIENT_FACTS,
@@ -61,6 +62,7 @@ class TicketActivities:
                 return len(await undelivered_ids(session, transition.ticket_no, transition.seq))
             values = await _ticket_values(session, transition)
             settlement = transition.settlement
+            booked: BookedRefund | None = None
             if settlement is not None:
                 # The refund's final word and the step that reports it land together.
                 booked = await book_refund(session, settlement, settlement.status)
@@ -78,7 +80,7 @@ class TicketActivities:
             if ticket is None:
                 # A later step is written already: this one keeps its timeline entry and
                 # messages, and the money it books.
-                if settlement is not None:
+                if booked is not None:
                     await session.execute(
                         update(Ticket)
                         .where(Ticket.ticket_no == transition.ticket_no)
@@ -89,8 +91,21 @@ class TicketActivities:
                 await _record_shipment(session, transition.ticket_no, transition.shipment)
             if transition.inspection is not None:
                 await _record_inspection(session, transition.ticket_no, transition.inspection)
+            counted_type = await _type_if_counted(session, transition)
             # In the same transaction: a recorded step always has its notifications planned.
-            return await plan_notifications(session, transition, self._recipients, ticket)
+            to_send = await plan_notifications(session, transition, self._recipients, ticket)
+        # Counted once committed, by the attempt whose timeline entry landed.
+        metrics.transition_recorded(transition, counted_type)
+        if booked is not None and booked.reached is not None:
+            metrics.refund_reached(booked.reached, booked.destination, booked.since_grant)
+        return to_send
+
+
+async def _type_if_counted(session: AsyncSession, transition: c.Transition) -> str | None:
+    """The ticket's type, for a step that opens or ends it (the metrics count those by type)."""
+    if not (metrics.opens_ticket(transition) or metrics.ends_ticket(transition)):
+        return None
+    return await session.scalar(select(Ticket.type).where(Ticket.ticket_no == transition.ticket_no))
 
 
 async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dict[str, object]:

@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api import database_watch, faults, limits, metrics, openapi, problems
+from api import database_watch, faults, limits, metrics, openapi, problems, request_context
 from api.routes import (
     balances,
     courier_webhooks,
+    dashboard,
     health,
     inbox,
     keys,
@@ -28,16 +30,25 @@ from api.routes import (
     webhooks,
 )
 from api.text_guard import TextGuard
+from observability import logs, tracing
 from persistence.db import make_engine, make_session_factory, sqlalchemy_url
 from settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
-    """`temporal` lets a caller that already holds a client (tests) share it."""
+def create_app(
+    settings: Settings | None = None,
+    temporal: Client | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> FastAPI:
+    """`temporal` lets a caller that already holds a client (tests) share it; `tracer_provider`
+    replaces the one OTEL_EXPORTER_OTLP_ENDPOINT configures (tests read their spans)."""
+    # uvicorn set up its loggers before it built the app: its first lines are JSON already.
+    logs.format_uvicorn(settings or get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = settings or get_settings()
+        logs.configure(config)
         url = config.require_database_url()
         engine = make_engine(
             url, bounds=faults.DATABASE_BOUNDS, connection_class=database_watch.WatchedConnection
@@ -45,12 +56,15 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.database_probe = database_watch.DatabaseProbe(sqlalchemy_url(url))
         app.state.settings = config
         app.state.sessions = make_session_factory(engine)
-        app.state.temporal = temporal or await Client.connect(
+        traces = tracer_provider or tracing.tracer_provider(config, "aftersales-api")
+        app.state.tracer = traces.get_tracer(tracing.TRACER_NAME) if traces else None
+        client = temporal or await Client.connect(
             config.temporal_address,
             namespace=config.temporal_namespace,
             data_converter=pydantic_data_converter,
             retry_config=faults.TEMPORAL_RETRY,
         )
+        app.state.temporal = tracing.traced_client(client, traces)
         # What startup built lives as long as the process: kept out of the collector's full
         # passes, which otherwise pause a request for 100-200 ms every few hundred requests.
         gc.freeze()
@@ -58,6 +72,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             yield
         finally:
             await engine.dispose()
+            if traces is not None and traces is not tracer_provider:
+                traces.shutdown()  # sends the spans still batched
 
     app = FastAPI(
         title="After-sales engine",
@@ -70,6 +86,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     limits.install(app)
     # Outermost, so refusals of the limits (413, 429) are counted too.
     metrics.install(app)
+    # Outermost of all: the request's span and log fields cover everything done with it.
+    request_context.install(app)
     for router in (
         health.router,
         orders.router,
@@ -82,6 +100,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         watchlist.router,
         inbox.router,
         reports.router,
+        dashboard.router,
         warehouse.router,
         balances.router,
         keys.router,

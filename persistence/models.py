@@ -243,7 +243,15 @@ class Refund(Base):
     """A granted refund and its execution. The idempotency key is fixed before the provider call."""
 
     __tablename__ = "refunds"
-    __table_args__ = (UniqueConstraint("ticket_no", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("ticket_no", "seq"),
+        # The dashboard's refunds of every shop by the moment they succeeded (migration 0007).
+        Index(
+            "ix_refunds_succeeded_at",
+            text("(status_history -> -1 ->> 'at')"),
+            postgresql_where=text("status = 'succeeded'"),
+        ),
+    )
 
     refund_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     ticket_no: Mapped[str] = mapped_column(ForeignKey("tickets.ticket_no"), index=True)

@@ -95,6 +95,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/metrics"): PUBLIC,
     ("GET", "/warehouse/station"): PUBLIC,
     ("GET", "/warehouse/static/{name}"): PUBLIC,
+    ("GET", "/dashboard"): PUBLIC,
+    ("GET", "/dashboard/static/{name}"): PUBLIC,
     ("POST", "/v1/webhooks/payments/{provider}"): Row(None, body={}),
     ("POST", "/v1/webhooks/couriers/{carrier}"): Row(None, body={}),
     ("PUT", "/v1/orders/{order_id}"): Row(frozenset({P}), Owner.order, lambda w: w.order),
@@ -144,6 +146,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/v1/inbox"): Row(frozenset({B, M})),
     ("POST", "/v1/inbox/{notification_id}/read"): Row(frozenset({B, M}), Owner.notification),
     ("GET", "/v1/reports/summary"): Row(frozenset({M, S})),
+    ("GET", "/v1/dashboard"): Row(frozenset({M, S})),
     ("POST", "/v1/warehouse/scans"): Row(frozenset({W}), body={"code": "NOPE-000000"}),
     ("GET", "/v1/buyers/{buyer_id}/credit"): Row(frozenset({B, S}), Owner.buyer),
     # Support's key API, on a key of the watched buyer issued for the matrix (revoked last).

@@ -2,67 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
+from playwright.async_api import Browser, expect
 
 from tests.support.stack import Stack
 from tests.support.tickets import WAREHOUSE, act, to_state
 
-try:
-    from playwright.async_api import Browser, async_playwright, expect
-except ImportError:  # pragma: no cover - only without the dev extras
-    async_playwright = None  # type: ignore[assignment]
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _unavailable(why: str) -> None:
-    # CI installs Debian's chromium: a missing browser there is a broken build, not a skip.
-    if os.environ.get("CI"):
-        pytest.fail(why)
-    pytest.skip(why)
-
-
-@pytest.fixture
-def chromium() -> str:
-    if async_playwright is None:
-        _unavailable("playwright is not installed (pip install -e '.[dev]')")
-    if not CHROMIUM.exists():
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    return str(CHROMIUM)
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        # Debian's Chromium, never a browser Playwright would download.
-        launched = await playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=ARGS
-        )
-        yield launched
-        await launched.close()
 
 
 async def test_a_warehouse_clerk_scans_a_return_and_records_its_inspection(
     stack: Stack, browser: Browser
 ) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
     opened = await to_state(stack, "awaiting_buyer_return")
     tracking_no = f"SF-{uuid.uuid4().hex[:12].upper()}"
     parcel = {"carrier": "SF", "tracking_no": tracking_no}

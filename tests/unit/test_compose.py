@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import re
 import shutil
 import subprocess
@@ -210,7 +211,8 @@ def test_our_services_run_our_image(services: dict[str, dict[str, Any]]) -> None
 def test_every_image_is_pinned_and_none_is_deprecated(services: dict[str, dict[str, Any]]) -> None:
     for name, service in services.items():
         tag = image_tag(service["image"])
-        assert tag and tag != "latest" and re.match(r"\d", tag), (name, service["image"])
+        # A release number; Prometheus writes its own `v3.5.0`.
+        assert tag and tag != "latest" and re.match(r"v?\d", tag), (name, service["image"])
     # Temporal deprecated its auto-setup image; its own compose files moved to
     # temporalio/server with a schema job from temporalio/admin-tools.
     texts = [COMPOSE, *sorted((ROOT / "deploy").rglob("*.*"))]
@@ -521,3 +523,57 @@ def test_dockerfile_builds_a_non_root_image_of_the_project() -> None:
     assert users[-1] == f"{uid}:{gid}" and uid != 0
     (command,) = [line for line in lines if line.startswith("CMD ")]
     assert all(part in command for part in ("uvicorn", '"0.0.0.0"', '"8000"'))
+
+
+def mounted(service: dict[str, Any], container_path: str) -> Path:
+    """The repository file or folder behind `container_path` of one of the service's mounts."""
+    for target, source in bind_mounts(service).items():
+        if Path(container_path).is_relative_to(target):
+            return source / Path(container_path).relative_to(target)
+    raise AssertionError(f"{container_path} is not mounted from this repository")
+
+
+def test_prometheus_scrapes_every_api_and_worker_replica(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    prometheus = services["prometheus"]
+    [config_file] = [arg.split("=", 1)[1] for arg in prometheus["command"] if "config.file=" in arg]
+    config = yaml.safe_load(mounted(prometheus, config_file).read_text())
+    scraped = {}
+    for job in config["scrape_configs"]:
+        # Docker's DNS answers a service's name with the address of every one of its replicas.
+        [discovery] = job["dns_sd_configs"]
+        [service] = discovery["names"]
+        scraped[service] = (str(discovery["port"]), job.get("metrics_path", "/metrics"))
+    api_port = re.search(r"--port (\d+)", command_of(services["api"]))
+    assert api_port is not None and api_serves("/metrics")
+    host, worker_port = env_of(services["worker"])["WORKER_METRICS_ADDRESS"].rsplit(":", 1)
+    assert host == "0.0.0.0"  # reachable from the prometheus container
+    assert scraped == {"api": (api_port[1], "/metrics"), "worker": (worker_port, "/metrics")}
+    assert config["rule_files"]
+    for rules in config["rule_files"]:
+        assert mounted(prometheus, rules).is_file(), rules
+
+
+def test_grafana_shows_the_dashboards_of_the_repository_on_that_prometheus(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    grafana = services["grafana"]
+    provisioning = mounted(grafana, "/etc/grafana/provisioning")
+    [source] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
+    assert "9090:9090" in services["prometheus"]["ports"]
+    assert "127.0.0.1:9090/" in " ".join(services["prometheus"]["healthcheck"]["test"])
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "aftersales.yml").read_text())[
+        "providers"
+    ]
+    folder = mounted(grafana, provider["options"]["path"])
+    dashboards = sorted(folder.glob("*.json"))
+    assert dashboards, folder
+    for path in dashboards:
+        panels = json.loads(path.read_text())["panels"]
+        assert {panel["datasource"]["uid"] for panel in panels} == {source["uid"]}, path
+    assert mounted(grafana, env_of(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]).is_file()
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"

@@ -1,0 +1,1 @@
+"""What operators see of the engine: business metrics, traces and structured logs."""
