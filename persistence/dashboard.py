@@ -26,13 +26,13 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import JSONB, distinct_on
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.reasons import ReasonCode
-from domain.reports import APPROVAL_EVENTS, REJECTION_EVENTS
 from domain.tickets import TERMINAL_STATUSES, RefundStatus, TicketStatus, TicketType
-from persistence.models import Refund, Ticket, TimelineEntry
+from persistence.models import Refund, Ticket
+from persistence.reports import decisions
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ async def figures(
     )
     try:
         opened, by_status, by_reason = await _counts(session, scope)
-        approved, decided = await _decisions(session, scope)
+        approved, decided = await decisions(session, _opened_in(scope))
         overall, by_type = await _resolution(session, scope)
         refunds = await _refunds(session, scope)
         due_count, due = await _due(session, scope.merchant_id, now, now + due_within, due_shown)
@@ -154,25 +154,6 @@ async def _counts(
         else:
             opened = count
     return opened, _every(TicketStatus, by_status), _every(ReasonCode, by_reason)
-
-
-async def _decisions(session: AsyncSession, scope: DashboardScope) -> tuple[int, int]:
-    """(approved, decided) as the summary report has them: a ticket is decided once its
-    timeline holds a decision event, and approved when its latest one approves."""
-    latest = (
-        select(TimelineEntry.ticket_no, TimelineEntry.event)
-        .join(Ticket, Ticket.ticket_no == TimelineEntry.ticket_no)
-        .where(*_opened_in(scope), TimelineEntry.event.in_((*APPROVAL_EVENTS, *REJECTION_EVENTS)))
-        .ext(distinct_on(TimelineEntry.ticket_no))
-        .order_by(TimelineEntry.ticket_no, TimelineEntry.seq.desc())
-        .subquery()
-    )
-    approved, decided = (
-        await session.execute(
-            select(func.count().filter(latest.c.event.in_(APPROVAL_EVENTS)), func.count())
-        )
-    ).one()
-    return approved, decided
 
 
 async def _resolution(

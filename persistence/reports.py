@@ -54,7 +54,7 @@ async def summary(session: AsyncSession, scope: ReportScope) -> Summary:
     try:
         groups = await _groups(session, scope)
         tickets, escalations, resolved, median = await _totals(session, scope)
-        approved, decided = await _decisions(session, scope)
+        approved, decided = await decisions(session, _in_scope(scope))
         refunded = await _refunded(session, scope)
         events = await _event_counts(session, scope)
     finally:
@@ -131,12 +131,13 @@ async def _totals(session: AsyncSession, scope: ReportScope) -> tuple[int, int, 
     return tickets, escalations, resolved_count, None if median is None else float(median)
 
 
-async def _decisions(session: AsyncSession, scope: ReportScope) -> tuple[int, int]:
-    """(approved, decided): tickets whose latest decision event approves, and all decided."""
+async def decisions(session: AsyncSession, tickets: list[ColumnElement[bool]]) -> tuple[int, int]:
+    """(approved, decided) of the tickets `tickets` selects: a ticket is decided once its
+    timeline holds a decision event, and approved when its latest one approves."""
     latest = (
         select(TimelineEntry.ticket_no, TimelineEntry.event)
         .join(Ticket, Ticket.ticket_no == TimelineEntry.ticket_no)
-        .where(*_in_scope(scope), TimelineEntry.event.in_((*APPROVAL_EVENTS, *REJECTION_EVENTS)))
+        .where(*tickets, TimelineEntry.event.in_((*APPROVAL_EVENTS, *REJECTION_EVENTS)))
         .ext(distinct_on(TimelineEntry.ticket_no))
         .order_by(TimelineEntry.ticket_no, TimelineEntry.seq.desc())
         .subquery()

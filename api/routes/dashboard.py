@@ -4,7 +4,6 @@ shop, or one), and the page that draws them."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -27,6 +26,7 @@ from api.schemas.dashboard import (
     Viewer,
 )
 from api.schemas.reports import ApprovalRate
+from api.static_pages import PAGE_HEADERS, STATIC
 from domain.money import exponent
 from persistence import dashboard as repo
 
@@ -39,20 +39,10 @@ MAX_PERIOD = timedelta(days=366)
 DUE_WITHIN = timedelta(hours=24)
 DUE_SHOWN = 10
 
-_STATIC = Path(__file__).resolve().parent.parent / "static"
 _ASSETS = {
     "dashboard.js": ("dashboard.js", "text/javascript"),
     "dashboard.css": ("dashboard.css", "text/css"),
     "chart.umd.min.js": ("vendor/chart.umd.min.js", "text/javascript"),
-}
-# Everything the page needs comes from this API: no inline script, no other origin.
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
 }
 
 
@@ -153,7 +143,7 @@ async def dashboard(
 @router.get("/dashboard", include_in_schema=False)
 async def page() -> FileResponse:
     """The dashboard page for merchants and support (it asks for the API key)."""
-    return FileResponse(_STATIC / "dashboard.html", media_type="text/html", headers=_HEADERS)
+    return FileResponse(STATIC / "dashboard.html", media_type="text/html", headers=PAGE_HEADERS)
 
 
 @router.get("/dashboard/static/{name}", include_in_schema=False)
@@ -162,7 +152,7 @@ async def asset(name: str) -> FileResponse:
     if known is None:
         raise Problem(404, "not_found", f"no asset {name}")
     path, media_type = known
-    return FileResponse(_STATIC / path, media_type=media_type, headers=_HEADERS)
+    return FileResponse(STATIC / path, media_type=media_type, headers=PAGE_HEADERS)
 
 
 def _resolution(figure: repo.Resolution) -> ResolutionTime:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -13,21 +12,12 @@ from api.deps import SessionDep, TemporalDep, require
 from api.problems import Problem
 from api.schemas.scans import ScanAnswer, ScanBody
 from api.services.scans import scan_parcel
+from api.static_pages import PAGE_HEADERS, STATIC
 
 router = APIRouter(tags=["warehouse"])
 WarehouseDep = Annotated[Principal, Depends(require(Role.warehouse))]
 
-_STATIC = Path(__file__).resolve().parent.parent / "static"
 _ASSETS = {"station.js": "text/javascript", "station.css": "text/css"}
-# Everything the page needs comes from this API: no inline script, no other origin.
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
 
 
 @router.post(
@@ -51,7 +41,7 @@ async def scan(
 @router.get("/warehouse/station", include_in_schema=False)
 async def station() -> FileResponse:
     """The scan station page for warehouse staff (it asks for the warehouse's API key)."""
-    return FileResponse(_STATIC / "station.html", media_type="text/html", headers=_HEADERS)
+    return FileResponse(STATIC / "station.html", media_type="text/html", headers=PAGE_HEADERS)
 
 
 @router.get("/warehouse/static/{name}", include_in_schema=False)
@@ -59,4 +49,4 @@ async def asset(name: str) -> FileResponse:
     media_type = _ASSETS.get(name)
     if media_type is None:
         raise Problem(404, "not_found", f"no asset {name}")
-    return FileResponse(_STATIC / name, media_type=media_type, headers=_HEADERS)
+    return FileResponse(STATIC / name, media_type=media_type, headers=PAGE_HEADERS)
