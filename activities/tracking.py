@@ -10,11 +10,12 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 import contracts as c
 from activities.heartbeats import heartbeating
 from adapters.couriers.port import CourierClient, CourierEvent, CourierUnavailable, carrier_code
+from domain.durations import describe
 from persistence.tracking import store_event
 
 log = logging.getLogger("aftersales.tracking")
@@ -49,10 +50,13 @@ class TrackingActivities:
 
     @activity.defn(name=c.TRACK_PARCEL)
     async def track_parcel(self, query: c.ParcelQuery) -> c.ParcelStatus:
-        """Poll until the parcel has a status in `query.until`; then all its events.
+        """Ask the courier about the parcel; answer all its events once it has a status in
+        `query.until`.
 
-        Runs as long as the parcel travels: give it a heartbeat timeout and cancel it when the
-        ticket no longer waits for the parcel. Courier outages are waited out here, not raised."""
+        With `query.ask_once`, an attempt asks once, and a parcel still travelling (or a courier
+        that does not answer) fails the attempt with `ParcelTravelling`, retried after the next
+        poll interval: between polls nothing runs, and cancelling the poll ends it at once.
+        Without it (tickets shipped before), one attempt polls until the parcel arrives."""
         carrier = carrier_code(query.carrier)
         courier = self._couriers.get(carrier)
         if courier is None:
@@ -61,23 +65,44 @@ class TrackingActivities:
                 type="unknown_carrier",
                 non_retryable=True,
             )
-        interval = self._poll_interval
+        if query.ask_once:
+            attempt = activity.info().attempt
+            status = await self._round(courier, carrier, query, attempt)
+            if status is not None:
+                return status
+            interval = poll_interval(self._poll_interval, attempt)
+            raise ApplicationError(
+                f"the courier has not reported parcel {query.tracking_no} "
+                f"{' or '.join(query.until)} yet: asking again in {describe(interval)}",
+                type=c.PARCEL_TRAVELLING,
+                next_retry_delay=interval,
+                # An expected outcome: not logged or counted as an activity failure.
+                category=ApplicationErrorCategory.BENIGN,
+            )
         rounds = 0
         while True:
             rounds += 1
-            activity.heartbeat(rounds)
-            # A courier or database slow to answer is not a lost worker.
-            async with heartbeating(rounds):
-                events = await self._ask(courier, carrier, query)
-                if events is not None:
-                    await self._store(query.ticket_no, carrier, events)
-            if events is not None and any(event.status in query.until for event in events):
-                return c.ParcelStatus(
-                    tracking_no=query.tracking_no,
-                    events=[tracking_signal(carrier, event) for event in events],
-                )
-            await _wait(interval, rounds)
-            interval = min(interval * 2, self._poll_interval * BACKOFF_CAP)
+            status = await self._round(courier, carrier, query, rounds)
+            if status is not None:
+                return status
+            await _wait(poll_interval(self._poll_interval, rounds), rounds)
+
+    async def _round(
+        self, courier: CourierClient, carrier: str, query: c.ParcelQuery, rounds: int
+    ) -> c.ParcelStatus | None:
+        """One question to the courier, its events stored; the parcel's status once final."""
+        activity.heartbeat(rounds)
+        # A courier or database slow to answer is not a lost worker.
+        async with heartbeating(rounds):
+            events = await self._ask(courier, carrier, query)
+            if events is not None:
+                await self._store(query.ticket_no, carrier, events)
+        if events is None or not any(event.status in query.until for event in events):
+            return None
+        return c.ParcelStatus(
+            tracking_no=query.tracking_no,
+            events=[tracking_signal(carrier, event) for event in events],
+        )
 
     @staticmethod
     async def _ask(
@@ -104,6 +129,11 @@ class TrackingActivities:
                     occurred_at=event.occurred_at,
                     source="poll",
                 )
+
+
+def poll_interval(first: timedelta, rounds: int) -> timedelta:
+    """The wait after the `rounds`-th question: doubling from `first`, at most 6 times it."""
+    return first * min(2 ** (max(rounds, 1) - 1), BACKOFF_CAP)
 
 
 async def _wait(interval: timedelta, rounds: int) -> None:

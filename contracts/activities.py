@@ -23,6 +23,8 @@ SETTLE_REFUND = "settle_refund"
 VOID_GRANT = "void_grant"
 ASSESS_RISK = "assess_risk"
 TRACK_PARCEL = "track_parcel"
+# The failure type of a poll that found the parcel still travelling: its retry is the next poll.
+PARCEL_TRAVELLING = "ParcelTravelling"
 DELIVER_NOTIFICATIONS = "deliver_notifications"
 
 # The failure type of an activity whose data the database refuses (a NUL, a number out of range):
@@ -167,6 +169,10 @@ class ParcelQuery(BaseModel):
     tracking_no: str
     # Stop polling once the parcel has one of these statuses.
     until: list[str] = Field(default_factory=lambda: ["delivered", "lost"])
+    # Ask once per attempt and leave the waiting to Temporal's retries (each retry is the next
+    # poll), so no worker slot is held while the parcel travels. False: the whole poll runs in one
+    # attempt, as for tickets whose parcel was shipped before.
+    ask_once: bool = False
 
 
 class ParcelStatus(BaseModel):

@@ -5,6 +5,9 @@ Only this part writes these fields; courier signals and the return steps feed it
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -15,6 +18,11 @@ from workflows.ticket_record import TicketRecord
 
 # The courier's final words on a parcel: the return step acts on them.
 FINAL_TRACKING = ("delivered", "lost")
+# The courier poll used to run in one long attempt, holding a worker slot while the parcel
+# travelled, and was abandoned when the ticket stopped waiting (an ended ticket still showed it
+# pending in the Temporal UI). Now each poll is one attempt and the retries wait between them;
+# the poll is cancelled, and the ticket ends only once it has stopped.
+POLL_BY_RETRIES = "parcel-poll-by-retries"
 
 
 class ReturnParcel:
@@ -24,6 +32,8 @@ class ReturnParcel:
         # A courier's final word on the return parcel, waiting to be acted on.
         self.news: c.TrackingSignal | None = None
         self._seen: set[str] = set()
+        # Courier polls asked to stop (cancelled, waiting for the worker to confirm).
+        self._polls: list[asyncio.Future[Any]] = []
 
     def apply_tracking_event(self, event: c.TrackingSignal) -> None:
         # Couriers redeliver webhooks; an event seen once changes nothing the second time.
@@ -59,3 +69,13 @@ class ReturnParcel:
         assert self.parcel is not None
         self.parcel = self.parcel.model_copy(update={"status": "lost"})
         return self.parcel
+
+    def stop_poll(self, poll: asyncio.Future[Any]) -> None:
+        """Ask a courier poll that is no longer news to stop; the ticket ends after it has."""
+        if not poll.done():
+            poll.cancel()
+            self._polls.append(poll)
+
+    async def polls_stopped(self) -> None:
+        """A workflow that ends with an activity still running leaves it pending for good."""
+        await asyncio.gather(*self._polls, return_exceptions=True)

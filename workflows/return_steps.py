@@ -22,9 +22,15 @@ from workflows.actor_inbox import ActorInbox, Taken
 from workflows.inspection_steps import ESCALATE, InspectionSteps
 from workflows.refund_ledger import RefundLedger
 from workflows.refund_steps import RefundSteps
-from workflows.return_parcel import ReturnParcel
+from workflows.return_parcel import POLL_BY_RETRIES, ReturnParcel
 from workflows.ticket_record import TicketRecord
-from workflows.timeouts import HEARTBEAT, TRACKING_GRACE, TRACKING_RETRY
+from workflows.timeouts import (
+    HEARTBEAT,
+    PARCEL_ASK,
+    PARCEL_POLL_RETRY,
+    TRACKING_GRACE,
+    TRACKING_RETRY,
+)
 
 E = TicketEvent
 
@@ -118,22 +124,40 @@ class ReturnSteps:
     async def _follow_parcel(self, parcel: c.ShipmentRecord, until: datetime) -> Taken | None:
         """Wait for an actor or the courier's final word; poll the courier in case no webhook
         comes."""
-        tracker = workflow.start_activity(
-            c.TRACK_PARCEL,
-            c.ParcelQuery(
-                ticket_no=self._ticket.ticket_no,
-                carrier=parcel.carrier,
-                tracking_no=parcel.tracking_no,
-            ),
-            result_type=c.ParcelStatus,
-            start_to_close_timeout=until - workflow.now() + TRACKING_GRACE,
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=TRACKING_RETRY,
-            # Leaving the state abandons the poll instead of racing its completion with a
-            # cancel request; it ends with the parcel's final status, its timeout or the ticket.
-            cancellation_type=ActivityCancellationType.ABANDON,
-            summary=f"Follow the return parcel {parcel.carrier} {parcel.tracking_no}",
+        by_retries = workflow.patched(POLL_BY_RETRIES)
+        query = c.ParcelQuery(
+            ticket_no=self._ticket.ticket_no,
+            carrier=parcel.carrier,
+            tracking_no=parcel.tracking_no,
+            ask_once=by_retries,
         )
+        summary = f"Follow the return parcel {parcel.carrier} {parcel.tracking_no}"
+        if by_retries:
+            tracker = workflow.start_activity(
+                c.TRACK_PARCEL,
+                query,
+                result_type=c.ParcelStatus,
+                schedule_to_close_timeout=until - workflow.now() + TRACKING_GRACE,
+                start_to_close_timeout=PARCEL_ASK,
+                heartbeat_timeout=HEARTBEAT,
+                retry_policy=PARCEL_POLL_RETRY,
+                # Leaving the state asks the poll to stop: at once between polls, at the next
+                # heartbeat during one. The ticket goes on meanwhile and ends only once the poll
+                # has stopped (ReturnParcel.polls_stopped).
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                summary=summary,
+            )
+        else:
+            tracker = workflow.start_activity(
+                c.TRACK_PARCEL,
+                query,
+                result_type=c.ParcelStatus,
+                start_to_close_timeout=until - workflow.now() + TRACKING_GRACE,
+                heartbeat_timeout=HEARTBEAT,
+                retry_policy=TRACKING_RETRY,
+                cancellation_type=ActivityCancellationType.ABANDON,
+                summary=summary,
+            )
         # Once the ticket stops waiting, the poll's outcome is no longer news.
         tracker.add_done_callback(lambda done: done.cancelled() or done.exception())
         polled = False
@@ -154,5 +178,7 @@ class ReturnSteps:
                 if taken or self._parcel.news or workflow.now() >= until:
                     return taken
         finally:
-            if not tracker.done():
+            if by_retries:
+                self._parcel.stop_poll(tracker)
+            elif not tracker.done():
                 tracker.cancel()

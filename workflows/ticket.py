@@ -100,6 +100,7 @@ class TicketWorkflow:
                 self._inbox.step_done()
             await workflow.wait_condition(workflow.all_handlers_finished)
             await record.deliveries_finished()
+            await self._parcel.polls_stopped()
             if self._ledger.reversal is None or not workflow.patched(REFUND_REVERSAL):
                 break
             await self._settlement.refund_reversed()

@@ -51,8 +51,19 @@ NOTIFY_RETRY = RetryPolicy(
 
 # The courier poll runs until the return deadline, plus this.
 TRACKING_GRACE = timedelta(hours=1)
-# Courier outages are waited out inside the activity; a worker lost mid-poll costs an attempt.
+# Tickets shipped before each poll became an attempt: the whole poll ran in one attempt, courier
+# outages waited out inside it; a worker lost mid-poll cost an attempt.
 TRACKING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=10)
+# One question to the courier and its events stored.
+PARCEL_ASK = timedelta(minutes=2)
+# Each retry is the next poll, as long as the poll may run; the activity names the wait (the
+# worker's poll interval, backing off). These intervals apply only where a server ignores it.
+PARCEL_POLL_RETRY = RetryPolicy(
+    initial_interval=timedelta(minutes=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(hours=1),
+    maximum_attempts=0,
+)
 
 # The consistency check walks every open ticket; each run checks everything again, so a failed
 # one is not worth retrying past the next run.

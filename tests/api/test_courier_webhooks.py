@@ -9,6 +9,7 @@ tests/support/tickets.py would make a courier event concern many tickets).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import uuid
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 import contracts as c
@@ -258,6 +260,47 @@ async def test_polling_waits_out_a_courier_outage_and_stops_when_cancelled(stack
     with pytest.raises(asyncio.CancelledError):
         async with asyncio.timeout(5):
             await polling
+
+
+async def test_asking_once_fails_the_attempt_until_the_parcel_arrives_naming_the_next_poll(
+    stack: Stack,
+) -> None:
+    opened, tracking_no = await in_transit(stack)
+    activities, client = tracker(stack)
+    query = c.ParcelQuery(
+        ticket_no=opened.ticket_no, carrier="SF", tracking_no=tracking_no, ask_once=True
+    )
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=3)
+    scans = [await scan(stack, tracking_no, "picked_up")]
+    with pytest.raises(ApplicationError) as travelling:
+        await env.run(activities.track_parcel, query)
+    scans += [await scan(stack, tracking_no, s) for s in ("in_transit", "delivered")]
+    status = await env.run(activities.track_parcel, query)
+    await client.aclose()
+
+    failure = travelling.value
+    assert (failure.type, failure.non_retryable) == (c.PARCEL_TRAVELLING, False)
+    # The third poll backs off to four times the first interval, and is no alarm.
+    assert failure.next_retry_delay == timedelta(seconds=0.4)
+    assert failure.category is ApplicationErrorCategory.BENIGN
+    assert "delivered or lost yet" in failure.message
+    assert [e.status for e in status.events] == ["picked_up", "in_transit", "delivered"]
+    rows = await stored(stack, tracking_no=tracking_no)
+    assert sorted(r.event_id for r in rows) == sorted(s["event_id"] for s in scans)
+
+
+async def test_asking_once_an_unreachable_courier_is_asked_again_at_the_next_poll(
+    stack: Stack,
+) -> None:
+    activities, _ = tracker(stack, url=f"http://127.0.0.1:{free_port()}")
+    query = c.ParcelQuery(ticket_no="T-NONE", carrier="sf", tracking_no="SF-NOWHERE", ask_once=True)
+
+    with pytest.raises(ApplicationError) as travelling:
+        await ActivityEnvironment().run(activities.track_parcel, query)
+
+    assert travelling.value.type == c.PARCEL_TRAVELLING
+    assert travelling.value.next_retry_delay == timedelta(seconds=0.1)
 
 
 async def test_polling_an_unknown_carrier_fails_at_once(stack: Stack) -> None:

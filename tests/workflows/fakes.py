@@ -13,17 +13,22 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import contracts as c
+from activities.tracking import poll_interval
 from domain.tickets import Actor, TicketStatus, TicketType
+from settings import CourierSandboxSettings
 from workflows.ticket import TicketWorkflow
 
 AMOUNT = 30500
 RETURN_TRACKING = "SF1234567890"
 REPLACEMENT_TRACKING = "YT9876543210"
+# The engine's default first interval of the courier poll (COURIER_SANDBOX_POLL_INTERVAL).
+COURIER_POLL: timedelta = CourierSandboxSettings.model_fields["poll_interval"].default
 
 
 @dataclass
@@ -82,7 +87,17 @@ class FakeProvider:
 
         @activity.defn(name=c.TRACK_PARCEL)
         async def track_parcel(query: c.ParcelQuery) -> c.ParcelStatus:
+            """Answers as the engine's poll does: the parcel's events once the courier reports a
+            status the ticket waits for; until then the attempt fails, and its retry is the
+            next poll, after the engine's default interval."""
             self.parcel_queries.append(query)
+            if not any(event.status in query.until for event in self.courier_events):
+                raise ApplicationError(
+                    "the parcel is still travelling",
+                    type=c.PARCEL_TRAVELLING,
+                    next_retry_delay=poll_interval(COURIER_POLL, activity.info().attempt),
+                    category=ApplicationErrorCategory.BENIGN,
+                )
             return c.ParcelStatus(tracking_no=query.tracking_no, events=self.courier_events)
 
         @activity.defn(name=c.ASSESS_RISK)

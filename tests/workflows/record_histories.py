@@ -41,6 +41,7 @@ from tests.workflows.fakes import (
     worker,
 )
 from tests.workflows.test_late_timers import running
+from workflows.return_parcel import POLL_BY_RETRIES
 from workflows.review_steps import NO_REMINDER_PAST_THE_DEADLINE
 from workflows.ticket import TicketWorkflow
 from workflows.ticket_record import UNSTORABLE_STEP_TO_SUPPORT
@@ -62,6 +63,7 @@ RECORDED_AFTER_COMMIT = (
 PATCHED_PATHS = {
     UNSTORABLE_STEP_TO_SUPPORT: "rejected_with_unstorable_note_for_support",
     NO_REMINDER_PAST_THE_DEADLINE: "review_reminder_missed_past_the_deadline",
+    POLL_BY_RETRIES: "return_refunded_poll_stopped",
 }
 Scenario = Callable[
     [WorkflowEnvironment, WorkflowHandle[TicketWorkflow, c.TicketResult]], Awaitable[None]
@@ -170,6 +172,30 @@ async def _escalated_and_refunded(env: WorkflowEnvironment, handle: Handle) -> N
         TicketWorkflow.arbitrate,
         c.Arbitration(actor=Actor.support, actor_id="s-1", decision="partial_refund", amount=12000),
     )
+
+
+async def _return_refunded_polls_stopped(env: WorkflowEnvironment, handle: Handle) -> None:
+    """The webhook reports the delivery while the courier poll waits for its next attempt."""
+    await _approved(env, handle)
+    await ship_back(handle)
+    await env.sleep(timedelta(hours=3))
+    await handle.signal(TicketWorkflow.tracking_event, courier("delivered"))
+    await until_status(env, handle, TicketStatus.awaiting_inspection)
+    await inspect(handle)
+
+
+def _found_by_poll(provider: FakeProvider) -> Scenario:
+    """No webhook comes: a poll finds the parcel delivered."""
+
+    async def found(env: WorkflowEnvironment, handle: Handle) -> None:
+        await _approved(env, handle)
+        await ship_back(handle)
+        await env.sleep(timedelta(hours=3))
+        provider.courier_events = [courier("in_transit"), courier("delivered")]
+        await until_status(env, handle, TicketStatus.awaiting_inspection)
+        await inspect(handle)
+
+    return found
 
 
 async def _lost(env: WorkflowEnvironment, handle: Handle) -> None:
@@ -364,6 +390,17 @@ async def main() -> None:
             _return_refunded,
         ),
         "exchange_completed": (FakeProvider(), EXCHANGE, _exchanged),
+        # Each courier poll one attempt, cancelled when the ticket stops waiting (POLL_BY_RETRIES).
+        "return_refunded_poll_stopped": (
+            FakeProvider(settle_after_polls=1),
+            RETURN,
+            _return_refunded_polls_stopped,
+        ),
+        "return_delivered_found_by_poll": (
+            polled := FakeProvider(settle_after_polls=1),
+            RETURN,
+            _found_by_poll(polled),
+        ),
         "rejected_with_unstorable_note_for_support": (
             _RefusingUnstorable(),
             REVIEWED,

@@ -11,6 +11,7 @@ import pytest
 
 from tests.workflows.record_histories import PATCHED_PATHS
 from tests.workflows.test_replay import HISTORIES, _patches
+from workflows.return_parcel import POLL_BY_RETRIES
 from workflows.review_steps import NO_REMINDER_PAST_THE_DEADLINE
 from workflows.settlement_steps import SETTLED_WITH_ITS_STEP
 from workflows.ticket_record import DELIVER_ONLY_WHAT_IS_SENT, UNSTORABLE_STEP_TO_SUPPORT
@@ -67,3 +68,26 @@ def test_a_settled_refund_is_booked_by_the_step_that_reports_it(name: str) -> No
     ]
     assert "settle_refund" not in scheduled and "deliver_notifications" not in scheduled
     assert _steps(events)[-1]["settlement"]["status"] == "succeeded"
+
+
+def test_a_stopped_courier_poll_is_cancelled_before_the_ticket_ends() -> None:
+    events = _events(PATCHED_PATHS[POLL_BY_RETRIES])
+    [scheduled] = [
+        event["eventId"]
+        for event in events
+        if event.get("activityTaskScheduledEventAttributes", {}).get("activityType", {}).get("name")
+        == "track_parcel"
+    ]
+    poll = [
+        event["eventType"]
+        for event in events
+        if any(
+            isinstance(value, dict) and value.get("scheduledEventId") == scheduled
+            for value in event.values()
+        )
+    ]
+    assert poll[-2:] == [
+        "EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED",
+        "EVENT_TYPE_ACTIVITY_TASK_CANCELED",
+    ]
+    assert events[-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"

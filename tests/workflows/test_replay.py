@@ -44,6 +44,8 @@ def test_every_recorded_flow_has_a_history() -> None:
         "exchange_completed",
         "refund_before_shipment_settled_with_its_step",
         "return_refunded_settled_with_its_step",
+        "return_refunded_poll_stopped",
+        "return_delivered_found_by_poll",
     } <= set(HISTORIES)
     assert {f"{name}{AFTER_COMMIT}" for name in RECORDED_AFTER_COMMIT} <= set(HISTORIES)
 
