@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from contracts.search_attributes import ALL_KEYS
 from persistence.db import make_engine, make_session_factory
 from tests.support.database import fresh_database, server_url
+from tests.support.servers import free_port
 from tests.support.stack import Stack, running_stack
 from tests.support.temporal import dev_server_path, register_search_attributes, test_server_path
 
@@ -30,14 +31,22 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 
 
 @pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Temporal CLI dev server, with the search attributes of SPEC §9 registered."""
+def dev_ui_url() -> str:
+    """The Temporal UI of `dev_env`, as support opens it."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+async def dev_env(dev_ui_url: str) -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal CLI dev server with its UI, and the search attributes of SPEC §9."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=dev_server_path(),
         search_attributes=ALL_KEYS,
         data_converter=pydantic_data_converter,
-        ui=False,
+        ui=True,
+        ui_port=int(dev_ui_url.rsplit(":", 1)[1]),
         dev_server_log_level="error",
+        dev_server_extra_args=["--ui-disable-news-fetch"],
     )
     yield env
     await env.shutdown()

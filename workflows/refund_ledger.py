@@ -12,6 +12,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     import contracts as c
     from contracts import search_attributes as sa
+    from domain.money import format_minor
     from domain.tickets import FINAL_REFUND_STATUSES, RefundStatus, refund_idempotency_key
 
 from workflows.timeouts import DB_RETRY, DB_WRITE, HEARTBEAT, PROVIDER_CALL, PROVIDER_RETRY
@@ -62,7 +63,13 @@ class RefundLedger:
         if refund is None:
             return [("Refund", "not started")]
         accepted = refund.provider_refund_id or "not yet accepted"
-        return [("Refund", f"{refund.status} at {refund.provider} ({accepted})")]
+        lines = [("Refund", f"{refund.status} at {refund.provider} ({accepted})")]
+        currency = self.grant.currency if self.grant is not None else self._ticket.currency
+        if self.grant is not None:
+            lines.append(("Refund amount", format_minor(self.grant.amount, currency)))
+        if self.refunded_amount:
+            lines.append(("Refunded so far", format_minor(self.refunded_amount, currency)))
+        return lines
 
     def agree_fee(self, service_fee: int) -> None:
         """The fee the merchant set at approval, charged when the goods are back."""

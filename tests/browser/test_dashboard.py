@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,10 @@ from tests.api.test_dashboard import (
     seed_shop,
     waiting_for_review,
 )
+from tests.browser.screenshots import keep, whole_page
 from tests.support.stack import Stack
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
-# Kept small enough to commit.
-MAX_SCREENSHOT_BYTES = 300_000
 
 
 @pytest.fixture(scope="module")
@@ -168,21 +165,6 @@ async def _check_seeded_shop(page: Page, shop: Shop) -> None:
     assert refunds == pytest.approx({"CNY": 80.50, "JPY": 3000, "KWD": 12.345})
 
 
-async def _screenshot(page: Page, path: Path) -> None:
-    """The whole page, which the capture (it resizes the viewport to the page) leaves as it was."""
-    height = await page.evaluate("document.documentElement.scrollHeight")
-    await page.screenshot(path=str(path), full_page=True)
-    await page.wait_for_timeout(300)
-    assert await page.evaluate("document.documentElement.scrollHeight") == height
-
-
-def _keep(page_shot: Path, name: str) -> None:
-    size = page_shot.stat().st_size
-    assert 0 < size <= MAX_SCREENSHOT_BYTES, (name, size)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(page_shot, SCREENSHOTS / name)
-
-
 def _watch(page: Page) -> list[str]:
     """Script errors, failed requests and console errors (a CSP refusal is one)."""
     failures: list[str] = []
@@ -211,8 +193,8 @@ async def test_a_merchant_reads_its_own_shop_on_the_dashboard(
     await _check_cards(page, board)
     await _check_seeded_shop(page, shop)
     shot = tmp_path / "dashboard-merchant.png"
-    await _screenshot(page, shot)
-    _keep(shot, "dashboard-merchant.png")
+    await whole_page(page, shot)
+    keep(shot, "dashboard-merchant.png")
 
     # Kept in this browser: a reload draws the same shop without asking again.
     async with page.expect_response(lambda r: "/v1/dashboard?" in r.url):
@@ -246,8 +228,8 @@ async def test_support_reads_every_shop_and_filters_one_on_the_dashboard(
     await _check_cards(page, every)
     await _charts(page)
     shot = tmp_path / "dashboard-support.png"
-    await _screenshot(page, shot)
-    _keep(shot, "dashboard-support.png")
+    await whole_page(page, shot)
+    keep(shot, "dashboard-support.png")
 
     await page.get_by_label("Merchant (blank: every shop)").fill(shop.merchant_id)
     async with page.expect_response(lambda r: "/v1/dashboard?" in r.url) as answer:
