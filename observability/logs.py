@@ -121,6 +121,28 @@ def configure(settings: Settings) -> None:
     format_uvicorn(settings)
 
 
+def configure_from_environment(level: str | None = None) -> Settings:
+    """`configure` for a process that reads no other setting (a sandbox, the mail catcher, a
+    one-shot job): LOG_FORMAT and LOG_LEVEL of the environment; `level` overrides the latter."""
+    from settings import get_settings
+
+    settings = get_settings()
+    if level is not None:
+        settings = settings.model_copy(update={"log_level": level.upper()})
+    configure(settings)
+    return settings
+
+
+def serve_logging(settings: Settings) -> dict[str, Any] | None:
+    """uvicorn's `log_config` for a process set up by `configure`: with JSON, none of its own,
+    so its loggers write through the root's JSON handler; with text, uvicorn's default."""
+    if settings.log_format == "json":
+        return None
+    from uvicorn.config import LOGGING_CONFIG
+
+    return LOGGING_CONFIG
+
+
 def format_uvicorn(settings: Settings) -> None:
     """uvicorn's own handlers, set up before it built the app, write JSON too; text keeps
     uvicorn's lines as they are."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,7 @@ from alembic.config import Config
 from persistence.db import sqlalchemy_url
 
 _INI = Path(__file__).with_name("alembic.ini")
+log = logging.getLogger("aftersales.migrate")
 
 
 def alembic_config(database_url: str) -> Config:
@@ -29,10 +31,11 @@ async def upgrade_async(database_url: str) -> None:
 
 
 def main() -> None:
-    from settings import get_settings
+    from observability.logs import configure_from_environment
 
-    upgrade(get_settings().require_database_url())
-    print("database schema is up to date")
+    settings = configure_from_environment()
+    upgrade(settings.require_database_url())
+    log.info("database schema is up to date")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from aiosmtpd.smtp import SMTP, Envelope
+
+from observability.logs import configure_from_environment
+
+log = logging.getLogger("aftersales.mailcatcher")
 
 
 class MailSink:
@@ -73,7 +78,7 @@ async def _serve(host: str, port: int, directory: Path) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with catching(host, port, directory):
-        print(f"mailcatcher: SMTP on {host}:{port}, mail kept in {directory}", flush=True)
+        log.info("SMTP on %s:%d, mail kept in %s", host, port, directory)
         await stop.wait()
 
 
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--dir", type=Path, required=True, help="where .eml files are written")
     args = parser.parse_args(argv)
+    configure_from_environment()
     asyncio.run(_serve(args.host, args.port, args.dir))
 
 

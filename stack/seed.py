@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Role, authenticate, issue_key
 from domain.orders import OrderLine, OrderSnapshot, OrderStatus, Payment
+from observability.logs import configure_from_environment
 from persistence.db import make_engine, make_session_factory
 from persistence.models import Buyer, Merchant, Warehouse
 from persistence.orders import get_order, upsert_order
-from settings import get_settings
+
+log = logging.getLogger("aftersales.seed")
 
 MERCHANTS = [
     ("m-1001", "Lotus Tea House", "zh-CN", "wh-1001", "Hangzhou DC, 18 Wenyi Rd, Hangzhou"),
@@ -231,14 +234,14 @@ async def seed(
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = configure_from_environment()
     keys_file = settings.data_dir / "demo-keys.json"
     known = json.loads(keys_file.read_text()) if keys_file.exists() else {}
     keys = asyncio.run(seed(settings.require_database_url(), known))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps(keys, indent=2) + "\n")
     keys_file.chmod(0o600)
-    print(f"demo marketplace ready; {len(keys)} API keys in {keys_file}")
+    log.info("demo marketplace ready; %d API keys in %s", len(keys), keys_file)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from datetime import timedelta
@@ -23,7 +24,7 @@ from temporalio.common import SearchAttributeIndexedValueType as SAType
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.search_attributes import ALL_KEYS
-from settings import get_settings
+from observability.logs import configure_from_environment
 
 SEARCH_ATTRIBUTES: dict[str, SAType] = {key.name: key.indexed_value_type for key in ALL_KEYS}
 
@@ -35,6 +36,7 @@ CLI_TYPE_NAMES: dict[SAType, str] = {
     SAType.BOOL: "Bool",
 }
 
+log = logging.getLogger("aftersales.temporal_admin")
 DEFAULT_RETENTION = timedelta(days=7)
 # A namespace registered a moment ago is unknown to the other frontends until their
 # namespace cache refreshes (10 s by default), so its first writes are retried this long.
@@ -126,17 +128,17 @@ async def connect_with_retry(address: str, namespace: str, patience: float = 60.
 
 
 async def _main() -> int:
-    settings = get_settings()
+    settings = configure_from_environment()
     address, namespace = settings.temporal_address, settings.temporal_namespace
-    print(f"temporal-admin: connecting to {address}", flush=True)
+    log.info("connecting to %s", address)
     try:
         client = await connect_with_retry(address, namespace)
     except RuntimeError as err:
-        print(f"temporal-admin: cannot reach Temporal at {address}: {err}", file=sys.stderr)
+        log.error("cannot reach Temporal at %s: %s", address, err)
         return 1
     added = await ensure_namespace_and_search_attributes(client, namespace)
     summary = ", ".join(added) if added else "none (all present)"
-    print(f"temporal-admin: namespace {namespace!r} ready; search attributes added: {summary}")
+    log.info("namespace %r ready; search attributes added: %s", namespace, summary)
     return 0
 
 

@@ -11,12 +11,12 @@ carriers come from `COURIER_SANDBOX_API_KEY`, `COURIER_SANDBOX_WEBHOOK_SECRET` a
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from pathlib import Path
 
 import uvicorn
 
+from observability import logs
 from sandbox.courier.app import create_app
 from sandbox.courier.config import DEFAULT_AUTOPILOT_DELAYS, DEFAULT_CARRIERS, CourierConfig
 
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
+    logged = logs.configure_from_environment(args.log_level)
     carriers = os.environ.get("COURIER_SANDBOX_CARRIERS", ",".join(DEFAULT_CARRIERS))
     config = CourierConfig(
         db_path=args.data_dir / "courier_sandbox.sqlite3",
@@ -50,7 +50,13 @@ def main(argv: list[str] | None = None) -> None:
         carriers=tuple(code.strip().lower() for code in carriers.split(",") if code.strip()),
         autopilot_delays=args.autopilot_delays,
     )
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        create_app(config),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=logs.serve_logging(logged),
+    )
 
 
 if __name__ == "__main__":

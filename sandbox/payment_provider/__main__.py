@@ -12,12 +12,12 @@ start.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from pathlib import Path
 
 import uvicorn
 
+from observability import logs
 from sandbox.payment_provider.app import create_app
 from sandbox.payment_provider.config import (
     DEFAULT_PAYOUT_SETTLE_DELAY,
@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     # uvicorn configures only its own loggers; this shows the provider's webhook retries too.
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
+    logged = logs.configure_from_environment(args.log_level)
     config = ProviderConfig(
         db_path=args.data_dir / "payment_sandbox.sqlite3",
         api_key=os.environ.get("PAYMENT_SANDBOX_API_KEY", "sk_sandbox_local"),
@@ -85,7 +85,13 @@ def main(argv: list[str] | None = None) -> None:
         payout_settle_delay=args.payout_settle_delay,
         refund_window_days=args.refund_window_days,
     )
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        create_app(config),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=logs.serve_logging(logged),
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,32 @@ async def _tickets_of(api: httpx.AsyncClient, order_id: str) -> list[dict[str, A
     return items
 
 
+# Each process of the run command, and a line it writes when it starts.
+_FIRST_WORDS = {
+    "migrate": "database schema is up to date",
+    "seed": "demo marketplace ready",
+    "payment-sandbox": "Uvicorn running on",
+    "courier-sandbox": "Uvicorn running on",
+    "mailcatcher": "SMTP on 127.0.0.1",
+    "worker": "worker polling task queue",
+    "api": "Application startup complete",
+}
+
+
+def _every_process_logged_json(logs: Path) -> None:
+    """Every line of each process's log is one JSON object with the fields the README names."""
+    for name, words in _FIRST_WORDS.items():
+        entries = []
+        for line in (logs / f"{name}.log").read_text().splitlines():
+            if line.strip():
+                try:
+                    entries.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise AssertionError(f"{name}.log: not JSON: {line}") from None
+        assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in entries)
+        assert any(words in entry["message"] for entry in entries), (name, entries[:5])
+
+
 async def test_the_run_command_serves_a_first_ticket_and_keeps_everything_across_a_restart(
     tmp_path: Path,
 ) -> None:
@@ -56,6 +82,7 @@ async def test_the_run_command_serves_a_first_ticket_and_keeps_everything_across
         found = [w.id async for w in temporal.list_workflows('OrderId = "DEMO-CNY-1001"')]
 
     assert buyer_key in "".join(output), "the banner prints the demo keys"
+    _every_process_logged_json(tmp_path / "data" / "logs")
     assert ticket["status"] == "completed"
     # 2 x (88.00) - 10.00 discount + 129.00 + 10.00 shipping: this ticket completes the order.
     assert ticket["refunded_amount"] == 30500

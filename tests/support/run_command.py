@@ -30,7 +30,8 @@ def run_command_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "TEMPORAL_ADDRESS"} and not key.startswith("DEADLINE_")
+        if key not in {"DATABASE_URL", "TEMPORAL_ADDRESS"}
+        and not key.startswith(("DEADLINE_", "LOG_"))
     }
     return env | {
         "DATA_DIR": str(data_dir),
