@@ -84,6 +84,7 @@ _COMMANDS = frozenset(
         EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
         EventType.EVENT_TYPE_TIMER_STARTED,
         EventType.EVENT_TYPE_TIMER_CANCELED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
     }
 )
 _ACTIVITY_ENDED = frozenset(
@@ -138,10 +139,16 @@ def shape_of(history: WorkflowHistory) -> Shape:
     completed with (markers, upserts, activities, timers started and cancelled, Updates
     answered) and what woke the next one (activities ended, timers fired, signals and
     Updates). An activity that never ended (a poll the ticket abandoned) is held by the twin
-    until it ends. The upsert the SDK adds to each patch marker is not repeated: the twin's
-    own patches add it."""
+    until it ends; one the ticket cancelled (a courier poll waiting for its next attempt) is
+    polled by the twin the same way and cancelled when the ticket cancelled it. The upsert the
+    SDK adds to each patch marker is not repeated: the twin's own patches add it."""
     ended = {
         _scheduled_id(event) for event in history.events if event.event_type in _ACTIVITY_ENDED
+    }
+    stopped = {
+        int(event.activity_task_cancel_requested_event_attributes.scheduled_event_id)
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED
     }
     tasks = [TwinTask()]  # what comes before the first workflow task completes
     messages: list[Message] = []
@@ -159,7 +166,7 @@ def shape_of(history: WorkflowHistory) -> Shape:
         if event.event_type in _COMMANDS:
             commands += 1
             if not _with_patch(event):
-                task.commands.append(_command(event, ended))
+                task.commands.append(_command(event, ended, stopped))
         elif event.event_type in _ACTIVITY_ENDED:
             task.activities.append(_scheduled_id(event))
         elif event.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
@@ -194,14 +201,18 @@ def _scheduled_id(event: HistoryEvent) -> int:
     raise ValueError(f"event {event.event_id} ends no activity")
 
 
-def _command(event: HistoryEvent, ended: set[int]) -> str:
+def _command(event: HistoryEvent, ended: set[int], stopped: set[int]) -> str:
     if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
         name = event.marker_recorded_event_attributes.marker_name
         return "local" if name == "core_local_activity" else "patch"
     if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
         return "upsert"
     if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        if event.event_id in stopped:
+            return f"poll {event.event_id}"
         return f"{'activity' if event.event_id in ended else 'hold'} {event.event_id}"
+    if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
+        return f"stop {event.activity_task_cancel_requested_event_attributes.scheduled_event_id}"
     if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
         fire = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
         return f"timer {event.event_id} {fire.total_seconds()}"

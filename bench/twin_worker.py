@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from datetime import timedelta
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -33,6 +35,18 @@ async def twin_hold(payload: str) -> str:
         return payload  # nobody waits for it any more: end quietly
 
 
+@activity.defn(name="twin_poll")
+async def twin_poll(payload: str) -> str:
+    """Fails each attempt and is retried later, as a ticket's courier poll while the parcel
+    travels, until its workflow cancels it."""
+    raise ApplicationError(
+        "still travelling",
+        type="ParcelTravelling",
+        next_retry_delay=timedelta(minutes=10),
+        category=ApplicationErrorCategory.BENIGN,
+    )
+
+
 async def main(address: str, sandboxed: bool) -> None:
     client = await Client.connect(address)
     stop = asyncio.Event()
@@ -43,7 +57,7 @@ async def main(address: str, sandboxed: bool) -> None:
         client,
         task_queue=TASK_QUEUE,
         workflows=[BareTwin, ShapedTwin],
-        activities=[twin_step, twin_hold],
+        activities=[twin_step, twin_hold, twin_poll],
         workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
     ):
         print("twin worker polling", flush=True)

@@ -10,13 +10,15 @@ wait for an Update.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
 TASK_QUEUE = "bench-twin"
@@ -73,13 +75,21 @@ class BareTwin:
         return seen
 
 
+async def _quietly(poll: asyncio.Future[Any]) -> None:
+    """A poll ends cancelled, as the ticket's does: that is its end, not a failure."""
+    with contextlib.suppress(ActivityError):
+        await poll
+
+
 @dataclass
 class TwinTask:
     """One workflow task of a real ticket's history as the shaped twin repeats it: the commands
     the task completed with, in order, then what woke the next task."""
 
     # `patch`, `local`, `upsert`, `activity KEY` (returns at once), `hold KEY` (runs until the
-    # workflow ends, as a poll the ticket abandons does), `timer KEY SECONDS`, `cancel KEY`.
+    # workflow ends, as a poll the ticket abandons does), `poll KEY` (fails each attempt and is
+    # retried, as a courier poll whose parcel travels), `stop KEY` (cancels that poll),
+    # `timer KEY SECONDS`, `cancel KEY`.
     commands: list[str] = field(default_factory=list)
     answers: int = 0  # Updates answered by this task, the oldest first
     activities: list[int] = field(default_factory=list)  # ended before the next task
@@ -114,6 +124,7 @@ class ShapedTwin:
     @workflow.run
     async def run(self, tasks: list[TwinTask]) -> int:
         pending: dict[int, asyncio.Future[Any]] = {}  # activities and timers, by key
+        polls: dict[int, asyncio.Future[Any]] = {}  # the polls that `stop` cancels
         patches = 0
         expected = 0
         for task in tasks:
@@ -141,6 +152,18 @@ class ShapedTwin:
                         cancellation_type=ActivityCancellationType.ABANDON,
                     )
                     held.add_done_callback(lambda done: done.cancelled() or done.exception())
+                elif verb == "poll":
+                    polls[int(args[0])] = poll = workflow.start_activity(
+                        "twin_poll",
+                        "x",
+                        start_to_close_timeout=_CALL,
+                        heartbeat_timeout=HOLD_HEARTBEAT,
+                        retry_policy=RetryPolicy(maximum_attempts=0),
+                        cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                    )
+                    pending[int(args[0])] = asyncio.ensure_future(_quietly(poll))
+                elif verb == "stop":
+                    polls[int(args[0])].cancel()
                 elif verb == "timer":
                     pending[int(args[0])] = asyncio.ensure_future(asyncio.sleep(float(args[1])))
                 elif verb == "cancel":
