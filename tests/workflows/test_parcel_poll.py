@@ -5,18 +5,22 @@ so an ended ticket shows no pending activity in the Temporal UI."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 from google.protobuf.json_format import MessageToDict
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 import contracts as c
 from activities.tracking import poll_interval
 from domain.tickets import TicketStatus
+from tests.support import temporal as servers
 from tests.workflows.fakes import (
     COURIER_POLL,
     FakeProvider,
@@ -51,6 +55,20 @@ def _poll_events(history: WorkflowHistory) -> list[EventType.ValueType]:
         if event.event_id == scheduled or str(scheduled) in ids:
             found.append(event.event_type)
     return found
+
+
+@pytest.fixture(scope="module")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this module's own: the polls' retry timers are skipped like any
+    other timer only while nothing else holds the clock, and the suite's shared server has
+    tickets of earlier tests whose tasks no worker polls any more."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=servers.test_server_path(),
+        data_converter=pydantic_data_converter,
+    )
+    await servers.register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
 
 
 async def _pending_activities(env: WorkflowEnvironment, handle: Handle) -> list[str]:
