@@ -11,10 +11,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from contracts.search_attributes import ALL_KEYS
 from persistence.db import make_engine, make_session_factory
+from tests.support import temporal as servers
 from tests.support.database import fresh_database, server_url
 from tests.support.servers import free_port
 from tests.support.stack import Stack, running_stack
-from tests.support.temporal import dev_server_path, register_search_attributes, test_server_path
+from tests.support.temporal import dev_server_path
 
 
 @pytest.fixture(scope="session")
@@ -55,13 +56,8 @@ async def dev_env(dev_ui_url: str) -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: durable timers of days pass in milliseconds."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path(),
-        data_converter=pydantic_data_converter,
-    )
-    await register_search_attributes(env.client)
-    yield env
-    await env.shutdown()
+    async with servers.time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -50,13 +49,8 @@ HELD = 10.0
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of this module's own: tickets left waiting on the provider's
     settlement keep a shared server from skipping time for the tests that follow."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=servers.test_server_path(),
-        data_converter=pydantic_data_converter,
-    )
-    await servers.register_search_attributes(env.client)
-    yield env
-    await env.shutdown()
+    async with servers.time_skipping_server() as env:
+        yield env
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 import contracts as c
@@ -62,13 +61,8 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of this module's own: the polls' retry timers are skipped like any
     other timer only while nothing else holds the clock, and the suite's shared server has
     tickets of earlier tests whose tasks no worker polls any more."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=servers.test_server_path(),
-        data_converter=pydantic_data_converter,
-    )
-    await servers.register_search_attributes(env.client)
-    yield env
-    await env.shutdown()
+    async with servers.time_skipping_server() as env:
+        yield env
 
 
 async def _pending_activities(env: WorkflowEnvironment, handle: Handle) -> list[str]:
@@ -82,15 +76,21 @@ async def _pending_activities(env: WorkflowEnvironment, handle: Handle) -> list[
     return [a.activity_type.name for a in described.pending_activities]
 
 
+async def _shipped_back(env: WorkflowEnvironment, queue: str) -> Handle:
+    """A return the merchant approved and the buyer shipped back: its parcel travels."""
+    handle = await start(env, queue, **RETURN)
+    await until_status(env, handle, S.awaiting_merchant_review)
+    await approve(handle)
+    await ship_back(handle)
+    return handle
+
+
 async def test_the_poll_finds_the_delivery_when_no_webhook_comes(
     time_env: WorkflowEnvironment,
 ) -> None:
     provider = FakeProvider(settle_after_polls=1)
     async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **RETURN)
-        await until_status(time_env, handle, S.awaiting_merchant_review)
-        await approve(handle)
-        await ship_back(handle)
+        handle = await _shipped_back(time_env, queue)
         await time_env.sleep(timedelta(days=1))
         travelling = len(provider.parcel_queries)
         waiting = await handle.query(TicketWorkflow.state)
@@ -120,10 +120,7 @@ async def test_a_ticket_that_stops_waiting_for_the_parcel_stops_the_poll_before_
 ) -> None:
     provider = FakeProvider(settle_after_polls=1)
     async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **RETURN)
-        await until_status(time_env, handle, S.awaiting_merchant_review)
-        await approve(handle)
-        await ship_back(handle)
+        handle = await _shipped_back(time_env, queue)
         await time_env.sleep(timedelta(hours=3))
         await delivered(time_env, handle)
         await inspect(handle)
