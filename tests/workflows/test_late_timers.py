@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import contracts as c
 from domain.tickets import TicketStatus, TicketType
+from tests.support import temporal as servers
 from tests.workflows.fakes import (
     FakeProvider,
     Handle,
@@ -44,6 +46,14 @@ APPLIED_LATE = re.compile(
 def reminded(before: timedelta) -> c.TicketPolicy:
     """The test policy (48 h review), with one reminder `before` the deadline."""
     return ticket_input("AS-policy").policy.model_copy(update={"review_reminders": [before]})
+
+
+@pytest.fixture(scope="module")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this module's own: its tickets wait out outages with no worker,
+    and a shared server whose tasks nobody polls can stop skipping for the tests that follow."""
+    async with servers.time_skipping_server() as env:
+        yield env
 
 
 @asynccontextmanager
