@@ -44,4 +44,5 @@ class RiskActivities:
             reasons=result.reasons,
             watchlisted=history.watchlisted,
             evidence_summary=summary,
+            refunded_tickets=history.refunded_tickets,
         )

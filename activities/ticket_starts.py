@@ -25,6 +25,7 @@ from contracts import RefundDestination, Reopening, TicketInput, TicketPolicy, T
 from contracts import search_attributes as sa
 from domain.money import format_minor
 from domain.orders import OrderSnapshot, OrderStatus
+from domain.rules import TicketFacts
 from domain.tickets import Actor, RefundStatus, TicketStatus
 from persistence.models import Refund, Ticket, TimelineEntry
 from persistence.orders import get_order, to_snapshot
@@ -102,6 +103,7 @@ def opening_input(
         opened_by=Actor(ticket.created_by_role),
         opened_at=opened_at,
         reopened=reopened,
+        facts=None if ticket.facts is None else TicketFacts.model_validate(ticket.facts),
     )
 
 

@@ -159,6 +159,8 @@ class RiskAssessment(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     watchlisted: bool = False
     evidence_summary: dict[str, Any] | None = None
+    # The buyer's refunded tickets in the history window (90 days), this one left out.
+    refunded_tickets: int = 0
 
 
 class ParcelQuery(BaseModel):

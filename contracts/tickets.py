@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from contracts.activities import RefundDestination, RefundState
 from domain.policy import Deadlines, RefundRules
+from domain.rules import RuleSet, TicketFacts
 from domain.tickets import Actor, TicketStatus, TicketType
 
 # The ticket workflow's query of its current state, for callers that do not import the workflow.
@@ -27,6 +28,8 @@ class TicketPolicy(RefundRules, Deadlines):
     refund_status_poll: timedelta
     # The merchant's threshold, else the global one of the order's currency: never None here.
     second_approval_threshold: int
+    # The merchant's rules in force when the ticket opened; None: it had none.
+    rules: RuleSet | None = None
 
 
 class Reopening(BaseModel):
@@ -65,6 +68,9 @@ class TicketInput(BaseModel):
     order_delivered: bool = False
     requested_amount: int | None = None
     reopened: Reopening | None = None
+    # What the merchant's rules read, the buyer's risk left out (None for tickets opened before
+    # rules existed).
+    facts: TicketFacts | None = None
 
 
 class TicketResult(BaseModel):

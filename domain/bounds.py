@@ -11,3 +11,5 @@ MAX_ORDER_LINES: Final = 500
 MAX_INTEGER: Final = 2**31 - 1
 MAX_VERSION: Final = MAX_INTEGER
 MAX_ROW_ID: Final = 2**63 - 1
+# Product tags on one order line.
+MAX_LINE_TAGS: Final = 20

@@ -12,6 +12,8 @@ class TicketEvent(StrEnum):
     approved_automatically = "approved_automatically"
     approved_by_merchant = "approved_by_merchant"
     approved_by_rule = "approved_by_rule"
+    # Approved at opening by one of the merchant's own rules (domain.rules).
+    approved_by_merchant_rule = "approved_by_merchant_rule"
     arbitrated_partial_refund = "arbitrated_partial_refund"
     arbitrated_refund = "arbitrated_refund"
     arbitrated_reject = "arbitrated_reject"
@@ -45,6 +47,8 @@ class TicketEvent(StrEnum):
     return_delivery_overdue = "return_delivery_overdue"
     return_lost = "return_lost"
     return_shipped = "return_shipped"
+    # A merchant rule fired on the ticket: which, its version, the facts it read, its outcome.
+    rule_decided = "rule_decided"
     second_approval_declined = "second_approval_declined"
     second_approval_granted = "second_approval_granted"
     settlement_overdue = "settlement_overdue"

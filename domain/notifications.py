@@ -181,6 +181,17 @@ _TEXTS: dict[TicketEvent, tuple[Template, Template]] = {
             "The order had not shipped, so the refund of {amount} was approved automatically.",
         ),
     ),
+    TicketEvent.rule_decided: (
+        Template("售后申请 {ticket_no} 已按商家规则判定"),
+        Template("The merchant's rules were applied to request {ticket_no}"),
+    ),
+    TicketEvent.approved_by_merchant_rule: (
+        Template("售后申请 {ticket_no} 已自动同意", "该申请符合商家的售后规则，已自动同意。"),
+        Template(
+            "Request {ticket_no} approved automatically",
+            "The request meets the merchant's after-sales rules, so it was approved at once.",
+        ),
+    ),
     TicketEvent.approved_automatically: (
         Template("售后申请 {ticket_no} 已自动同意", "商家未在期限内处理，申请已按规则自动同意。"),
         Template(

@@ -30,6 +30,8 @@ class OrderLine(BaseModel):
     unit_price: MinorUnits
     discount: MinorUnits = 0
     """Coupons, points and promotions allocated to this line; never paid back as cash."""
+    tags: tuple[str, ...] = ()
+    """The product's tags in the shop (clearance, fragile, ...); merchant rules read them."""
 
     @model_validator(mode="after")
     def _discount_within_price(self) -> OrderLine:

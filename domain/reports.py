@@ -11,6 +11,7 @@ APPROVAL_EVENTS = (
     E.approved_by_merchant,
     E.approved_automatically,
     E.approved_by_rule,
+    E.approved_by_merchant_rule,
     E.arbitrated_refund,
     E.arbitrated_partial_refund,
 )
@@ -20,7 +21,7 @@ REJECTION_EVENTS = (
     E.arbitrated_reject,
     E.arbitrated_return_to_buyer,
 )
-AUTO_APPROVAL_EVENTS = (E.approved_automatically, E.approved_by_rule)
+AUTO_APPROVAL_EVENTS = (E.approved_automatically, E.approved_by_rule, E.approved_by_merchant_rule)
 # What a deadline did when nobody acted in time (SPEC §3).
 TIMEOUT_EVENTS = (
     E.approved_automatically,

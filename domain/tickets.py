@@ -45,6 +45,16 @@ class Actor(StrEnum):
     system = "system"
 
 
+class Channel(StrEnum):
+    """Where a ticket came from; set by the platform (its buyer token) or by support."""
+
+    app = "app"
+    web = "web"
+    mini_program = "mini_program"
+    support_chat = "support_chat"
+    api = "api"
+
+
 class Destination(StrEnum):
     original = "original"
     balance = "balance"

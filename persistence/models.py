@@ -127,6 +127,7 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[int] = mapped_column(BigInteger)
     discount: Mapped[int] = mapped_column(BigInteger)
+    tags: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'::jsonb"))
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
@@ -190,6 +191,11 @@ class Ticket(Base):
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     on_timeout: Mapped[str | None] = mapped_column(Text)
     policy: Mapped[dict[str, Any]]
+    # Where the ticket came from (domain.tickets.Channel), set by the platform or support.
+    channel: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+    # What merchant rules read of the ticket when it opened (domain.rules.TicketFacts, the buyer's
+    # risk left out: the workflow assesses it); a what-if re-decides the ticket from them.
+    facts: Mapped[dict[str, Any] | None]
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_by_role: Mapped[str] = mapped_column(String(16))
     service_fee: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -403,6 +409,19 @@ class MerchantPolicy(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class MerchantRuleSet(Base):
+    """One version of a merchant's rules (domain.rules.RuleSet); a change adds a version, and a
+    ticket keeps the version it opened under (frozen in its policy)."""
+
+    __tablename__ = "merchant_rule_sets"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.merchant_id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rules: Mapped[list[Any]]
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
 
 
 class WatchlistEntry(Base):

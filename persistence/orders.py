@@ -45,6 +45,7 @@ def to_snapshot(order: Order) -> OrderSnapshot:
                 quantity=line.quantity,
                 unit_price=line.unit_price,
                 discount=line.discount,
+                tags=tuple(line.tags or ()),
             )
             for line in order.lines
         ],
@@ -107,6 +108,7 @@ async def upsert_order(session: AsyncSession, snapshot: OrderSnapshot) -> tuple[
             sent.unit_price,
             sent.discount,
         )
+        line.tags = list(sent.tags)
         lines.append(line)
     order.lines = lines
     await session.flush()

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows import outcomes
 from workflows.actor_inbox import ActorInbox
 from workflows.automation import Automation
+from workflows.merchant_rules import MerchantRules
 from workflows.refund_ledger import RefundLedger
 from workflows.refund_steps import RefundSteps
 from workflows.ticket_record import TicketRecord
@@ -41,6 +42,7 @@ class ReviewSteps:
         record: TicketRecord,
         inbox: ActorInbox,
         automation: Automation,
+        rules: MerchantRules,
         ledger: RefundLedger,
         refunds: RefundSteps,
     ) -> None:
@@ -49,6 +51,7 @@ class ReviewSteps:
         self._record = record
         self._inbox = inbox
         self._automation = automation
+        self._rules = rules
         self._ledger = ledger
         self._refunds = refunds
 
@@ -71,10 +74,25 @@ class ReviewSteps:
 
     async def open_for_review(self) -> None:
         risk = await self._automation.assess_risk()
+        outcome = await self._rules.decide(risk)
         reasons = [f"waiting for the merchant's review; buyer risk {risk.level}", *risk.reasons]
         if self._ticket.reason_code in DISPUTED_REASONS:
             reasons.append("disputed reason: an evidence summary is attached for manual review")
-        blockers = self._automation.blocked_by(risk, review=True)
+        blockers = self._blockers(risk)
+        if outcome is not None and outcome.approve:
+            # The buyer's risk, a disputed reason and the second-approval threshold win over
+            # every rule (SPEC §5).
+            if not blockers:
+                await self.approved(
+                    c.Approve(actor=Actor.system, service_fee=self._rule_fee()),
+                    E.approved_by_merchant_rule,
+                    f"approved automatically by the merchant's {self._rules.rule}",
+                )
+                return
+            reasons.append(
+                f"{self._rules.rule} approves automatically, but not this ticket: "
+                + "; ".join(blockers)
+            )
         on_timeout = (
             "escalate to support instead of auto-approval: " + "; ".join(blockers)
             if blockers
@@ -136,9 +154,19 @@ class ReviewSteps:
             case Action.cancel:
                 await outcomes.withdraw(self._record, request)
 
+    def _blockers(self, risk: c.RiskAssessment) -> list[str]:
+        blockers = self._automation.blocked_by(risk, review=True)
+        outcome = self._rules.outcome
+        if outcome is not None and outcome.manual_review:
+            blockers.append(f"{self._rules.rule} sends the ticket to manual review")
+        return blockers
+
+    def _rule_fee(self) -> int:
+        return self._rules.service_fee(self._ticket.quoted_amount)
+
     async def _review_timed_out(self) -> None:
         risk = await self._automation.assess_risk()
-        blockers = self._automation.blocked_by(risk, review=True)
+        blockers = self._blockers(risk)
         if blockers:
             await outcomes.to_support(
                 self._record,
@@ -148,7 +176,7 @@ class ReviewSteps:
             )
             return
         await self.approved(
-            c.Approve(actor=Actor.system),
+            c.Approve(actor=Actor.system, service_fee=self._rule_fee()),
             E.approved_automatically,
             "approved automatically: the merchant did not answer within "
             f"{describe(self._policy.merchant_review)}; buyer risk {risk.level}",
@@ -157,11 +185,21 @@ class ReviewSteps:
     async def approved(self, approve: c.Approve, event: TicketEvent, reason: str) -> None:
         by = Actor.system if approve.actor is Actor.system else Actor.merchant
         fee = approve.service_fee
-        if self._ticket.type is TicketType.refund_only:
+        outcome = self._rules.outcome
+        keep_item = outcome is not None and outcome.keep_item
+        if self._ticket.type is TicketType.refund_only or (
+            keep_item and self._ticket.type is TicketType.return_refund
+        ):
+            if self._ticket.type is not TicketType.refund_only:
+                reason += f"; the buyer keeps the item ({self._rules.rule}): no return"
             await self._refunds.pay(
                 event, reason, actor=by, actor_id=approve.actor_id, service_fee=fee
             )
             return
+        warehouse_id = approve.warehouse_id
+        if warehouse_id is None and outcome is not None and outcome.warehouse_id is not None:
+            warehouse_id = outcome.warehouse_id
+            reason += f"; returned to warehouse {warehouse_id} ({self._rules.rule})"
         self._ledger.agree_fee(fee)
         if fee:
             reason += f"; service fee {format_minor(fee, self._ticket.currency)}"
@@ -174,6 +212,6 @@ class ReviewSteps:
             next_actor=Actor.buyer,
             deadline_at=workflow.now() + self._policy.buyer_return,
             on_timeout=CANCEL_ON_BUYER_TIMEOUT,
-            warehouse_id=approve.warehouse_id,
+            warehouse_id=warehouse_id,
             service_fee=fee,
         )

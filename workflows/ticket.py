@@ -22,6 +22,7 @@ from workflows.actor_inbox import ActorInbox
 from workflows.automation import Automation
 from workflows.exchange_steps import ExchangeSteps
 from workflows.inspection_steps import InspectionSteps
+from workflows.merchant_rules import MerchantRules
 from workflows.refund_ledger import RefundLedger
 from workflows.refund_steps import RefundSteps
 from workflows.return_parcel import ReturnParcel
@@ -51,11 +52,15 @@ class TicketWorkflow:
         self._inbox = inbox = ActorInbox(record, reopened=ticket.reopened is not None)
         self._ledger = ledger = RefundLedger(ticket)
         self._automation = automation = Automation(ticket)
+        rules = MerchantRules(ticket, record)
         self._parcel = ReturnParcel(record)
         record.add_details(ledger.details)
         record.add_details(automation.details)
+        record.add_details(rules.details)
         self._refunds = refunds = RefundSteps(ticket, record, inbox, ledger)
-        self._review = review = ReviewSteps(ticket, record, inbox, automation, ledger, refunds)
+        self._review = review = ReviewSteps(
+            ticket, record, inbox, automation, rules, ledger, refunds
+        )
         exchange = ExchangeSteps(ticket, record, inbox)
         inspection = InspectionSteps(ticket, record, inbox, automation, ledger, refunds, exchange)
         returns = ReturnSteps(ticket, record, inbox, self._parcel, ledger, refunds, inspection)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -14,7 +15,7 @@ from api.schemas.base import (
     Quantity,
     RequestModel,
 )
-from domain.bounds import MAX_ORDER_LINES, MAX_VERSION
+from domain.bounds import MAX_LINE_TAGS, MAX_ORDER_LINES, MAX_VERSION
 from domain.orders import OrderStatus
 from domain.reasons import ReasonCode
 
@@ -28,6 +29,11 @@ class OrderLineBody(RequestModel):
     quantity: Quantity
     unit_price: Amount = Field(description="per unit, in the currency's minor unit")
     discount: Amount = Field(0, description="coupons, points and promotions on the line")
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=MAX_LINE_TAGS,
+        description="the product's tags in the shop (clearance, fragile, ...): rules read them",
+    )
 
 
 class PaymentBody(RequestModel):

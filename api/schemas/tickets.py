@@ -14,7 +14,7 @@ from domain.bank_accounts import BankAccount
 from domain.events import TicketEvent
 from domain.money import CurrencyCode
 from domain.reasons import ReasonCode
-from domain.tickets import Destination, RefundStatus, TicketType
+from domain.tickets import Channel, Destination, RefundStatus, TicketType
 
 
 class TicketLineBody(RequestModel):
@@ -65,6 +65,11 @@ class TicketCreate(DestinationChoice):
     )
     destination: Destination | None = Field(
         Destination.original, description="where the refund goes; the original payment by default"
+    )
+    channel: Channel | None = Field(
+        None,
+        description="where the ticket came from; set by support or the platform's buyer token "
+        "(app by default), `api` for a buyer's own key",
     )
 
 

@@ -20,6 +20,7 @@ from contracts import TicketPolicy
 from domain.money import default_second_approval_threshold
 from domain.policy import Policy
 from domain.refund_terms import RefundPolicy
+from domain.rules import RuleSet
 from persistence.models import MerchantPolicy
 from persistence.policies import get_policy, stored_overrides
 from settings import Settings
@@ -104,9 +105,13 @@ def _threshold(settings: Settings, currency: str, values: Policy) -> int:
 
 
 def ticket_policy(
-    settings: Settings, currency: str, applied: AppliedPolicy | None = None
+    settings: Settings,
+    currency: str,
+    applied: AppliedPolicy | None = None,
+    rules: RuleSet | None = None,
 ) -> TicketPolicy:
-    """What a ticket in `currency` freezes at opening; the global policy without `applied`."""
+    """What a ticket in `currency` freezes at opening; the global policy without `applied`,
+    and the merchant's rules in force (None: it has none)."""
     applied = applied or applied_policy(settings, "", None)
     frozen = applied.values.model_dump(include=set(TicketPolicy.model_fields))
     return TicketPolicy.model_validate(
@@ -115,6 +120,7 @@ def ticket_policy(
             "version": applied.version,
             "refund_status_poll": settings.money.status_poll_interval,
             "second_approval_threshold": _threshold(settings, currency, applied.values),
+            "rules": rules,
         }
     )
 

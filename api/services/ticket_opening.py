@@ -20,6 +20,7 @@ from api.problems import Problem
 from api.schemas.tickets import TicketCreate
 from api.services.destinations import check_balance_currency
 from api.services.policy import merchant_policy, refund_policy, ticket_policy
+from api.services.rules import merchant_rules, ticket_channel
 from api.services.ticket_workflows import ensure_ticket_workflow, opening_input
 from domain.eligibility import (
     EligibilityError,
@@ -30,6 +31,7 @@ from domain.eligibility import (
 )
 from domain.refund_terms import RefundRequest, RefundRuleError, RequestedLine
 from domain.refunds import quote_refund
+from domain.ticket_facts import opening_facts
 from domain.tickets import Actor, Destination, TicketStatus
 from persistence.applications import applications_per_line
 from persistence.models import Ticket, TicketLine
@@ -71,7 +73,9 @@ async def open_ticket(
     prior = await prior_refunds(session, order.order_id)
     requested = [RequestedLine(line_id=x.line_id, quantity=x.quantity) for x in body.lines]
     applied = await merchant_policy(session, settings, order.merchant_id)
-    policy = ticket_policy(settings, order.currency, applied)
+    rules = await merchant_rules(session, order.merchant_id)
+    policy = ticket_policy(settings, order.currency, applied, rules)
+    channel = ticket_channel(principal, body.channel)
     now = datetime.now(UTC)
     try:
         check_order(order, body.type, prior)
@@ -119,6 +123,18 @@ async def open_ticket(
         status=TicketStatus.submitted,
         next_actor=Actor.system,
         policy=policy.model_dump(mode="json"),
+        channel=channel,
+        facts=opening_facts(
+            order,
+            quote,
+            ticket_type=body.type,
+            reason_code=body.reason_code,
+            requested_amount=body.requested_amount,
+            channel=channel,
+            opened_by=Actor.support if principal.role is Role.support else Actor.buyer,
+            evidence_count=len(body.evidence),
+            opened_at=now,
+        ).model_dump(mode="json"),
         version=0,
         created_by_role=principal.role,
         lines=[
