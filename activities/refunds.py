@@ -17,9 +17,11 @@ import contracts as c
 from activities.refund_records import IN_FLIGHT, no_refund, status_change
 from adapters.rates.port import Rate, RatesSource, RateUnavailable
 from domain.fx import Conversion, convert
+from domain.money import format_minor
 from domain.orders import after_sales_status
 from domain.refund_terms import RefundPolicy, RefundRequest, RefundRuleError, RequestedLine
 from domain.refunds import quote_refund
+from domain.rules import percent_of
 from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
 from observability import metrics
 from persistence.models import Order, Refund, Ticket
@@ -38,6 +40,12 @@ def _grant(refund: Refund) -> c.Grant:
         notes=list(refund.breakdown.get("notes", [])),
         breakdown=refund.breakdown,
         destination=refund.destination,
+        bonus_amount=refund.bonus_amount,
+        bonus_currency=(
+            (refund.conversion["to_currency"] if refund.conversion else refund.currency)
+            if refund.bonus_amount
+            else None
+        ),
     )
 
 
@@ -46,6 +54,21 @@ def _refunded_lines(ticket: Ticket, request: c.GrantRequest) -> dict[str, int]:
     if request.lines is not None:
         return {line_id: qty for line_id, qty in request.lines.items() if qty > 0}
     return {line.line_id: line.quantity for line in ticket.lines}
+
+
+def _bonus(
+    request: c.GrantRequest,
+    destination: c.RefundDestination,
+    total: int,
+    conversion: Conversion | None,
+) -> int:
+    """A rule's store-credit bonus: a share of what the balance is credited, in its currency,
+    when the buyer chose the balance for the ticket (not on a fallback or support's redirect)."""
+    chosen = request.destination is None and destination.kind == Destination.balance
+    if not request.bonus_percent or not chosen:
+        return 0
+    credited = conversion.to_amount if conversion else total
+    return percent_of(credited, request.bonus_percent)
 
 
 def _destination(ticket: Ticket, request: c.GrantRequest) -> c.RefundDestination:
@@ -142,6 +165,14 @@ class RefundActivities:
                     as_of=rate.as_of,
                 )
             breakdown = quote.model_dump(mode="json")
+            bonus = _bonus(request, destination, quote.total, conversion)
+            if bonus:
+                credited = conversion.to_currency if conversion else quote.currency
+                breakdown["bonus_amount"] = bonus
+                breakdown["notes"].append(
+                    f"store credit bonus {format_minor(bonus, credited)}: "
+                    f"{request.bonus_percent} % of the credit, rounded down"
+                )
             refund = Refund(
                 ticket_no=ticket.ticket_no,
                 order_id=order.order_id,
@@ -152,6 +183,7 @@ class RefundActivities:
                 line_quantities={line.line_id: line.quantity for line in quote.lines},
                 line_amounts={line.line_id: line.amount for line in quote.lines},
                 shipping_amount=quote.shipping_amount,
+                bonus_amount=bonus,
                 breakdown=breakdown,
                 destination=destination.kind,
                 destination_details=destination.details,

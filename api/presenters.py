@@ -12,6 +12,7 @@ from api.schemas.risk import RiskView
 from api.schemas.tickets import (
     InspectionView,
     RefundView,
+    RulesView,
     ShipmentView,
     TicketDetail,
     TicketLineBody,
@@ -22,6 +23,7 @@ from api.schemas.tickets import (
 from api.visibility import TICKET_FIELDS, TicketPart, sees, sees_data
 from domain.actions import Action
 from domain.bank_accounts import masked
+from domain.events import TicketEvent
 from persistence.models import (
     Inspection,
     Order,
@@ -102,7 +104,7 @@ def ticket_detail(
         "requested_amount": ticket.requested_amount,
         "lines": [TicketLineBody(line_id=x.line_id, quantity=x.quantity) for x in ticket.lines],
         "breakdown": ticket.breakdown,
-        "policy": ticket.policy,
+        "policy": {name: value for name, value in ticket.policy.items() if name != "rules"},
         "service_fee": ticket.service_fee,
         "refunds": [refund_view(r, role) for r in refunds],
         "shipments": [ShipmentView.model_validate(s, from_attributes=True) for s in shipments],
@@ -113,15 +115,36 @@ def ticket_detail(
         if inspection
         else None,
         "messages": [MessageView.model_validate(m, from_attributes=True) for m in messages],
-        "timeline": [timeline_view(t, role, reasons) for t in timeline],
+        "timeline": [
+            timeline_view(t, role, reasons)
+            for t in timeline
+            # A rule's decision speaks of the merchant's rules and the buyer's risk.
+            if t.event != TicketEvent.rule_decided or sees(role, TicketPart.rules)
+        ],
         "allowed_actions": [str(action) for action in allowed],
         "risk": RiskView(
             level=ticket.risk_level,
             reasons=list(ticket.risk_reasons),
             evidence_summary=ticket.evidence_summary,
         ),
+        "rules": rules_view(ticket, timeline),
     }
     return TicketDetail(**_shown(fields, role))
+
+
+def rules_view(ticket: Ticket, timeline: list[TimelineEntry]) -> RulesView:
+    """The rules the ticket opened under and the verdict its workflow recorded (none yet, or
+    none at all for a ticket opened without rules)."""
+    stored = ticket.policy.get("rules") or {}
+    decided = next((t.data for t in timeline if t.event == TicketEvent.rule_decided), None)
+    verdict = (decided or {}).get("rules") or {}
+    return RulesView(
+        version=stored.get("version"),
+        rules=list(stored.get("rules", [])),
+        decision=verdict.get("decision"),
+        passed_over=list(verdict.get("passed_over", [])),
+        facts=(decided or {}).get("facts") or ticket.facts,
+    )
 
 
 def _shown(fields: dict[str, Any], role: Role) -> dict[str, Any]:

@@ -28,6 +28,7 @@ class TicketPart(StrEnum):
     timeline = "timeline"  # every transition with actor, time and reason
     messages = "messages"  # the conversation of buyer, merchant and support
     risk = "risk"  # the buyer's risk level, its reasons, the evidence summary
+    rules = "rules"  # the merchant's rules the ticket opened under, the rule that fired, its facts
 
 
 B, M, W, S, P = Role.buyer, Role.merchant, Role.warehouse, Role.support, Role.platform
@@ -53,6 +54,8 @@ TICKET_READERS: Mapping[TicketPart, frozenset[Role]] = {
     # Whoever may read `GET /v1/tickets/{id}/messages`, and nobody else.
     TicketPart.messages: frozenset(Role(actor) for actor in who(Action.messages)),
     TicketPart.risk: frozenset({M, S}),
+    # A merchant's rules are its own business; their facts include the buyer's risk.
+    TicketPart.rules: frozenset({M, S}),
 }
 
 _P = TicketPart
@@ -72,6 +75,7 @@ TICKET_FIELDS: Mapping[str, TicketPart] = {
             "deadline_at",
             "on_timeout",
             "escalated",
+            "channel",
             "version",
             "created_at",
             "updated_at",
@@ -104,6 +108,7 @@ TICKET_FIELDS: Mapping[str, TicketPart] = {
     "timeline": _P.timeline,
     "messages": _P.messages,
     "risk": _P.risk,
+    "rules": _P.rules,
 }
 
 # A timeline entry's `data` key -> the part it tells of; a key not listed is for support only,
@@ -118,6 +123,8 @@ TIMELINE_DATA: Mapping[str, TicketPart] = {
     "courier_at": _P.shipments,
     "lines": _P.inspection,
     "risk": _P.risk,
+    "rules": _P.rules,
+    "facts": _P.rules,
 }
 
 

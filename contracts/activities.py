@@ -113,6 +113,8 @@ class GrantRequest(BaseModel):
     lines: dict[str, int] | None = None
     # Another destination than the ticket's (support's retry, the fallback to balance).
     destination: RefundDestination | None = None
+    # A merchant rule's store-credit bonus: this share of a credit to the balance, on top.
+    bonus_percent: int | None = None
 
 
 class Grant(BaseModel):
@@ -128,6 +130,11 @@ class Grant(BaseModel):
     notes: list[str]
     breakdown: dict[str, Any]
     destination: str = "original"
+    # Store credit given on top of a refund to the balance (a merchant rule's bonus); it is the
+    # merchant's gift, not a refund of the payment, so the order's caps do not count it.
+    bonus_amount: int = 0
+    # The currency the balance is credited in (the order's, unless converted).
+    bonus_currency: str | None = None
 
 
 class RefundExecution(BaseModel):

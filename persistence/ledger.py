@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from persistence.models import BalanceEntry, Coupon, Refund
 
 REFUND_CREDIT = "refund_credit"
+REFUND_BONUS = "refund_bonus"
 
 
 async def credit_refund(session: AsyncSession, refund: Refund, buyer_id: str) -> BalanceEntry:
@@ -38,11 +39,30 @@ async def credit_refund(session: AsyncSession, refund: Refund, buyer_id: str) ->
         )
         .on_conflict_do_nothing(index_elements=[BalanceEntry.idempotency_key])
     )
+    if refund.bonus_amount:
+        # The bonus under a key of its own, derived from the refund's: it lands once as well.
+        await session.execute(
+            insert(BalanceEntry)
+            .values(
+                buyer_id=buyer_id,
+                currency=currency,
+                amount=refund.bonus_amount,
+                kind=REFUND_BONUS,
+                refund_id=refund.refund_id,
+                idempotency_key=bonus_key(refund.idempotency_key),
+                memo=f"store credit bonus on the refund of ticket {refund.ticket_no}",
+            )
+            .on_conflict_do_nothing(index_elements=[BalanceEntry.idempotency_key])
+        )
     entry = await session.scalar(
         select(BalanceEntry).where(BalanceEntry.idempotency_key == refund.idempotency_key)
     )
     assert entry is not None
     return entry
+
+
+def bonus_key(refund_key: str) -> str:
+    return f"{refund_key}-bonus"
 
 
 def coupon_code(idempotency_key: str) -> str:

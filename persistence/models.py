@@ -269,6 +269,9 @@ class Refund(Base):
     line_quantities: Mapped[dict[str, Any]]
     line_amounts: Mapped[dict[str, Any]]
     shipping_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Store credit on top of a balance refund (domain.rules store-credit bonus), in the credit's
+    # currency; booked as its own balance entry.
+    bonus_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     breakdown: Mapped[dict[str, Any]]
     destination: Mapped[str] = mapped_column(String(16))
     destination_details: Mapped[dict[str, Any] | None]

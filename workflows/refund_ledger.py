@@ -33,6 +33,8 @@ class RefundLedger:
         self.source = "execute"
         # The fee the merchant set at approval, charged when the refund is granted.
         self.service_fee = 0
+        # A merchant rule's store-credit bonus (percent) on a refund to the buyer's balance.
+        self.bonus_percent: int | None = None
         # The terms of the last refund granted, so support can send it again after a failure.
         self.terms: dict[str, Any] = {}
         self.refunded_amount = 0
@@ -67,6 +69,10 @@ class RefundLedger:
         currency = self.grant.currency if self.grant is not None else self._ticket.currency
         if self.grant is not None:
             lines.append(("Refund amount", format_minor(self.grant.amount, currency)))
+            grant = self.grant
+            if grant.bonus_amount:
+                bonus = format_minor(grant.bonus_amount, grant.bonus_currency or currency)
+                lines.append(("Store credit bonus", f"{bonus} ({self.bonus_percent} %)"))
         if self.refunded_amount:
             lines.append(("Refunded so far", format_minor(self.refunded_amount, currency)))
         return lines
@@ -125,6 +131,8 @@ class RefundLedger:
         self.terms = {key: terms.get(key) for key in ("service_fee", "requested_amount", "lines")}
         if terms.get("destination") is not None:
             self.terms["destination"] = terms["destination"]
+        if self.bonus_percent:
+            terms["bonus_percent"] = self.bonus_percent
         seq = self.refund_seq
         ticket_no = self._ticket.ticket_no
         grant = await workflow.execute_activity(

@@ -75,6 +75,8 @@ class ReviewSteps:
     async def open_for_review(self) -> None:
         risk = await self._automation.assess_risk()
         outcome = await self._rules.decide(risk)
+        if outcome is not None and outcome.store_credit_bonus_percent:
+            self._ledger.bonus_percent = outcome.store_credit_bonus_percent
         reasons = [f"waiting for the merchant's review; buyer risk {risk.level}", *risk.reasons]
         if self._ticket.reason_code in DISPUTED_REASONS:
             reasons.append("disputed reason: an evidence summary is attached for manual review")

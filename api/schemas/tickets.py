@@ -90,6 +90,7 @@ class TicketSummary(BaseModel):
     on_timeout: str | None
     escalated: bool
     warehouse_id: str | None
+    channel: str = Field(description="where the ticket came from: app, web, mini_program, ...")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -157,6 +158,17 @@ class InspectionView(BaseModel):
     at: datetime
 
 
+class RulesView(BaseModel):
+    """The merchant's rules on one ticket: the version it opened under, the rule that fired (or
+    none), the rules passed over, and the facts the decision read."""
+
+    version: str | None
+    rules: list[dict[str, Any]]
+    decision: dict[str, Any] | None
+    passed_over: list[dict[str, Any]]
+    facts: dict[str, Any] | None
+
+
 class TicketDetail(TicketSummary):
     """A part the caller's role does not see is `null` (README, "Who sees what")."""
 
@@ -180,6 +192,10 @@ class TicketDetail(TicketSummary):
     )
     timeline: list[TimelineView] | None
     risk: RiskView | None = Field(description="shown to the merchant and support only")
+    rules: RulesView | None = Field(
+        description="the merchant's rules the ticket opened under and what they decided; "
+        "merchant and support only"
+    )
     allowed_actions: list[str] = Field(
         description="actions the caller can take now, named as in `POST /v1/tickets/{id}/<action>`"
     )

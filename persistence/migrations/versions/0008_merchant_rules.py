@@ -1,4 +1,4 @@
-"""merchant rules: rule set versions, ticket channel and facts, order line tags
+"""merchant rules: rule set versions, ticket channel and facts, order line tags, refund bonus
 
 Revision ID: 0008
 Revises: 0007
@@ -36,6 +36,9 @@ def upgrade() -> None:
     )
     op.add_column("tickets", sa.Column("facts", JSONB(), nullable=True))
     op.add_column(
+        "refunds", sa.Column("bonus_amount", sa.BigInteger(), server_default="0", nullable=False)
+    )
+    op.add_column(
         "order_lines",
         sa.Column("tags", JSONB(), server_default=sa.text("'[]'::jsonb"), nullable=False),
     )
@@ -43,6 +46,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column("order_lines", "tags")
+    op.drop_column("refunds", "bonus_amount")
     op.drop_column("tickets", "facts")
     op.drop_column("tickets", "channel")
     op.drop_table("merchant_rule_sets")
