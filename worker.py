@@ -28,6 +28,7 @@ from activities.refunds import RefundActivities
 from activities.risk import RiskActivities
 from activities.tickets import TicketActivities
 from activities.tracking import TrackingActivities
+from activities.what_if import WhatIfActivities
 from adapters.couriers.port import CourierClient
 from adapters.couriers.sandbox import SandboxCourierClient
 from adapters.notifications import Mailer, SmsGateway, WebhookSender
@@ -48,6 +49,7 @@ from settings import Settings, get_settings
 from stack.schedules import ensure_consistency_schedule
 from workflows.consistency import ConsistencyCheckWorkflow
 from workflows.ticket import TicketWorkflow
+from workflows.what_if import RuleWhatIfWorkflow
 
 log = logging.getLogger("aftersales.worker")
 
@@ -142,13 +144,14 @@ def build_worker(
     )
     notifications = NotificationActivities(sessions, outside.mailer, outside.sms, outside.webhooks)
     consistency = ConsistencyActivities(sessions, client, settings.temporal_task_queue)
+    what_if = WhatIfActivities(sessions)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         # A task routed to a dead worker's sticky queue moves to the shared queue after this
         # (SDK default 10 s): the ticket moves on within ~9 s of a crash (workflows/timeouts.py).
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
-        workflows=[TicketWorkflow, ConsistencyCheckWorkflow],
+        workflows=[TicketWorkflow, ConsistencyCheckWorkflow, RuleWhatIfWorkflow],
         workflow_runner=workflow_runner(settings.workflow_sandbox),
         # Inside the client's tracing interceptor: an activity's span records the failure
         # Temporal is told of.
@@ -164,6 +167,9 @@ def build_worker(
             tracking.track_parcel,
             notifications.deliver_notifications,
             consistency.check_consistency,
+            what_if.count_what_if,
+            what_if.re_decide_page,
+            what_if.finish_what_if,
         ],
     )
 

@@ -49,6 +49,10 @@ _UNAUTHENTICATED = (
     "no credential, an API key that is unknown, revoked or expired, or a buyer token that does "
     "not verify (`unauthenticated`; `reason` says which)"
 )
+_RULES = (
+    "a condition does not compile or reads an unknown fact, `errors[]` names each rule's "
+    "problem (`rule_syntax`, `rule_unknown_fact`) with its `line` and `column`"
+)
 _SIGNATURE = "the signature header is missing, malformed, wrong or too old (`invalid_signature`)"
 _IDEMPOTENT = (
     "the first request under this `Idempotency-Key` is still being handled (`concurrent_request`)"
@@ -190,6 +194,23 @@ def _special_refusals() -> dict[str, dict[int, str]]:
         },
         "POST /v1/tickets/{ticket_no}/messages": {
             409: f"the ticket is closed to your messages (`illegal_transition`), or {_IDEMPOTENT}"
+        },
+        "PUT /v1/merchants/{merchant_id}/rules": {422: f"{_INVALID}; `rule_invalid`: {_RULES}"},
+        "POST /v1/merchants/{merchant_id}/rules/test": {
+            404: "no merchant `merchant_id` of yours (`merchant_not_found`), or no ticket "
+            "`ticket_no` of that merchant (`ticket_not_found`)",
+            422: f"{_INVALID}; `rule_invalid`: {_RULES}; `no_rules`: the merchant has none and "
+            "none were sent; `facts_unavailable`: the ticket opened before its facts were kept",
+        },
+        "POST /v1/merchants/{merchant_id}/rules/what-if": {
+            422: f"{_INVALID}; `rule_invalid`: {_RULES}; `no_rules`: the merchant has none and "
+            "none were sent; `period_invalid`, `period_too_long`: the period is empty or longer "
+            "than 366 days; `idempotency_key_reused`",
+        },
+        "GET /v1/merchants/{merchant_id}/rules/what-if/{run_id}": {
+            404: "no merchant `merchant_id` of yours (`merchant_not_found`), or no what-if "
+            "`run_id` of that merchant (`what_if_not_found`)",
+            422: f"{_INVALID}; `cursor_invalid`",
         },
         "POST /v1/webhooks/payments/{provider}": webhook,
         "POST /v1/webhooks/couriers/{carrier}": webhook,

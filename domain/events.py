@@ -47,6 +47,8 @@ class TicketEvent(StrEnum):
     return_delivery_overdue = "return_delivery_overdue"
     return_lost = "return_lost"
     return_shipped = "return_shipped"
+    # A merchant rule's fast refund: paid when the courier first scanned the return parcel.
+    refund_released_on_first_scan = "refund_released_on_first_scan"
     # A merchant rule fired on the ticket: which, its version, the facts it read, its outcome.
     rule_decided = "rule_decided"
     second_approval_declined = "second_approval_declined"

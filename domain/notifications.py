@@ -181,6 +181,13 @@ _TEXTS: dict[TicketEvent, tuple[Template, Template]] = {
             "The order had not shipped, so the refund of {amount} was approved automatically.",
         ),
     ),
+    TicketEvent.refund_released_on_first_scan: (
+        Template("售后申请 {ticket_no} 已极速退款", "快递已揽收退货包裹，退款 {amount} 已发起。"),
+        Template(
+            "Fast refund on {ticket_no}",
+            "The courier has your return parcel, so the refund of {amount} is on its way.",
+        ),
+    ),
     TicketEvent.rule_decided: (
         Template("售后申请 {ticket_no} 已按商家规则判定"),
         Template("The merchant's rules were applied to request {ticket_no}"),

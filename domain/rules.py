@@ -157,6 +157,7 @@ class TicketFacts(BaseModel):
     skus: list[str]
     tags: list[str]
     order_age_days: int
+    shipped: bool
     delivered: bool
     # -1 while the order is not delivered.
     days_since_delivery: int
@@ -182,6 +183,7 @@ FACTS: Mapping[str, str] = MappingProxyType(
         "skus": "the SKUs of the ticket's lines",
         "tags": "the product tags of the ticket's lines, together",
         "order_age_days": "whole days since the order was paid (or placed)",
+        "shipped": "whether the order was shipped",
         "delivered": "whether the order was delivered",
         "days_since_delivery": "whole days since delivery; -1 while not delivered",
         "channel": "where the ticket came from: app, web, mini_program, support_chat, api",

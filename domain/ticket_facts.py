@@ -55,6 +55,7 @@ def opening_facts(
         skus=sorted({line.sku for line in lines}),
         tags=sorted({tag for line in lines for tag in line.tags}),
         order_age_days=max(0, _whole_days(ordered_at, opened_at)),
+        shipped=order.is_shipped,
         delivered=order.delivered_at is not None,
         days_since_delivery=_whole_days(order.delivered_at, opened_at),
         channel=channel,

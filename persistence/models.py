@@ -427,6 +427,42 @@ class MerchantRuleSet(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class WhatIfRun(Base):
+    """A what-if: a proposed rule set re-deciding a merchant's tickets of a period, by its
+    Temporal workflow (the run id is the workflow id); progress and totals as it goes."""
+
+    __tablename__ = "what_if_runs"
+
+    run_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.merchant_id"), index=True)
+    rules: Mapped[list[Any]]
+    period_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    total: Mapped[int | None] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    # domain.what_if.WhatIfTotals, as far as the run has come.
+    totals: Mapped[dict[str, Any] | None]
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WhatIfResult(Base):
+    """One ticket of a what-if: predicted next to what happened (domain.what_if.Comparison)."""
+
+    __tablename__ = "what_if_results"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("what_if_runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    # The ticket's place in the period (opening order): the page cursor.
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(32))
+    changed: Mapped[bool] = mapped_column(Boolean)
+    comparison: Mapped[dict[str, Any]]
+
+
 class WatchlistEntry(Base):
     """Buyers support watches: their tickets are never approved automatically."""
 

@@ -13,7 +13,8 @@ with workflow.unsafe.imports_passed_through():
     import contracts as c
     from domain.events import TicketEvent
     from domain.reasons import Fault
-    from domain.rules import Outcome, Verdict, decide, percent_of
+    from domain.rules import Outcome, RefundRelease, Verdict, decide, percent_of
+    from domain.tickets import TicketType
 
 from workflows.ticket_record import TicketRecord
 
@@ -59,6 +60,15 @@ class MerchantRules:
             data={"rules": verdict.model_dump(mode="json"), "facts": facts.model_dump(mode="json")},
         )
         return self.outcome
+
+    def releases(self, moment: RefundRelease) -> bool:
+        """Whether the rule pays a return's refund at `moment` rather than after inspection."""
+        outcome = self.outcome
+        return (
+            outcome is not None
+            and outcome.refund_release is moment
+            and self._ticket.type is TicketType.return_refund
+        )
 
     def service_fee(self, refund: int) -> int:
         """The rule's fee on an automatic approval; none for merchant-fault reasons (SPEC §4)."""

@@ -18,6 +18,8 @@ from workflows.ticket_record import TicketRecord
 
 # The courier's final words on a parcel: the return step acts on them.
 FINAL_TRACKING = ("delivered", "lost")
+# The courier has the parcel: a fast refund (a merchant rule) pays on the first of these.
+SCANNED = ("picked_up", "in_transit")
 # The courier poll used to run in one long attempt, holding a worker slot while the parcel
 # travelled, and was abandoned when the ticket stopped waiting (an ended ticket still showed it
 # pending in the Temporal UI). Now each poll is one attempt and the retries wait between them;
@@ -31,6 +33,8 @@ class ReturnParcel:
         self.parcel: c.ShipmentRecord | None = None
         # A courier's final word on the return parcel, waiting to be acted on.
         self.news: c.TrackingSignal | None = None
+        # The courier's first scan of the return parcel, for a fast refund that waits for it.
+        self.first_scan: c.TrackingSignal | None = None
         self._seen: set[str] = set()
         # Courier polls asked to stop (cancelled, waiting for the worker to confirm).
         self._polls: list[asyncio.Future[Any]] = []
@@ -42,8 +46,12 @@ class ReturnParcel:
         self._seen.add(event.event_id)
         if self.parcel is None or event.tracking_no != self.parcel.tracking_no:
             return
-        if event.status in FINAL_TRACKING and self._record.status is TicketStatus.return_in_transit:
+        if self._record.status is not TicketStatus.return_in_transit:
+            return
+        if event.status in FINAL_TRACKING:
             self.news = event
+        elif event.status in SCANNED and self.first_scan is None:
+            self.first_scan = event
 
     def shipped(self, request: c.Shipping) -> c.ShipmentRecord:
         self.parcel = c.ShipmentRecord(

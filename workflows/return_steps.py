@@ -15,14 +15,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.actions import Action
     from domain.durations import describe
     from domain.events import TicketEvent
+    from domain.rules import RefundRelease
     from domain.tickets import Actor, TicketStatus
 
 from workflows import outcomes
 from workflows.actor_inbox import ActorInbox, Taken
 from workflows.inspection_steps import ESCALATE, InspectionSteps
+from workflows.merchant_rules import MerchantRules
 from workflows.refund_ledger import RefundLedger
 from workflows.refund_steps import RefundSteps
-from workflows.return_parcel import POLL_BY_RETRIES, ReturnParcel
+from workflows.return_parcel import POLL_BY_RETRIES, SCANNED, ReturnParcel
 from workflows.ticket_record import TicketRecord
 from workflows.timeouts import (
     HEARTBEAT,
@@ -45,6 +47,7 @@ class ReturnSteps:
         ledger: RefundLedger,
         refunds: RefundSteps,
         inspection: InspectionSteps,
+        rules: MerchantRules,
     ) -> None:
         self._ticket = ticket
         self._policy = ticket.policy
@@ -54,6 +57,7 @@ class ReturnSteps:
         self._ledger = ledger
         self._refunds = refunds
         self._inspection = inspection
+        self._rules = rules
 
     async def buyer_return_step(self) -> None:
         taken = await self._inbox.take(self._record.deadline_at)
@@ -85,14 +89,29 @@ class ReturnSteps:
     async def return_transit_step(self) -> None:
         parcel = self._parcel.parcel
         assert parcel is not None and self._record.deadline_at is not None
-        taken = await self._follow_parcel(parcel, self._record.deadline_at)
+        fast = self._rules.releases(RefundRelease.on_first_scan)
+        taken = await self._follow_parcel(parcel, self._record.deadline_at, fast=fast)
         news = self._parcel.take_news()
+        scan = self._parcel.first_scan
         if taken is not None:
             action, request = taken
             if action is Action.inspection:
                 await self._inspection.inspected(request)
             else:
                 await outcomes.escalated_by(self._record, request)
+        elif (
+            news is not None
+            and news.status == "delivered"
+            and self._rules.releases(RefundRelease.on_delivery)
+        ):
+            await self._refunds.pay(
+                E.return_delivered,
+                f"the return parcel {parcel.tracking_no} reached the warehouse: refund released "
+                f"on delivery ({self._rules.rule}); the warehouse checks the goods in without "
+                "holding the refund",
+                service_fee=self._ledger.service_fee,
+                shipment=self._parcel.arrived(news),
+            )
         elif news is not None and news.status == "delivered":
             await self._record.transition(
                 E.return_delivered,
@@ -104,6 +123,13 @@ class ReturnSteps:
                 deadline_at=workflow.now() + self._policy.warehouse_checkin,
                 on_timeout="accept the goods and refund automatically",
                 shipment=self._parcel.arrived(news),
+            )
+        elif news is None and fast and scan is not None:
+            await self._refunds.pay(
+                E.refund_released_on_first_scan,
+                f"fast refund ({self._rules.rule}): the courier scanned the return parcel "
+                f"{parcel.tracking_no} ({scan.status}); refunded without waiting for delivery",
+                service_fee=self._ledger.service_fee,
             )
         elif news is not None:
             await self._refunds.pay(
@@ -121,9 +147,11 @@ class ReturnSteps:
                 f"{describe(self._policy.return_delivery)} of shipping (possible loss)",
             )
 
-    async def _follow_parcel(self, parcel: c.ShipmentRecord, until: datetime) -> Taken | None:
-        """Wait for an actor or the courier's final word; poll the courier in case no webhook
-        comes."""
+    async def _follow_parcel(
+        self, parcel: c.ShipmentRecord, until: datetime, *, fast: bool = False
+    ) -> Taken | None:
+        """Wait for an actor or the courier's final word (with `fast`, its first scan too); poll
+        the courier in case no webhook comes."""
         by_retries = workflow.patched(POLL_BY_RETRIES)
         query = c.ParcelQuery(
             ticket_no=self._ticket.ticket_no,
@@ -131,6 +159,8 @@ class ReturnSteps:
             tracking_no=parcel.tracking_no,
             ask_once=by_retries,
         )
+        if fast:
+            query.until = [*query.until, *SCANNED]
         summary = f"Follow the return parcel {parcel.carrier} {parcel.tracking_no}"
         if by_retries:
             tracker = workflow.start_activity(
@@ -162,8 +192,11 @@ class ReturnSteps:
         tracker.add_done_callback(lambda done: done.cancelled() or done.exception())
         polled = False
 
+        def scanned() -> bool:
+            return fast and self._parcel.first_scan is not None
+
         def courier_spoke() -> bool:
-            return self._parcel.news is not None or (tracker.done() and not polled)
+            return self._parcel.news is not None or scanned() or (tracker.done() and not polled)
 
         try:
             while True:
@@ -175,7 +208,7 @@ class ReturnSteps:
                     if not tracker.cancelled() and tracker.exception() is None:
                         for event in tracker.result().events:
                             self._parcel.apply_tracking_event(event)
-                if taken or self._parcel.news or workflow.now() >= until:
+                if taken or self._parcel.news or scanned() or workflow.now() >= until:
                     return taken
         finally:
             if by_retries:

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.lateness import lateness, merchant_reminder
     from domain.money import format_minor
     from domain.reasons import DISPUTED_REASONS
+    from domain.rules import RefundRelease
     from domain.tickets import Actor, TicketStatus, TicketType
 
 from workflows import outcomes
@@ -189,11 +190,17 @@ class ReviewSteps:
         fee = approve.service_fee
         outcome = self._rules.outcome
         keep_item = outcome is not None and outcome.keep_item
+        at_once = self._rules.releases(RefundRelease.on_approval)
         if self._ticket.type is TicketType.refund_only or (
-            keep_item and self._ticket.type is TicketType.return_refund
+            (keep_item or at_once) and self._ticket.type is TicketType.return_refund
         ):
-            if self._ticket.type is not TicketType.refund_only:
+            if keep_item and self._ticket.type is not TicketType.refund_only:
                 reason += f"; the buyer keeps the item ({self._rules.rule}): no return"
+            elif at_once:
+                reason += (
+                    f"; refund released on approval ({self._rules.rule}): the buyer sends the "
+                    "goods back, and the ticket does not wait for them"
+                )
             await self._refunds.pay(
                 event, reason, actor=by, actor_id=approve.actor_id, service_fee=fee
             )

@@ -63,7 +63,9 @@ class TicketWorkflow:
         )
         exchange = ExchangeSteps(ticket, record, inbox)
         inspection = InspectionSteps(ticket, record, inbox, automation, ledger, refunds, exchange)
-        returns = ReturnSteps(ticket, record, inbox, self._parcel, ledger, refunds, inspection)
+        returns = ReturnSteps(
+            ticket, record, inbox, self._parcel, ledger, refunds, inspection, rules
+        )
         support = SupportSteps(ticket, record, inbox, refunds)
         self._settlement = settlement = SettlementSteps(ticket, record, ledger, refunds)
         self._steps: dict[TicketStatus, Callable[[], Awaitable[None]]] = {

@@ -26,6 +26,9 @@ DB_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 
+# A what-if page: a few reads of a page of past tickets, their re-decision and one write.
+WHAT_IF_PAGE = timedelta(seconds=60)
+
 # Every activity that waits on the outside heartbeats in the background (activities/heartbeats.py)
 # at a quarter of this; the SDK sends at most one heartbeat per 80 % of it to the server.
 HEARTBEAT = timedelta(seconds=5)

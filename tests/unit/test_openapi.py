@@ -18,6 +18,7 @@ CONFLICTS = {
     "POST /v1/tickets/{ticket_no}/messages",
     "POST /v1/keys/{key_id}/rotate",
     "POST /v1/keys/{key_id}/expire",
+    "POST /v1/merchants/{merchant_id}/rules/what-if",
 } | {
     f"POST /v1/tickets/{{ticket_no}}/{action}"
     for action in (

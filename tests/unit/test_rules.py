@@ -48,6 +48,7 @@ def facts(**overrides: object) -> TicketFacts:
         skus=["MUG"],
         tags=["clearance"],
         order_age_days=6,
+        shipped=True,
         delivered=True,
         days_since_delivery=2,
         channel="app",
