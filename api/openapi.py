@@ -51,7 +51,7 @@ _UNAUTHENTICATED = (
 )
 _RULES = (
     "a condition does not compile or reads an unknown fact, `errors[]` names each rule's "
-    "problem (`rule_syntax`, `rule_unknown_fact`) with its `line` and `column`"
+    "problem (`rule_syntax`, `rule_unknown_fact`, `rule_too_complex`) with its `line` and `column`"
 )
 _SIGNATURE = "the signature header is missing, malformed, wrong or too old (`invalid_signature`)"
 _IDEMPOTENT = (

@@ -23,6 +23,9 @@ from domain.money import format_minor
 
 MAX_RULES = 100
 MAX_CONDITION_LENGTH = 2_000
+# Macros over lists (`all`, `exists`, `map`, ...) in one condition: each may nest in another, and
+# a ticket's lists hold up to 2,000 tags, so a third would cost billions of steps to evaluate.
+MAX_COMPREHENSIONS = 2
 
 
 class RefundRelease(StrEnum):
@@ -261,7 +264,17 @@ def compile_condition(rule: Rule, index: int) -> cel.Program:
                 column=column,
             )
         ) from error
-    bound = set(_BOUND.findall(rule.when))
+    bound = _BOUND.findall(_STRINGS.sub('""', rule.when))
+    if len(bound) > MAX_COMPREHENSIONS:
+        raise ConditionError(
+            RuleProblem(
+                rule_id=rule.id,
+                index=index,
+                code="rule_too_complex",
+                message=f"rule {rule.id}: a condition may use at most {MAX_COMPREHENSIONS} of "
+                f"all, exists, exists_one, map and filter ({len(bound)} here)",
+            )
+        )
     for name in program.variables():
         if name in FACTS or name in bound:
             continue

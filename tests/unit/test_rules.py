@@ -221,3 +221,11 @@ def test_a_ticket_opens_with_the_facts_of_its_order_and_quote() -> None:
     )
     assert opened.skus == ["MUG"] and opened.tags == ["clearance", "fragile"]
     assert opened.risk_level == "low"  # the workflow adds the buyer's risk
+
+
+def test_a_condition_of_more_than_two_list_macros_is_refused() -> None:
+    nested = "tags.all(a, tags.all(b, tags.exists(c, a + b + c != '')))"
+    [problem] = check_rules(rules(nested))
+    assert problem.code == "rule_too_complex"
+    assert check_rules(rules("tags.all(a, tags.exists(b, a != b))")) == []
+    assert check_rules(rules("'x.all(a, ' in tags || 'y.map(b, ' in tags")) == []
