@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -122,6 +122,8 @@ async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dic
         values["service_fee"] = transition.service_fee
     if transition.escalated is not None:
         values["escalated"] = transition.escalated
+    if transition.evidence:
+        values["evidence"] = Ticket.evidence.op("||")(literal(transition.evidence, JSONB))
     if transition.to_status in TERMINAL_STATUSES:
         values["closed_at"] = transition.at
     elif transition.from_status in TERMINAL_STATUSES:

@@ -29,6 +29,12 @@ class ActorAction(BaseModel):
     note: str = ""
 
 
+class Evidence(ActorAction):
+    """The buyer's evidence photos, asked for by a merchant rule before review."""
+
+    photos: list[str]
+
+
 class SecondApproval(ActorAction):
     """Support's decision on a refund above the second-approval threshold."""
 

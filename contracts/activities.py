@@ -88,6 +88,8 @@ class Transition(BaseModel):
     escalated: bool | None = None
     shipment: ShipmentRecord | None = None
     inspection: InspectionRecord | None = None
+    # Evidence photos the buyer added at this step, appended to the ticket's.
+    evidence: list[str] | None = None
     # The refund's final word that this step reports, booked in the same transaction.
     settlement: Settlement | None = None
 

@@ -23,6 +23,7 @@ class Action(StrEnum):
     arbitrate = "arbitrate"
     second_approval = "second-approval"
     retry_refund = "retry-refund"
+    evidence = "evidence"
     messages = "messages"
 
 
@@ -35,7 +36,14 @@ RULES: Mapping[Action, Mapping[Actor, frozenset[TicketStatus]]] = {
     Action.reject: {Actor.merchant: frozenset({S.awaiting_merchant_review})},
     Action.return_shipment: {Actor.buyer: frozenset({S.awaiting_buyer_return})},
     Action.cancel: {
-        Actor.buyer: frozenset({S.awaiting_merchant_review, S.awaiting_buyer_return, S.rejected})
+        Actor.buyer: frozenset(
+            {
+                S.awaiting_buyer_evidence,
+                S.awaiting_merchant_review,
+                S.awaiting_buyer_return,
+                S.rejected,
+            }
+        )
     },
     Action.escalate: {
         Actor.buyer: frozenset(
@@ -59,6 +67,7 @@ RULES: Mapping[Action, Mapping[Actor, frozenset[TicketStatus]]] = {
     Action.arbitrate: {Actor.support: frozenset({S.under_arbitration})},
     Action.second_approval: {Actor.support: frozenset({S.awaiting_second_approval})},
     Action.retry_refund: {Actor.support: frozenset({S.refund_failed})},
+    Action.evidence: {Actor.buyer: frozenset({S.awaiting_buyer_evidence})},
     # Messages are stored by the API and never change the ticket's state.
     Action.messages: {
         Actor.buyer: _OPEN,

@@ -23,6 +23,10 @@ class TicketEvent(StrEnum):
     checkin_timeout = "checkin_timeout"
     closed_after_rejection = "closed_after_rejection"
     escalated_by_buyer = "escalated_by_buyer"
+    # A merchant rule asks for evidence photos before review; the buyer adds them, or does not.
+    evidence_requested = "evidence_requested"
+    evidence_added = "evidence_added"
+    evidence_timeout = "evidence_timeout"
     escalated_by_merchant = "escalated_by_merchant"
     escalated_instead_of_auto_acceptance = "escalated_instead_of_auto_acceptance"
     escalated_instead_of_auto_approval = "escalated_instead_of_auto_approval"

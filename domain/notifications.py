@@ -188,6 +188,26 @@ _TEXTS: dict[TicketEvent, tuple[Template, Template]] = {
             "The courier has your return parcel, so the refund of {amount} is on its way.",
         ),
     ),
+    TicketEvent.evidence_requested: (
+        Template(
+            "售后申请 {ticket_no} 需要补充凭证", "请在截止时间前上传照片凭证，商家才会开始审核。"
+        ),
+        Template(
+            "Request {ticket_no} needs evidence photos",
+            "Please add photos before the deadline; the merchant reviews the request after that.",
+        ),
+    ),
+    TicketEvent.evidence_added: (
+        Template("售后申请 {ticket_no} 已补充凭证"),
+        Template("Evidence was added to request {ticket_no}"),
+    ),
+    TicketEvent.evidence_timeout: (
+        Template("售后申请 {ticket_no} 已关闭", "未在期限内补充凭证，申请已自动关闭。"),
+        Template(
+            "Request {ticket_no} was closed",
+            "No evidence photos arrived before the deadline, so the request was closed.",
+        ),
+    ),
     TicketEvent.rule_decided: (
         Template("售后申请 {ticket_no} 已按商家规则判定"),
         Template("The merchant's rules were applied to request {ticket_no}"),
@@ -412,6 +432,7 @@ STATUS_LABELS: Mapping[str, Mapping[TicketStatus, str]] = MappingProxyType(
     {
         "zh-CN": {
             TicketStatus.submitted: "已提交",
+            TicketStatus.awaiting_buyer_evidence: "待买家补充凭证",
             TicketStatus.awaiting_merchant_review: "待商家审核",
             TicketStatus.awaiting_second_approval: "待退款复核",
             TicketStatus.awaiting_buyer_return: "待买家寄回",

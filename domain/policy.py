@@ -25,6 +25,11 @@ MAX_REMINDERS = 10
 class Deadlines(BaseModel):
     """How long each waiting state of SPEC §3 waits before its timeout acts."""
 
+    buyer_evidence: PolicyDuration = Field(
+        timedelta(days=3),
+        description="the buyer's evidence photos a merchant rule asks for before review; "
+        "then closed",
+    )
     merchant_review: PolicyDuration = Field(
         timedelta(hours=48),
         description="the merchant's review; then approved, or escalated (risky buyer, large sum)",

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from domain.money import format_minor
 
 MAX_RULES = 100
+# Evidence photos a ticket holds at most (the application's own limit).
+MAX_EVIDENCE = 20
 MAX_CONDITION_LENGTH = 2_000
 # Macros over lists (`all`, `exists`, `map`, ...) in one condition: each may nest in another, and
 # a ticket's lists hold up to 2,000 tags, so a third would cost billions of steps to evaluate.
@@ -51,6 +53,12 @@ class Outcome(BaseModel):
     )
     keep_item: bool = Field(
         False, description="refund without a return: the buyer keeps the goods (returns only)"
+    )
+    require_evidence: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_EVIDENCE,
+        description="evidence photos the buyer must have attached before the merchant's review",
     )
     service_fee_percent: Percent | None = Field(
         None,
@@ -87,6 +95,8 @@ class Outcome(BaseModel):
             words.append("manual review: no automatic approval")
         if self.keep_item:
             words.append("the buyer keeps the item (no return)")
+        if self.require_evidence is not None:
+            words.append(f"at least {self.require_evidence} evidence photos before review")
         if self.service_fee_percent is not None:
             fee = percent_of(refund, self.service_fee_percent)
             words.append(

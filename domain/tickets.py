@@ -16,6 +16,8 @@ class TicketStatus(StrEnum):
 
     # Written once by the API when it accepts the application, before the workflow's first step.
     submitted = auto()
+    # A merchant rule asks for evidence photos before the merchant reviews the ticket.
+    awaiting_buyer_evidence = auto()
     awaiting_merchant_review = auto()
     awaiting_second_approval = auto()
     awaiting_buyer_return = auto()

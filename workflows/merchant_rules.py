@@ -24,6 +24,8 @@ class MerchantRules:
         self._ticket = ticket
         self._record = record
         self.verdict: Verdict | None = None
+        # Evidence photos the ticket holds: those of the application, then those the buyer adds.
+        self.evidence = ticket.facts.evidence_count if ticket.facts else 0
 
     def details(self) -> list[tuple[str, str]]:
         if self.verdict is None:
@@ -60,6 +62,13 @@ class MerchantRules:
             data={"rules": verdict.model_dump(mode="json"), "facts": facts.model_dump(mode="json")},
         )
         return self.outcome
+
+    def evidence_missing(self) -> int:
+        """Photos the rule still asks for before the merchant's review."""
+        outcome = self.outcome
+        if outcome is None or outcome.require_evidence is None:
+            return 0
+        return max(0, outcome.require_evidence - self.evidence)
 
     def releases(self, moment: RefundRelease) -> bool:
         """Whether the rule pays a return's refund at `moment` rather than after inspection."""

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.lateness import lateness, merchant_reminder
     from domain.money import format_minor
     from domain.reasons import DISPUTED_REASONS
-    from domain.rules import RefundRelease
+    from domain.rules import Outcome, RefundRelease
     from domain.tickets import Actor, TicketStatus, TicketType
 
 from workflows import outcomes
@@ -28,6 +28,7 @@ from workflows.refund_steps import RefundSteps
 from workflows.ticket_record import TicketRecord
 
 CANCEL_ON_BUYER_TIMEOUT = "cancel the ticket (buyer timeout)"
+CLOSE_WITHOUT_EVIDENCE = "close the ticket (no evidence)"
 # Tickets opened before the risk check existed approve a refund before shipment unchecked.
 RISK_CHECK_BEFORE_RULE_APPROVAL = "risk-check-before-rule-approval"
 # A reminder whose timer fired after the review deadline (the engine was down) used to be sent
@@ -78,6 +79,59 @@ class ReviewSteps:
         outcome = await self._rules.decide(risk)
         if outcome is not None and outcome.store_credit_bonus_percent:
             self._ledger.bonus_percent = outcome.store_credit_bonus_percent
+        missing = self._rules.evidence_missing()
+        if missing:
+            await self._record.transition(
+                E.evidence_requested,
+                TicketStatus.awaiting_buyer_evidence,
+                f"{self._rules.rule} asks for evidence photos before the merchant's review: "
+                f"{missing} more needed",
+                next_actor=Actor.buyer,
+                deadline_at=workflow.now() + self._policy.buyer_evidence,
+                on_timeout=CLOSE_WITHOUT_EVIDENCE,
+            )
+            return
+        await self._submit(risk, outcome)
+
+    async def evidence_step(self) -> None:
+        """The buyer adds the photos a rule asks for; the review opens once there are enough."""
+        record = self._record
+        deadline = record.deadline_at
+        taken = await self._inbox.take(deadline)
+        if taken is None:
+            await record.transition(
+                E.evidence_timeout,
+                TicketStatus.closed,
+                "closed automatically: the buyer did not add the evidence photos asked for "
+                f"within {describe(self._policy.buyer_evidence)}",
+                next_actor=None,
+            )
+            return
+        action, request = taken
+        if action is Action.cancel:
+            await outcomes.withdraw(record, request)
+            return
+        self._rules.evidence += len(request.photos)
+        missing = self._rules.evidence_missing()
+        await record.transition(
+            E.evidence_added,
+            TicketStatus.awaiting_buyer_evidence,
+            f"the buyer added {len(request.photos)} evidence photos"
+            + (f"; {missing} more needed" if missing else "; the merchant's review opens"),
+            actor=Actor.buyer,
+            actor_id=request.actor_id,
+            next_actor=Actor.buyer if missing else Actor.system,
+            deadline_at=deadline if missing else None,
+            on_timeout=CLOSE_WITHOUT_EVIDENCE if missing else None,
+            evidence=list(request.photos),
+        )
+        if missing:
+            return
+        risk = self._automation.risk or await self._automation.assess_risk()
+        await self._submit(risk, self._rules.outcome)
+
+    async def _submit(self, risk: c.RiskAssessment, outcome: Outcome | None) -> None:
+        """Approve by the merchant's rule, or open the merchant's review."""
         reasons = [f"waiting for the merchant's review; buyer risk {risk.level}", *risk.reasons]
         if self._ticket.reason_code in DISPUTED_REASONS:
             reasons.append("disputed reason: an evidence summary is attached for manual review")

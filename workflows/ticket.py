@@ -69,6 +69,7 @@ class TicketWorkflow:
         support = SupportSteps(ticket, record, inbox, refunds)
         self._settlement = settlement = SettlementSteps(ticket, record, ledger, refunds)
         self._steps: dict[TicketStatus, Callable[[], Awaitable[None]]] = {
+            S.awaiting_buyer_evidence: review.evidence_step,
             S.awaiting_merchant_review: review.review_step,
             S.awaiting_second_approval: refunds.second_approval_step,
             S.refunding: settlement.refunding_step,
@@ -222,6 +223,14 @@ class TicketWorkflow:
     def _check_retry_refund(self, request: c.RetryRefund) -> None:
         self._inbox.check(Action.retry_refund, request)
         checks.retry_refund(self._ticket, request)
+
+    @workflow.update
+    async def evidence(self, request: c.Evidence) -> c.ActionResult:
+        return await self._inbox.accept(Action.evidence, request)
+
+    @evidence.validator
+    def _check_evidence(self, request: c.Evidence) -> None:
+        self._inbox.check(Action.evidence, request)
 
     @workflow.update
     async def second_approval(self, request: c.SecondApproval) -> c.ActionResult:

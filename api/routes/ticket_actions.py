@@ -129,6 +129,13 @@ ROUTES: tuple[ActionRoute[Any], ...] = (
         "Support decides an escalated ticket: refund, partial refund, reject or return to buyer.",
     ),
     ActionRoute(
+        Action.evidence,
+        body.EvidenceBody,
+        c.Evidence,
+        action_requests.as_sent,
+        "The buyer adds the evidence photos the merchant's rules ask for before review.",
+    ),
+    ActionRoute(
         Action.second_approval,
         SecondApprovalBody,
         c.SecondApproval,

@@ -42,6 +42,12 @@ class CancelBody(ActionBody):
     pass
 
 
+class EvidenceBody(ActionBody):
+    photos: list[HttpUrl] = Field(
+        min_length=1, max_length=20, description="evidence photo URLs, added to the ticket's"
+    )
+
+
 class EscalateBody(ActionBody):
     reason: str = Field(min_length=1, max_length=1000)
 

@@ -30,6 +30,7 @@ def test_the_roles_of_the_api_contract() -> None:
         Action.cancel,
         Action.escalate,
         Action.confirm_receipt,
+        Action.evidence,
         Action.messages,
     }
     assert {action for action in Action if may(Actor.warehouse, action)} == {Action.inspection}

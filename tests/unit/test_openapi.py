@@ -34,6 +34,7 @@ CONFLICTS = {
         "arbitrate",
         "second-approval",
         "retry-refund",
+        "evidence",
     )
 }
 UNAUTHENTICATED = {"GET /healthz", "GET /readyz", "GET /metrics"}

@@ -25,6 +25,7 @@ HISTORIES = Path(__file__).parents[1] / "workflows" / "histories"
 
 # README.md's policy variables (SPEC §10), written out as the independent reference.
 DOCUMENTED_VARIABLES = {
+    "buyer_evidence": "DEADLINE_BUYER_EVIDENCE",
     "merchant_review": "DEADLINE_MERCHANT_REVIEW",
     "buyer_return": "DEADLINE_BUYER_RETURN",
     "return_delivery": "DEADLINE_RETURN_DELIVERY",
@@ -156,8 +157,12 @@ def test_durations_are_iso_8601_or_plain_seconds_and_thresholds_are_per_currency
 def test_a_recorded_payload_with_every_field_encodes_back_to_the_same_json() -> None:
     recorded, started = _started_with("exchange_completed.json")
     # Recorded before tickets carried their merchant's rules: those decode as none.
-    assert set(recorded) | {"rules"} == set(TicketPolicy.model_fields)
-    assert started.policy.model_dump(mode="json") == {**recorded, "rules": None}
+    assert set(recorded) | {"rules", "buyer_evidence"} == set(TicketPolicy.model_fields)
+    assert started.policy.model_dump(mode="json") == {
+        **recorded,
+        "rules": None,
+        "buyer_evidence": "P3D",
+    }
 
 
 def test_a_payload_from_before_the_newer_fields_decodes_with_the_spec_defaults() -> None:
@@ -173,6 +178,7 @@ def test_a_payload_from_before_the_newer_fields_decodes_with_the_spec_defaults()
         "reship": "P2D",
         "confirm_receipt": "P10D",
         "rules": None,
+        "buyer_evidence": "P3D",
     }
     assert started.policy == TicketPolicy(
         version="test",

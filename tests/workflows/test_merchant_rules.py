@@ -9,73 +9,24 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 
 import contracts as c
-from domain.rules import LineFacts, Outcome, Rule, RuleSet, TicketFacts
-from domain.tickets import TicketStatus, TicketType
+from domain.tickets import TicketStatus
 from tests.workflows.fakes import (
     AMOUNT,
     FakeProvider,
     approve,
-    courier,
     events,
     recorded,
-    ship_back,
     start,
     statuses,
-    ticket_input,
     until_recorded,
     until_status,
     worker,
 )
+from tests.workflows.ruled import RETURN, facts, rule, ruled
 from workflows.ticket import TicketWorkflow
 
 S = TicketStatus
-RETURN = {"type": TicketType.return_refund, "order_shipped": True, "order_delivered": True}
 CHEAP = 'quoted_amount < 50000 && "clearance" in tags'
-
-
-def facts(**overrides: Any) -> TicketFacts:
-    """The facts of the fakes' ticket: a return of two clearance mugs, delivered 3 days ago."""
-    base = TicketFacts(
-        type=TicketType.return_refund,
-        reason="no_longer_needed",
-        fault="buyer",
-        requested_amount=AMOUNT,
-        quoted_amount=AMOUNT,
-        currency="CNY",
-        lines=[
-            LineFacts(
-                line_id="L1",
-                sku="MUG-1",
-                tags=["clearance"],
-                quantity=2,
-                amount=AMOUNT,
-                reason="no_longer_needed",
-            )
-        ],
-        skus=["MUG-1"],
-        tags=["clearance"],
-        order_age_days=5,
-        shipped=True,
-        delivered=True,
-        days_since_delivery=3,
-        channel="app",
-        payment_method="card",
-        opened_by="buyer",
-        evidence_count=0,
-    )
-    return base.model_copy(update=overrides)
-
-
-def ruled(*rules: Rule, version: str = "m-1-rules-v1", **ticket: Any) -> dict[str, Any]:
-    """Start options of a ticket opened under `rules`."""
-    policy = ticket_input("unused").policy.model_copy(
-        update={"rules": RuleSet(version=version, rules=list(rules))}
-    )
-    return {**RETURN, "policy": policy, "facts": facts(), **ticket}
-
-
-def rule(rule_id: str, when: str, **outcome: Any) -> Rule:
-    return Rule(id=rule_id, name=rule_id.replace("-", " "), when=when, then=Outcome(**outcome))
 
 
 def decided(provider: FakeProvider) -> dict[str, Any]:
@@ -285,93 +236,66 @@ async def test_a_ticket_without_rules_records_no_rule_step(time_env: WorkflowEnv
     assert "rule_decided" not in events(provider)
 
 
-# --- when the refund is released --------------------------------------------------------------
+# --- evidence before review -------------------------------------------------------------------
+
+EVIDENCE = rule("photos", "reason == 'no_longer_needed'", require_evidence=2, approve=True)
 
 
-async def test_a_fast_refund_is_paid_on_the_couriers_first_scan(
-    time_env: WorkflowEnvironment,
-) -> None:
-    provider = FakeProvider(settle_after_polls=1)
-    fast = rule("fast", "refunds_90d == 0", approve=True, refund_release="on_first_scan")
-    async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **ruled(fast))
-        await until_status(time_env, handle, S.awaiting_buyer_return)
-        await ship_back(handle)
-        await until_status(time_env, handle, S.return_in_transit)
-        await handle.signal(TicketWorkflow.tracking_event, courier("picked_up"))
-        result = await handle.result()
-    assert result.status is S.completed and result.refunded_amount == AMOUNT
-    released = recorded(provider, "refund_released_on_first_scan")
-    assert released.from_status is S.return_in_transit and released.to_status is S.refunding
-    assert "fast refund (rule fast (m-1-rules-v1))" in released.reason
-    assert "return_delivered" not in events(provider)
+async def add_photos(handle: Any, *urls: str) -> c.ActionResult:
+    return await handle.execute_update(
+        TicketWorkflow.evidence, c.Evidence(actor="buyer", actor_id="b-1", photos=list(urls))
+    )
 
 
-async def test_a_fast_refund_is_paid_when_the_poll_finds_the_first_scan(
-    time_env: WorkflowEnvironment,
-) -> None:
-    """No webhook comes: the courier poll asks until the parcel is scanned."""
-    provider = FakeProvider(settle_after_polls=1, courier_events=[courier("in_transit")])
-    fast = rule("fast", "true", approve=True, refund_release="on_first_scan")
-    async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **ruled(fast))
-        await until_status(time_env, handle, S.awaiting_buyer_return)
-        await ship_back(handle)
-        result = await handle.result()
-    assert result.status is S.completed
-    assert "refund_released_on_first_scan" in events(provider)
-    assert all("in_transit" in query.until for query in provider.parcel_queries)
-
-
-async def test_a_first_scan_without_a_fast_refund_waits_for_the_goods(
+async def test_a_rule_asks_for_evidence_and_the_review_waits_for_it(
     time_env: WorkflowEnvironment,
 ) -> None:
     provider = FakeProvider()
     async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **ruled(rule("all", "true", approve=True)))
-        await until_status(time_env, handle, S.awaiting_buyer_return)
-        await ship_back(handle)
-        await until_status(time_env, handle, S.return_in_transit)
-        await handle.signal(TicketWorkflow.tracking_event, courier("picked_up"))
-        await time_env.sleep(timedelta(hours=1))
+        handle = await start(time_env, queue, **ruled(EVIDENCE))
+        await until_status(time_env, handle, S.awaiting_buyer_evidence)
         state = await handle.query(TicketWorkflow.state)
-    assert state["status"] == S.return_in_transit
-    assert provider.grants == []
-
-
-async def test_a_refund_released_on_delivery_skips_the_inspection(
-    time_env: WorkflowEnvironment,
-) -> None:
-    provider = FakeProvider(settle_after_polls=1)
-    on_delivery = rule("trusted", "true", approve=True, refund_release="on_delivery")
-    async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **ruled(on_delivery))
+        assert state["next_actor"] == "buyer"
+        assert state["on_timeout"] == "close the ticket (no evidence)"
+        await add_photos(handle, "https://img.example/1.jpg")
+        await until_status(time_env, handle, S.awaiting_buyer_evidence)
+        still = await handle.query(TicketWorkflow.state)
+        assert still["deadline_at"] == state["deadline_at"]
+        await add_photos(handle, "https://img.example/2.jpg")
         await until_status(time_env, handle, S.awaiting_buyer_return)
-        await ship_back(handle)
-        await until_status(time_env, handle, S.return_in_transit)
-        await handle.signal(TicketWorkflow.tracking_event, courier("picked_up"))
-        await handle.signal(TicketWorkflow.tracking_event, courier("delivered"))
-        result = await handle.result()
-    assert result.status is S.completed
-    delivered = recorded(provider, "return_delivered")
-    assert delivered.to_status is S.refunding
-    assert "refund released on delivery" in delivered.reason
-    assert delivered.shipment is not None and delivered.shipment.status == "delivered"
-    assert S.awaiting_inspection not in statuses(provider)
+    added = [t for t in provider.transitions if t.event == "evidence_added"]
+    assert [t.evidence for t in added] == [
+        ["https://img.example/1.jpg"],
+        ["https://img.example/2.jpg"],
+    ]
+    assert "1 more needed" in added[0].reason
+    # With the photos in, the rule's approval applies as at opening.
+    assert recorded(provider, "approved_by_merchant_rule").from_status is S.awaiting_buyer_evidence
 
 
-async def test_a_refund_released_on_approval_does_not_wait_for_the_goods(
+async def test_no_evidence_within_the_deadline_closes_the_ticket(
     time_env: WorkflowEnvironment,
 ) -> None:
-    provider = FakeProvider(settle_after_polls=1)
-    at_once = rule("loyal", "order_age_days < 30", refund_release="on_approval")
+    provider = FakeProvider()
     async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **ruled(at_once))
-        await until_status(time_env, handle, S.awaiting_merchant_review)
-        await approve(handle, service_fee=500)
+        handle = await start(time_env, queue, **ruled(EVIDENCE))
+        await until_status(time_env, handle, S.awaiting_buyer_evidence)
+        await time_env.sleep(timedelta(days=3, minutes=1))
         result = await handle.result()
-    assert result.status is S.completed
-    approval = recorded(provider, "approved_by_merchant")
-    assert approval.to_status is S.refunding
-    assert "refund released on approval" in approval.reason
-    assert provider.grants[0].service_fee == 500
+    assert result.status is S.closed
+    assert (
+        "did not add the evidence photos asked for within 3 days"
+        in recorded(provider, "evidence_timeout").reason
+    )
+
+
+async def test_photos_attached_at_opening_count_towards_the_evidence(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider()
+    options = ruled(EVIDENCE)
+    options["facts"] = facts(evidence_count=2)
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue, **options)
+        await until_status(time_env, handle, S.awaiting_buyer_return)
+    assert S.awaiting_buyer_evidence not in statuses(provider)
