@@ -123,6 +123,7 @@ class RefundActivities:
             order = await get_order(session, ticket.order_id, lock=True)
             assert order is not None
             refunds = await order_refunds(session, order.order_id)
+            reasons = {line.line_id: line.reason_code for line in ticket.lines if line.reason_code}
             for existing in refunds:
                 if existing.ticket_no == request.ticket_no and existing.seq == request.refund_seq:
                     return _grant(existing)
@@ -132,7 +133,9 @@ class RefundActivities:
                     counted_refunds(refunds),
                     RefundRequest(
                         lines=[
-                            RequestedLine(line_id=line_id, quantity=quantity)
+                            RequestedLine(
+                                line_id=line_id, quantity=quantity, reason_code=reasons.get(line_id)
+                            )
                             for line_id, quantity in _refunded_lines(ticket, request).items()
                         ],
                         reason_code=ticket.reason_code,

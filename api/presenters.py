@@ -102,7 +102,10 @@ def ticket_detail(
         "destination": ticket.destination,
         "destination_details": shown_details(ticket.destination_details),
         "requested_amount": ticket.requested_amount,
-        "lines": [TicketLineBody(line_id=x.line_id, quantity=x.quantity) for x in ticket.lines],
+        "lines": [
+            TicketLineBody(line_id=x.line_id, quantity=x.quantity, reason_code=x.reason_code)
+            for x in ticket.lines
+        ],
         "breakdown": ticket.breakdown,
         "policy": {name: value for name, value in ticket.policy.items() if name != "rules"},
         "service_fee": ticket.service_fee,

@@ -80,6 +80,8 @@ class RequestedLine(BaseModel):
 
     line_id: str
     quantity: StrictInt
+    reason_code: ReasonCode | None = None
+    """This line's own reason (a shirt too small, a mug broken); the request's otherwise."""
 
 
 class RefundRequest(BaseModel):
@@ -90,6 +92,12 @@ class RefundRequest(BaseModel):
     service_fee: StrictInt = 0
     requested_amount: StrictInt | None = None
     """The buyer asks for less than the maximum (refund only, after shipment)."""
+
+    def reason_of(self, line_id: str) -> ReasonCode:
+        for line in self.lines:
+            if line.line_id == line_id and line.reason_code is not None:
+                return line.reason_code
+        return self.reason_code
 
 
 class LineRefund(BaseModel):

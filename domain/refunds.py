@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from domain.money import format_minor
 from domain.orders import OrderLine, OrderSnapshot
-from domain.reasons import ReasonCode, is_merchant_fault
+from domain.reasons import is_merchant_fault
 from domain.refund_terms import (
     LineRefund,
     PriorRefunds,
@@ -45,9 +45,9 @@ def quote_refund(
     lines = _refund_lines(order, prior, request.lines)
     items = sum(line.amount for line in lines)
     completes = _completes_order(order, prior, lines)
-    shipping = _shipping(order, prior, request.reason_code, policy, completes, notes)
+    shipping = _shipping(order, prior, request, policy, completes, notes)
     maximum = items + shipping
-    fee = _service_fee(order, request, maximum, notes)
+    fee = _service_fee(order, request, _fee_cap(request, lines, maximum), notes)
     total = _requested_total(order, request, maximum - fee, notes)
     total = _cap_to_payment(order, prior, total, notes)
     threshold = policy.threshold_for(order.currency)
@@ -138,13 +138,19 @@ def _completes_order(order: OrderSnapshot, prior: PriorRefunds, lines: list[Line
 def _shipping(
     order: OrderSnapshot,
     prior: PriorRefunds,
-    reason: ReasonCode,
+    request: RefundRequest,
     policy: RefundPolicy,
     completes: bool,
     notes: list[str],
 ) -> int:
     """Before shipment, shipping goes back with the ticket that completes the order; after
-    shipment, only for merchant-fault reasons (policy switch). Never more than once in all."""
+    shipment, only when a line's reason is the merchant's fault (policy switch). Never more than
+    once in all."""
+    faults = [
+        (line.line_id, reason)
+        for line in request.lines
+        if is_merchant_fault(reason := request.reason_of(line.line_id))
+    ]
     if order.shipping_fee == 0:
         return 0
     left = max(0, order.shipping_fee - prior.shipping_amount)
@@ -155,19 +161,36 @@ def _shipping(
             notes.append("refund includes shipping: this ticket completes the unshipped order")
             return left
         why = "shipping not refunded yet: it goes back with the refund completing the order"
-    elif not is_merchant_fault(reason):
+    elif not faults:
         why = "shipping not refunded: buyer-fault reason after shipment"
     elif not policy.refund_shipping_on_merchant_fault:
         why = "shipping not refunded: the merchant's policy keeps it after shipment"
     else:
-        notes.append("shipping refunded: merchant-fault reason")
+        own = [
+            f"line {line_id}: {reason}"
+            for line_id, reason in faults
+            if reason != request.reason_code
+        ]
+        notes.append(
+            "shipping refunded: merchant-fault reason" + (f" ({', '.join(own)})" if own else "")
+        )
         return left
     notes.append(why)
     return 0
 
 
+def _fee_cap(request: RefundRequest, lines: list[LineRefund], maximum: int) -> int:
+    """A fee only on what the buyer's own reasons return (SPEC §4): the whole refund when every
+    line is of a buyer-fault reason, else only the buyer-fault lines (shipping is then the
+    merchant's fault), and nothing when none is."""
+    merchant = {x.line_id for x in lines if is_merchant_fault(request.reason_of(x.line_id))}
+    if not merchant:
+        return maximum
+    return sum(line.amount for line in lines if line.line_id not in merchant)
+
+
 def _service_fee(
-    order: OrderSnapshot, request: RefundRequest, maximum: int, notes: list[str]
+    order: OrderSnapshot, request: RefundRequest, buyer_fault: int, notes: list[str]
 ) -> int:
     fee = request.service_fee
     if fee < 0:
@@ -176,17 +199,21 @@ def _service_fee(
             f"service fee must not be negative, got {fee}",
             "service_fee",
         )
-    if fee > 0 and is_merchant_fault(request.reason_code):
+    own_reasons = any(line.reason_code is not None for line in request.lines)
+    if fee > 0 and buyer_fault == 0:
         raise RefundRuleError(
             "service_fee_not_allowed",
-            f"no service fee for a merchant-fault reason ({request.reason_code})",
+            "no service fee: every line's reason is the merchant's fault"
+            if own_reasons
+            else f"no service fee for a merchant-fault reason ({request.reason_code})",
             "service_fee",
         )
-    if fee > maximum:
+    if fee > buyer_fault:
         raise RefundRuleError(
             "service_fee_out_of_range",
             f"service fee {format_minor(fee, order.currency)} exceeds the refund of "
-            f"{format_minor(maximum, order.currency)}",
+            f"{format_minor(buyer_fault, order.currency)}"
+            + (" on the lines of buyer-fault reasons" if own_reasons else ""),
             "service_fee",
         )
     if fee:

@@ -20,6 +20,7 @@ import cel
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.money import format_minor
+from domain.reasons import Fault, fault_of
 
 MAX_RULES = 100
 # Evidence photos a ticket holds at most (the application's own limit).
@@ -113,6 +114,20 @@ class Outcome(BaseModel):
         if self.refund_release is not None:
             words.append(f"refund released {self.refund_release.replace('_', ' ')}")
         return words
+
+
+def rule_fee(outcome: Outcome, facts: TicketFacts) -> int:
+    """A rule's service fee on a ticket: a share of what the buyer's own reasons return (SPEC
+    §4), rounded down. The whole refund when every line is of a buyer-fault reason; else the
+    buyer-fault lines only; nothing when none is."""
+    if outcome.service_fee_percent is None:
+        return 0
+    buyer = [line for line in facts.lines if fault_of(line.reason) is Fault.buyer]
+    if len(buyer) == len(facts.lines):
+        base = facts.quoted_amount
+    else:
+        base = min(facts.quoted_amount, sum(line.amount for line in buyer))
+    return percent_of(base, outcome.service_fee_percent)
 
 
 def percent_of(amount: int, percent: int) -> int:

@@ -6,6 +6,7 @@ buyer's risk the workflow adds, and a what-if re-decides the ticket from the sam
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from domain.orders import OrderSnapshot
@@ -24,6 +25,7 @@ def opening_facts(
     *,
     ticket_type: str,
     reason_code: str,
+    line_reasons: Mapping[str, str],
     requested_amount: int | None,
     channel: str,
     opened_by: str,
@@ -39,7 +41,7 @@ def opening_facts(
             tags=list(by_line[line.line_id].tags),
             quantity=line.quantity,
             amount=line.amount,
-            reason=reason_code,
+            reason=line_reasons.get(line.line_id, reason_code),
         )
         for line in quote.lines
     ]

@@ -14,8 +14,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from domain.money import format_minor
-from domain.reasons import DISPUTED_REASONS, Fault
-from domain.rules import RefundRelease, RuleSet, TicketFacts, decide, percent_of
+from domain.reasons import DISPUTED_REASONS
+from domain.rules import RefundRelease, RuleSet, TicketFacts, decide, percent_of, rule_fee
 from domain.tickets import Destination, TicketType
 
 
@@ -199,11 +199,7 @@ def compare(
             words += "; the seller timeout would have escalated to support instead"
             return compared(Effect(rule_id=rule_id, reviewed=True), words)
         return compared(real.model_copy(update={"rule_id": rule_id, "reviewed": True}), words)
-    fee = (
-        percent_of(facts.quoted_amount, outcome.service_fee_percent)
-        if outcome.service_fee_percent is not None and facts.fault == Fault.buyer
-        else 0
-    )
+    fee = rule_fee(outcome, facts)
     refund = facts.quoted_amount - fee
     store_credit = happened.destination == Destination.balance
     bonus = (

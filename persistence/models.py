@@ -223,6 +223,8 @@ class TicketLine(Base):
     line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     order_id: Mapped[str] = mapped_column(String(64), index=True)
     quantity: Mapped[int] = mapped_column(Integer)
+    # This line's own reason code; None: the ticket's.
+    reason_code: Mapped[str | None] = mapped_column(String(32))
 
 
 class TimelineEntry(Base):

@@ -17,8 +17,8 @@ from domain.reports import (
     REJECTION_EVENTS,
     TIMEOUT_EVENTS,
 )
-from domain.tickets import TERMINAL_STATUSES, RefundStatus, TicketStatus, TicketType
-from persistence.models import Refund, Ticket, TimelineEntry
+from domain.tickets import TERMINAL_STATUSES, Channel, RefundStatus, TicketStatus, TicketType
+from persistence.models import Refund, Ticket, TicketLine, TimelineEntry
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Summary:
     by_type: dict[str, int]
     by_status: dict[str, int]
     by_reason: dict[str, int]
+    by_channel: dict[str, int]
     approved: int
     decided: int
     resolved: int
@@ -53,6 +54,7 @@ async def summary(session: AsyncSession, scope: ReportScope) -> Summary:
     )
     try:
         groups = await _groups(session, scope)
+        by_reason = await _by_reason(session, scope)
         tickets, escalations, resolved, median = await _totals(session, scope)
         approved, decided = await decisions(session, _in_scope(scope))
         refunded = await _refunded(session, scope)
@@ -63,7 +65,8 @@ async def summary(session: AsyncSession, scope: ReportScope) -> Summary:
         tickets=tickets,
         by_type=groups[0],
         by_status=groups[1],
-        by_reason=groups[2],
+        by_reason=by_reason,
+        by_channel=groups[2],
         approved=approved,
         decided=decided,
         resolved=resolved,
@@ -89,28 +92,41 @@ def _in_scope(scope: ReportScope) -> list[ColumnElement[bool]]:
 async def _groups(
     session: AsyncSession, scope: ReportScope
 ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """Counts by type, by status and by reason in one pass (GROUPING SETS)."""
+    """Counts by type, by status and by channel in one pass (GROUPING SETS)."""
     rows = await session.execute(
-        select(Ticket.type, Ticket.status, Ticket.reason_code, func.count())
+        select(Ticket.type, Ticket.status, Ticket.channel, func.count())
         .where(*_in_scope(scope))
-        .group_by(func.grouping_sets(Ticket.type, Ticket.status, Ticket.reason_code))
+        .group_by(func.grouping_sets(Ticket.type, Ticket.status, Ticket.channel))
     )
     by_type: dict[str, int] = {}
     by_status: dict[str, int] = {}
-    by_reason: dict[str, int] = {}
+    by_channel: dict[str, int] = {}
     # The three columns are NOT NULL, so the one that is set names the grouping set.
-    for type_, status, reason, count in rows:
+    for type_, status, channel, count in rows:
         if type_ is not None:
             by_type[type_] = count
         elif status is not None:
             by_status[status] = count
         else:
-            by_reason[reason] = count
+            by_channel[channel] = count
     return (
         _every(TicketType, by_type),
         _every(TicketStatus, by_status),
-        _every(ReasonCode, by_reason),
+        _every(Channel, by_channel),
     )
+
+
+async def _by_reason(session: AsyncSession, scope: ReportScope) -> dict[str, int]:
+    """Tickets per reason, each line counted under its own reason (the ticket's by default): a
+    ticket of a broken mug and a shirt too small counts once under each."""
+    reason = func.coalesce(TicketLine.reason_code, Ticket.reason_code)
+    rows = await session.execute(
+        select(reason, func.count(func.distinct(Ticket.ticket_no)))
+        .outerjoin(TicketLine, TicketLine.ticket_no == Ticket.ticket_no)
+        .where(*_in_scope(scope))
+        .group_by(reason)
+    )
+    return _every(ReasonCode, {str(code): int(count) for code, count in rows})
 
 
 async def _totals(session: AsyncSession, scope: ReportScope) -> tuple[int, int, int, float | None]:

@@ -12,8 +12,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     import contracts as c
     from domain.events import TicketEvent
-    from domain.reasons import Fault
-    from domain.rules import Outcome, RefundRelease, Verdict, decide, percent_of
+    from domain.rules import Outcome, RefundRelease, Verdict, decide, rule_fee
     from domain.tickets import TicketType
 
 from workflows.ticket_record import TicketRecord
@@ -79,11 +78,9 @@ class MerchantRules:
             and self._ticket.type is TicketType.return_refund
         )
 
-    def service_fee(self, refund: int) -> int:
+    def service_fee(self) -> int:
         """The rule's fee on an automatic approval; none for merchant-fault reasons (SPEC §4)."""
         outcome, facts = self.outcome, self._ticket.facts
-        if outcome is None or outcome.service_fee_percent is None or facts is None:
+        if outcome is None or facts is None:
             return 0
-        if facts.fault != Fault.buyer:
-            return 0
-        return percent_of(refund, outcome.service_fee_percent)
+        return rule_fee(outcome, facts)

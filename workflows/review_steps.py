@@ -219,7 +219,7 @@ class ReviewSteps:
         return blockers
 
     def _rule_fee(self) -> int:
-        return self._rules.service_fee(self._ticket.quoted_amount)
+        return self._rules.service_fee()
 
     async def _review_timed_out(self) -> None:
         risk = await self._automation.assess_risk()

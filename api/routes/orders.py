@@ -89,7 +89,10 @@ async def refund_quote(
             to_snapshot(order),
             await prior_refunds(session, order_id),
             RefundRequest(
-                lines=[RequestedLine(line_id=x.line_id, quantity=x.quantity) for x in body.lines],
+                lines=[
+                    RequestedLine(line_id=x.line_id, quantity=x.quantity, reason_code=x.reason_code)
+                    for x in body.lines
+                ],
                 reason_code=body.reason_code,
                 service_fee=body.service_fee,
                 requested_amount=body.requested_amount,

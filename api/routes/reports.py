@@ -61,6 +61,7 @@ async def summary(
         by_type=figures.by_type,
         by_status=figures.by_status,
         by_reason=figures.by_reason,
+        by_channel=figures.by_channel,
         approval=ApprovalRate(
             approved=figures.approved,
             decided=figures.decided,

@@ -70,6 +70,9 @@ class OrderView(OrderUpsert):
 class QuoteLine(RequestModel):
     line_id: str = Field(min_length=1, max_length=64)
     quantity: Quantity
+    reason_code: ReasonCode | None = Field(
+        None, description="this line's own reason; the request's `reason_code` otherwise"
+    )
 
 
 class QuoteRequest(RequestModel):

@@ -68,7 +68,14 @@ class SummaryReport(BaseModel):
     tickets: int = Field(description="tickets in scope")
     by_type: dict[str, int] = Field(description="tickets per type; every type listed")
     by_status: dict[str, int] = Field(description="tickets per current status; every status")
-    by_reason: dict[str, int] = Field(description="tickets per reason code; every code")
+    by_reason: dict[str, int] = Field(
+        description="tickets per reason code, every code; a ticket whose lines have reasons of "
+        "their own counts once under each"
+    )
+    by_channel: dict[str, int] = Field(
+        description="tickets per channel they came from (app, web, mini_program, support_chat, "
+        "api); every channel"
+    )
     approval: ApprovalRate
     resolution: ResolutionTime
     refunded: list[RefundedAmount] = Field(

@@ -20,6 +20,11 @@ from domain.tickets import Channel, Destination, RefundStatus, TicketType
 class TicketLineBody(RequestModel):
     line_id: str = Field(min_length=1, max_length=64)
     quantity: Quantity
+    reason_code: ReasonCode | None = Field(
+        None,
+        description="this line's own reason (a shirt too small, a mug broken in one parcel); "
+        "the ticket's `reason_code` otherwise. Shipping and fees follow each line's reason",
+    )
 
 
 class DestinationChoice(RequestModel):

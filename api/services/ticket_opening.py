@@ -71,7 +71,10 @@ async def open_ticket(
 
     order = to_snapshot(order_row)
     prior = await prior_refunds(session, order.order_id)
-    requested = [RequestedLine(line_id=x.line_id, quantity=x.quantity) for x in body.lines]
+    requested = [
+        RequestedLine(line_id=x.line_id, quantity=x.quantity, reason_code=x.reason_code)
+        for x in body.lines
+    ]
     applied = await merchant_policy(session, settings, order.merchant_id)
     rules = await merchant_rules(session, order.merchant_id)
     policy = ticket_policy(settings, order.currency, applied, rules)
@@ -129,6 +132,7 @@ async def open_ticket(
             quote,
             ticket_type=body.type,
             reason_code=body.reason_code,
+            line_reasons={x.line_id: x.reason_code for x in requested if x.reason_code},
             requested_amount=body.requested_amount,
             channel=channel,
             opened_by=Actor.support if principal.role is Role.support else Actor.buyer,
@@ -138,7 +142,12 @@ async def open_ticket(
         version=0,
         created_by_role=principal.role,
         lines=[
-            TicketLine(order_id=order.order_id, line_id=x.line_id, quantity=x.quantity)
+            TicketLine(
+                order_id=order.order_id,
+                line_id=x.line_id,
+                quantity=x.quantity,
+                reason_code=x.reason_code,
+            )
             for x in requested
         ],
     )

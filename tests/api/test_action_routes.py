@@ -27,6 +27,7 @@ BODIES = {
     Action.arbitrate: "ArbitrateBody",
     Action.second_approval: "SecondApprovalBody",
     Action.retry_refund: "RetryRefundBody",
+    Action.evidence: "EvidenceBody",
 }
 OPTIONAL_BODIES = {Action.cancel, Action.confirm_receipt}
 RESPONSES = {"200", "400", "401", "403", "404", "409", "413", "422", "429", "502", "503"}

@@ -56,6 +56,7 @@ class World:
     own: dict[Role, str]  # role -> client label of the ticket's party
     foreign: dict[Role, str]  # role -> client label of another subject of that role
     notifications: dict[Role, int] = field(default_factory=dict)
+    what_if: str = ""  # a what-if of the ticket's merchant, for its row
 
     def subject(self, role: Role) -> str:
         return self.own[role].partition(":")[2]
@@ -82,6 +83,41 @@ def _action(action: Action, body: dict[str, Any]) -> tuple[tuple[str, str], Row]
 
 def _watched(world: World) -> dict[str, str]:
     return {"buyer_id": world.watched}
+
+
+def _what_if(world: World) -> dict[str, str]:
+    return {"run_id": world.what_if}
+
+
+# Every fact a rule reads, for a dry run that names no ticket.
+FACTS = {
+    "type": "return_refund",
+    "reason": "no_longer_needed",
+    "fault": "buyer",
+    "requested_amount": 1500,
+    "quoted_amount": 1500,
+    "currency": "CNY",
+    "lines": [
+        {
+            "line_id": "L1",
+            "sku": "SKU-L1",
+            "tags": [],
+            "quantity": 1,
+            "amount": 1500,
+            "reason": "no_longer_needed",
+        }
+    ],
+    "skus": ["SKU-L1"],
+    "tags": [],
+    "order_age_days": 2,
+    "shipped": True,
+    "delivered": True,
+    "days_since_delivery": 1,
+    "channel": "app",
+    "payment_method": "wallet",
+    "opened_by": "buyer",
+    "evidence_count": 0,
+}
 
 
 PUBLIC = Row(None)
@@ -128,6 +164,7 @@ TABLE: dict[tuple[str, str], Row] = {
             _action(Action.arbitrate, {"decision": "reject", "note": "matrix"}),
             _action(Action.second_approval, {"decision": "decline"}),
             _action(Action.retry_refund, {}),
+            _action(Action.evidence, {"photos": ["https://img.example/matrix.jpg"]}),
         ]
     ),
     ("POST", "/v1/tickets/{ticket_no}/messages"): Row(
@@ -138,6 +175,19 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/v1/merchants/{merchant_id}/policy"): Row(frozenset({M, S}), Owner.merchant),
     ("PUT", "/v1/merchants/{merchant_id}/policy"): Row(frozenset({M, S}), Owner.merchant, {}),
+    ("GET", "/v1/merchants/{merchant_id}/rules"): Row(frozenset({M, S}), Owner.merchant),
+    ("PUT", "/v1/merchants/{merchant_id}/rules"): Row(
+        frozenset({M, S}), Owner.merchant, {"rules": []}
+    ),
+    ("POST", "/v1/merchants/{merchant_id}/rules/test"): Row(
+        frozenset({M, S}), Owner.merchant, {"rules": [], "facts": FACTS}
+    ),
+    ("POST", "/v1/merchants/{merchant_id}/rules/what-if"): Row(
+        frozenset({M, S}), Owner.merchant, {"rules": [], "period_from": "2026-01-01T00:00:00Z"}
+    ),
+    ("GET", "/v1/merchants/{merchant_id}/rules/what-if/{run_id}"): Row(
+        frozenset({M, S}), Owner.merchant, params=_what_if
+    ),
     ("GET", "/v1/watchlist"): Row(frozenset({S})),
     ("PUT", "/v1/watchlist/{buyer_id}"): Row(
         frozenset({S}), body={"reason": "matrix"}, params=_watched
@@ -252,6 +302,13 @@ async def world(stack: Stack) -> World:
     )
     for role in (B, M):
         world.notifications[role] = await _first_notification(stack, world.own[role])
+    async with stack.client(merchant) as shop:
+        started = await shop.post(
+            f"/v1/merchants/{world.subject(M)}/rules/what-if",
+            json={"rules": [], "period_from": "2026-01-01T00:00:00Z"},
+        )
+    assert started.status_code == 202, started.text
+    world.what_if = started.json()["run_id"]
     return world
 
 

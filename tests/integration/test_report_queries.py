@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.tickets import TicketStatus
 from persistence import reports
-from persistence.models import Order, Refund, Ticket, TimelineEntry
+from persistence.models import Order, Refund, Ticket, TicketLine, TimelineEntry
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)
 LATER = T0 + timedelta(days=1)
@@ -32,6 +33,9 @@ class Spec:
     escalated: bool = False
     created_at: datetime = T0
     refunds: list[tuple[str, int, str]] = field(default_factory=list)  # currency, amount, status
+    channel: str = "api"
+    # The ticket's lines, each with its own reason or None (the ticket's).
+    lines: list[str | None] = field(default_factory=list)
 
 
 def _order(merchant_id: str) -> Order:
@@ -73,6 +77,11 @@ def _rows(order: Order, spec: Spec) -> list[Any]:
             escalated=spec.escalated,
             created_at=spec.created_at,
             closed_at=closed_at,
+            channel=spec.channel,
+            lines=[
+                TicketLine(order_id=order.order_id, line_id=f"L{n}", quantity=1, reason_code=reason)
+                for n, reason in enumerate(spec.lines, start=1)
+            ],
         )
     ]
     for seq, event in enumerate(spec.events, start=1):
@@ -243,7 +252,7 @@ async def test_every_figure_of_one_shop(sessions: async_sessionmaker[AsyncSessio
         "rejected": 1,
         "refunding": 2,
     }
-    assert len(report.by_status) == 16  # every status is listed, zero when unused
+    assert len(report.by_status) == len(TicketStatus)  # every status is listed, zero when unused
     assert report.by_status["awaiting_merchant_review"] == 0
     assert report.by_reason == {
         "no_longer_needed": 2,
@@ -319,3 +328,49 @@ async def test_a_shop_without_tickets_reports_zeros(
     assert report.refunded == {}
     assert report.auto_approvals == 0 and report.escalations == 0
     assert report.timeouts == NO_TIMEOUTS
+
+
+async def test_reasons_follow_each_line_and_channels_are_counted(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    shop = _id("m-rep")
+    await _store(
+        sessions,
+        shop,
+        [
+            # A broken mug and a shirt too small in one ticket, opened in the app.
+            Spec(
+                "return_refund",
+                "wrong_size_or_model",
+                "completed",
+                [],
+                channel="app",
+                lines=["damaged_in_transit", None],
+            ),
+            Spec("refund_only", "lost_in_transit", "completed", [], channel="web", lines=[None]),
+            Spec(
+                "return_refund",
+                "damaged_in_transit",
+                "cancelled",
+                [],
+                channel="app",
+                lines=[None, "damaged_in_transit"],
+            ),
+        ],
+    )
+
+    report = await _summary(sessions, merchant_id=shop)
+
+    assert report.tickets == 3
+    assert {code: n for code, n in report.by_reason.items() if n} == {
+        "wrong_size_or_model": 1,
+        "damaged_in_transit": 2,
+        "lost_in_transit": 1,
+    }
+    assert report.by_channel == {
+        "app": 2,
+        "web": 1,
+        "mini_program": 0,
+        "support_chat": 0,
+        "api": 0,
+    }

@@ -21,6 +21,7 @@ from domain.rules import (
     check_rules,
     decide,
     percent_of,
+    rule_fee,
 )
 from domain.ticket_facts import opening_facts
 
@@ -196,6 +197,7 @@ def test_a_ticket_opens_with_the_facts_of_its_order_and_quote() -> None:
         quote,
         ticket_type="return_refund",
         reason_code="other",
+        line_reasons={},
         requested_amount=None,
         channel="mini_program",
         opened_by="buyer",
@@ -229,3 +231,16 @@ def test_a_condition_of_more_than_two_list_macros_is_refused() -> None:
     assert problem.code == "rule_too_complex"
     assert check_rules(rules("tags.all(a, tags.exists(b, a != b))")) == []
     assert check_rules(rules("'x.all(a, ' in tags || 'y.map(b, ' in tags")) == []
+
+
+def test_a_rule_fee_falls_on_the_lines_of_buyer_fault_reasons_only() -> None:
+    outcome = Outcome(approve=True, service_fee_percent=10)
+    mug = LineFacts(line_id="L1", sku="MUG", quantity=1, amount=4000, reason="damaged_in_transit")
+    shirt = LineFacts(
+        line_id="L2", sku="TEE", quantity=1, amount=2555, reason="wrong_size_or_model"
+    )
+    both = facts(lines=[mug, shirt], quoted_amount=6555 + 800)  # shipping refunded: the mug
+    assert rule_fee(outcome, both) == 255  # 10 % of the shirt's 25.55, rounded down
+    assert rule_fee(outcome, facts(lines=[shirt], quoted_amount=2555)) == 255
+    assert rule_fee(outcome, facts(lines=[mug], quoted_amount=4800)) == 0
+    assert rule_fee(Outcome(approve=True), both) == 0

@@ -165,7 +165,13 @@ async def test_no_fee_for_a_merchant_fault_even_when_a_rule_asks(
 ) -> None:
     provider = FakeProvider()
     options = ruled(rule("fee", "true", approve=True, service_fee_percent=15))
-    options["facts"] = facts(reason="quality_issue", fault="merchant")
+    base = facts()
+    [line] = base.lines
+    options["facts"] = facts(
+        reason="quality_issue",
+        fault="merchant",
+        lines=[line.model_copy(update={"reason": "quality_issue"})],
+    )
     options["reason_code"] = "quality_issue"
     async with worker(time_env, provider) as queue:
         handle = await start(time_env, queue, **options)
