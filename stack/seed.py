@@ -32,11 +32,14 @@ BUYERS = [
     ("b-501", "Li Wei", "li.wei@example.test", "zh-CN"),
     ("b-502", "Emma Clarke", "emma.clarke@example.test", "en"),
     ("b-503", "Chen Jing", "chen.jing@example.test", "zh-CN"),
+    # The buyer of the tour's merchant-rule flows, at the shop whose rules the tour sets.
+    ("b-504", "Sofia Rossi", "sofia.rossi@example.test", "en"),
 ]
 PRINCIPALS = [
     ("buyer:b-501", Role.buyer, "b-501"),
     ("buyer:b-502", Role.buyer, "b-502"),
     ("buyer:b-503", Role.buyer, "b-503"),
+    ("buyer:b-504", Role.buyer, "b-504"),
     ("merchant:m-1001", Role.merchant, "m-1001"),
     ("merchant:m-2002", Role.merchant, "m-2002"),
     ("warehouse:wh-1001", Role.warehouse, "wh-1001"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import uuid
@@ -25,10 +26,18 @@ Ticket = dict[str, Any]
 
 
 class Tour:
-    def __init__(self, api_url: str, keys: dict[str, str], timeout: float) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        keys: dict[str, str],
+        timeout: float,
+        courier: tuple[str, str] | None = None,
+    ) -> None:
         self._api = api_url
         self._keys = keys
         self._timeout = timeout
+        # The sandbox courier's address and API key, to scan a parcel as a courier would.
+        self._courier = courier
 
     def _as(self, label: str) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self._keys[label]}"}
@@ -42,13 +51,19 @@ class Tour:
         return response.json()
 
     def order(
-        self, buyer: str, status: str, unit_price: int = 15900, paid_days_ago: int = 3
+        self,
+        buyer: str,
+        status: str,
+        unit_price: int = 15900,
+        paid_days_ago: int = 3,
+        merchant: str = "m-1001",
+        tags: tuple[str, ...] = (),
     ) -> str:
         order_id = f"TOUR-{uuid.uuid4().hex[:8].upper()}"
         now = datetime.now(UTC)
         body: dict[str, Any] = {
             "buyer_id": buyer,
-            "merchant_id": "m-1001",
+            "merchant_id": merchant,
             "currency": "CNY",
             "lines": [
                 {
@@ -58,6 +73,7 @@ class Tour:
                     "quantity": 2,
                     "unit_price": unit_price,
                     "discount": 1000,
+                    "tags": list(tags),
                 }
             ],
             "shipping_fee": 800,
@@ -104,6 +120,22 @@ class Tour:
     def act(self, label: str, ticket_no: str, action: str, body: Any = None) -> Ticket:
         ticket: Ticket = self.call(label, "POST", f"/v1/tickets/{ticket_no}/{action}", body or {})
         return ticket
+
+    def scan(self, tracking_no: str, status: str = "picked_up") -> None:
+        """The courier scans a parcel: its signed webhook reaches the engine."""
+        if self._courier is None:
+            raise TourError("no sandbox courier to scan the parcel")
+        url, api_key = self._courier
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+        ) as http:
+            response = http.post(
+                f"/control/parcels/{tracking_no}/events", json={"status": status, "carrier": "sf"}
+            )
+        if response.status_code >= 400:
+            raise TourError(
+                f"courier scan of {tracking_no}: {response.status_code} {response.text}"
+            )
 
     def until(self, ticket_no: str, *statuses: str) -> Ticket:
         deadline = time.monotonic() + self._timeout
@@ -227,6 +259,74 @@ def payment_too_old(tour: Tour) -> Ticket:
     return tour.until(ticket_no, "completed")
 
 
+# The shop whose rules the tour sets (Pacific Outfitters), its buyer and its warehouse.
+RULES_SHOP, RULES_BUYER, RULES_WAREHOUSE = "m-2002", "b-504", "wh-2002"
+SHOP_RULES = [
+    {
+        "id": "keep-cheap",
+        "name": "cheap items stay with the buyer",
+        "when": "'tour-keep' in tags && quoted_amount <= 50000",
+        "then": {"approve": True, "keep_item": True},
+    },
+    {
+        "id": "fast-refund",
+        "name": "trusted buyers get their money at the courier's first scan",
+        "when": "'tour-fast' in tags && refunds_90d < 3",
+        "then": {"approve": True, "refund_release": "on_first_scan"},
+    },
+    {
+        "id": "credit-bonus",
+        "name": "10 % more as store credit",
+        "when": "'tour-bonus' in tags && fault == 'buyer'",
+        "then": {"approve": True, "store_credit_bonus_percent": 10},
+    },
+]
+
+
+def _ruled_return(tour: Tour, tag: str, **destination: Any) -> str:
+    """A return at the shop whose rules the tour sets, on an item tagged `tag`."""
+    tour.call(
+        f"merchant:{RULES_SHOP}", "PUT", f"/v1/merchants/{RULES_SHOP}/rules", {"rules": SHOP_RULES}
+    )
+    order_id = tour.order(
+        RULES_BUYER, "delivered", unit_price=9900, merchant=RULES_SHOP, tags=(tag,)
+    )
+    return tour.open(RULES_BUYER, order_id, "return_refund", "no_longer_needed", **destination)
+
+
+def keep_the_item(tour: Tour) -> Ticket:
+    return tour.until(_ruled_return(tour, "tour-keep"), "completed")
+
+
+def fast_refund_on_first_scan(tour: Tour) -> Ticket:
+    ticket_no = _ruled_return(tour, "tour-fast")
+    tour.until(ticket_no, "awaiting_buyer_return")
+    tracking_no = _no()
+    tour.act(
+        f"buyer:{RULES_BUYER}",
+        ticket_no,
+        "return-shipment",
+        {"carrier": "sf", "tracking_no": tracking_no},
+    )
+    tour.scan(tracking_no)
+    return tour.until(ticket_no, "completed")
+
+
+def store_credit_with_a_bonus(tour: Tour) -> Ticket:
+    ticket_no = _ruled_return(tour, "tour-bonus", destination="balance")
+    tour.until(ticket_no, "awaiting_buyer_return")
+    tour.act(
+        f"buyer:{RULES_BUYER}",
+        ticket_no,
+        "return-shipment",
+        {"carrier": "sf", "tracking_no": _no()},
+    )
+    tour.act(
+        f"warehouse:{RULES_WAREHOUSE}", ticket_no, "inspection", _inspection(accepted=2, rejected=0)
+    )
+    return tour.until(ticket_no, "completed")
+
+
 def _no() -> str:
     return f"SF{uuid.uuid4().int % 10**12:012d}"
 
@@ -248,6 +348,9 @@ FLOWS: dict[str, Callable[[Tour], Ticket]] = {
     "refund to store credit in USD": refund_to_balance_in_usd,
     "refund by bank transfer": refund_by_bank_transfer,
     "payment too old to refund: store credit instead": payment_too_old,
+    "merchant rule: the buyer keeps the item": keep_the_item,
+    "merchant rule: fast refund on the courier's first scan": fast_refund_on_first_scan,
+    "merchant rule: store credit with a 10 % bonus": store_credit_with_a_bonus,
 }
 DEADLINE_FLOWS: dict[str, Callable[[Tour], Ticket]] = {
     "merchant silent: approved automatically": seller_timeout,
@@ -276,7 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120, help="seconds per flow")
     args = parser.parse_args(argv)
     keys = {label: entry["api_key"] for label, entry in json.loads(args.keys.read_text()).items()}
-    tour = Tour(args.api, keys, args.timeout)
+    sandbox = settings.courier_sandbox
+    # As the run command's launcher finds it: its own port unless an address is set.
+    url = sandbox.url if "COURIER_SANDBOX_URL" in os.environ else f"http://127.0.0.1:{sandbox.port}"
+    courier = (url, sandbox.api_key.get_secret_value())
+    tour = Tour(args.api, keys, args.timeout, courier)
     flows = FLOWS | (DEADLINE_FLOWS if args.deadlines else {})
     failed = 0
     for name, flow in flows.items():

@@ -152,6 +152,10 @@ async def test_every_flow_runs_through_the_api_on_the_run_command_with_short_dea
         ("rejection, escalation, arbitration", "completed, refunded 20000 CNY"),
         ("merchant silent: approved automatically", "completed, refunded 31600 CNY"),
         ("buyer never ships back: cancelled", "cancelled, refunded 0 CNY"),
+        # 2 x 99.00 - 10.00 discount, no shipping (buyer fault), at Pacific Outfitters' rules.
+        ("merchant rule: the buyer keeps the item", "completed, refunded 18800 CNY"),
+        ("merchant rule: fast refund on the courier's first scan", "completed, refunded 18800 CNY"),
+        ("merchant rule: store credit with a 10 % bonus", "completed, refunded 18800 CNY"),
     ]:
         line = next((x for x in report.splitlines() if x.startswith(f"== {flow}:")), "")
         assert line.endswith(outcome), f"{flow}: {line!r}\n{report}"
@@ -159,3 +163,8 @@ async def test_every_flow_runs_through_the_api_on_the_run_command_with_short_dea
     assert "approved automatically: the merchant did not answer within 8 s" in silent
     assert silent.count("reminder to merchant m-1001") == 2
     assert "cancelled automatically: the buyer did not ship the goods back within 5 s" in report
+    kept = report.split("== merchant rule: the buyer keeps the item")[1].split("\n== ")[0]
+    assert "the buyer keeps the item (rule keep-cheap (m-2002-rules-v" in kept
+    fast = report.split("== merchant rule: fast refund")[1].split("\n== ")[0]
+    assert "fast refund (rule fast-refund (m-2002-rules-v" in fast
+    assert "store credit bonus CNY 18.80: 10 % of the credit, rounded down" in report
