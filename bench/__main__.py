@@ -28,7 +28,7 @@ from typing import Protocol
 
 import psutil
 
-from bench import deadlines, full_return, pure, read_path, replay, scaling, throughput
+from bench import deadlines, full_return, pure, read_path, replay, scaling, throughput, what_if
 from bench.approvals import Approvals, compare_approvals
 from bench.throughput import meter_for, ms, twin_worker
 from reliability.harness import Stack, running_stack
@@ -103,6 +103,7 @@ SECTIONS: tuple[Section, ...] = (
     full_return,
     deadlines,
     read_path,
+    what_if,
     scaling,
 )
 

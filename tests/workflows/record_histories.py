@@ -40,6 +40,7 @@ from tests.workflows.fakes import (
     until_status,
     worker,
 )
+from tests.workflows.ruled import rule, ruled
 from tests.workflows.test_late_timers import running
 from workflows.return_parcel import POLL_BY_RETRIES
 from workflows.review_steps import NO_REMINDER_PAST_THE_DEADLINE
@@ -301,6 +302,41 @@ async def _reminder_missed_past_the_deadline(env: WorkflowEnvironment) -> Workfl
     return await handle.fetch_history()
 
 
+async def _fast_refunded(env: WorkflowEnvironment, handle: Handle) -> None:
+    await until_status(env, handle, TicketStatus.awaiting_buyer_return)
+    await ship_back(handle)
+    await until_status(env, handle, TicketStatus.return_in_transit)
+    await handle.signal(TicketWorkflow.tracking_event, courier("picked_up"))
+
+
+async def _evidence_added(env: WorkflowEnvironment, handle: Handle) -> None:
+    await until_status(env, handle, TicketStatus.awaiting_buyer_evidence)
+    await handle.execute_update(
+        TicketWorkflow.evidence,
+        c.Evidence(actor=Actor.buyer, actor_id="b-1", photos=["https://img.example/1.jpg"]),
+    )
+
+
+# Tickets opened under a merchant's rules (domain.rules), one per kind of outcome.
+RULED = {
+    "rule_kept_item_with_bonus": ruled(
+        rule(
+            "keep",
+            "quoted_amount < 50000",
+            approve=True,
+            keep_item=True,
+            store_credit_bonus_percent=10,
+        )
+    ),
+    "rule_fast_refund_on_first_scan": ruled(
+        rule("fast", "refunds_90d == 0", approve=True, refund_release="on_first_scan")
+    ),
+    "rule_evidence_then_kept": ruled(
+        rule("photos", "true", require_evidence=1, approve=True, keep_item=True)
+    ),
+}
+
+
 async def _cancelled(env: WorkflowEnvironment, handle: Handle) -> None:
     await _reviewed(env, handle)
     await handle.execute_update(TicketWorkflow.cancel, c.Cancel(actor=Actor.buyer))
@@ -410,6 +446,21 @@ async def main() -> None:
             FakeProvider(),
             reopened_after_reversal(new_ticket_no()),
             _reversal_retried_to_balance,
+        ),
+        "rule_kept_item_with_bonus": (
+            FakeProvider(settle_after_polls=1),
+            RULED["rule_kept_item_with_bonus"],
+            _nothing,
+        ),
+        "rule_fast_refund_on_first_scan": (
+            FakeProvider(settle_after_polls=1),
+            RULED["rule_fast_refund_on_first_scan"],
+            _fast_refunded,
+        ),
+        "rule_evidence_then_kept": (
+            FakeProvider(settle_after_polls=1),
+            RULED["rule_evidence_then_kept"],
+            _evidence_added,
         ),
     }
     runs: list[tuple[str, FakeProvider, dict[str, object], Scenario]] = [

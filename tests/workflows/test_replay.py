@@ -46,6 +46,9 @@ def test_every_recorded_flow_has_a_history() -> None:
         "return_refunded_settled_with_its_step",
         "return_refunded_poll_stopped",
         "return_delivered_found_by_poll",
+        "rule_kept_item_with_bonus",
+        "rule_fast_refund_on_first_scan",
+        "rule_evidence_then_kept",
     } <= set(HISTORIES)
     assert {f"{name}{AFTER_COMMIT}" for name in RECORDED_AFTER_COMMIT} <= set(HISTORIES)
 
