@@ -8,21 +8,14 @@ from fastapi import APIRouter, Depends, Path
 
 from api.auth import Principal, Role
 from api.deps import SessionDep, SettingsDep, require
-from api.problems import Problem
 from api.schemas.policies import EffectivePolicy, PolicyUpdate, PolicyView
+from api.services.merchants import known_merchant
 from api.services.policy import AppliedPolicy, applied_policy, merchant_policy
-from persistence.policies import merchant_exists, save_overrides
+from persistence.policies import save_overrides
 
 router = APIRouter(prefix="/v1/merchants", tags=["merchant policies"])
 MerchantId = Annotated[str, Path(min_length=1, max_length=64)]
 PolicyEditor = Annotated[Principal, Depends(require(Role.merchant, Role.support))]
-
-
-async def _known(session: SessionDep, merchant_id: str, principal: Principal) -> None:
-    """A merchant sees only its own policy; anything else is simply not found."""
-    foreign = principal.role is Role.merchant and principal.subject_id != merchant_id
-    if foreign or not await merchant_exists(session, merchant_id):
-        raise Problem(404, "merchant_not_found", f"no merchant {merchant_id}")
 
 
 def _view(merchant_id: str, applied: AppliedPolicy) -> PolicyView:
@@ -42,7 +35,7 @@ async def read_policy(
     merchant_id: MerchantId, session: SessionDep, settings: SettingsDep, principal: PolicyEditor
 ) -> PolicyView:
     """The policy new tickets of this merchant are opened under, and its version."""
-    await _known(session, merchant_id, principal)
+    await known_merchant(session, merchant_id, principal)
     return _view(merchant_id, await merchant_policy(session, settings, merchant_id))
 
 
@@ -56,7 +49,7 @@ async def replace_policy(
 ) -> PolicyView:
     """Replace the merchant's overrides (keys left out follow the global policy) and start a new
     version; tickets already open keep the version they were opened under."""
-    await _known(session, merchant_id, principal)
+    await known_merchant(session, merchant_id, principal)
     stored = await save_overrides(
         session, merchant_id, body.model_dump(exclude_none=True), principal.name
     )

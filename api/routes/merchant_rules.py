@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from api.auth import Principal, Role
 from api.deps import IdempotencyKeyDep, SessionDep, SettingsDep, TemporalDep, require
-from api.problems import Problem
 from api.schemas.rules import (
     MerchantRulesView,
     RulesTrial,
@@ -17,23 +16,16 @@ from api.schemas.rules import (
     WhatIfStart,
     WhatIfView,
 )
+from api.services.merchants import known_merchant
 from api.services.rule_trials import proposed, try_rules
 from api.services.rule_what_if import read_what_if, start_what_if
 from domain.rules import FACTS
 from persistence.models import MerchantRuleSet
-from persistence.policies import merchant_exists
 from persistence.rules import current_rules, rules_version, save_rules, to_rule_set
 
 router = APIRouter(prefix="/v1/merchants", tags=["merchant rules"])
 MerchantId = Annotated[str, Path(min_length=1, max_length=64)]
 RulesEditor = Annotated[Principal, Depends(require(Role.merchant, Role.support))]
-
-
-async def _known(session: SessionDep, merchant_id: str, principal: Principal) -> None:
-    """A merchant sees only its own rules; anything else is simply not found."""
-    foreign = principal.role is Role.merchant and principal.subject_id != merchant_id
-    if foreign or not await merchant_exists(session, merchant_id):
-        raise Problem(404, "merchant_not_found", f"no merchant {merchant_id}")
 
 
 def _view(merchant_id: str, stored: MerchantRuleSet | None) -> MerchantRulesView:
@@ -63,7 +55,7 @@ async def read_rules(
     merchant_id: MerchantId, session: SessionDep, principal: RulesEditor
 ) -> MerchantRulesView:
     """The rules new tickets of this merchant are opened under, and the facts they may read."""
-    await _known(session, merchant_id, principal)
+    await known_merchant(session, merchant_id, principal)
     return _view(merchant_id, await current_rules(session, merchant_id))
 
 
@@ -72,7 +64,7 @@ async def replace_rules(
     merchant_id: MerchantId, body: RulesUpdate, session: SessionDep, principal: RulesEditor
 ) -> MerchantRulesView:
     """Replace the merchant's rules with a new version; tickets already open keep theirs."""
-    await _known(session, merchant_id, principal)
+    await known_merchant(session, merchant_id, principal)
     rules = proposed(body.rules).rules
     stored = await save_rules(session, merchant_id, rules, principal.name)
     await session.commit()
@@ -84,7 +76,7 @@ async def try_merchant_rules(
     merchant_id: MerchantId, body: RulesTrial, session: SessionDep, principal: RulesEditor
 ) -> TrialResult:
     """What the rules (sent, or the current ones) decide on one ticket; nothing is written."""
-    await _known(session, merchant_id, principal)
+    await known_merchant(session, merchant_id, principal)
     return await try_rules(session, merchant_id, body)
 
 
@@ -101,7 +93,7 @@ async def start_rules_what_if(
     """Re-decide every ticket of the merchant opened in the period under the proposed rules, as
     a Temporal workflow; answers at once with the run, to be read with `GET …/what-if/{run_id}`
     until its status is `completed`. Nothing about the real tickets changes."""
-    await _known(session, merchant_id, principal)
+    await known_merchant(session, merchant_id, principal)
     run_id = await start_what_if(
         session, temporal, settings, merchant_id, body, principal, idempotency_key
     )
@@ -120,5 +112,5 @@ async def read_rules_what_if(
 ) -> WhatIfView:
     """A what-if's progress (tickets done of total), its totals predicted and happened side by
     side so far, and a page of its tickets (`changed_only`: those the rules would change)."""
-    await _known(session, merchant_id, principal)
+    await known_merchant(session, merchant_id, principal)
     return await read_what_if(session, merchant_id, run_id, cursor, limit, changed_only)

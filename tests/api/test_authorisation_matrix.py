@@ -27,6 +27,7 @@ from api.visibility import EVERYONE, ORDER_READERS, QUOTE_READERS, TICKET_READER
 from domain.actions import Action, who
 from persistence.models import ApiKey, Merchant, Warehouse
 from tests.support.orders import application, buyer_id, line, new_order_id, order_body, put_order
+from tests.support.rule_facts import sent_facts
 from tests.support.stack import Stack
 from tests.support.tickets import recently
 
@@ -90,34 +91,7 @@ def _what_if(world: World) -> dict[str, str]:
 
 
 # Every fact a rule reads, for a dry run that names no ticket.
-FACTS = {
-    "type": "return_refund",
-    "reason": "no_longer_needed",
-    "fault": "buyer",
-    "requested_amount": 1500,
-    "quoted_amount": 1500,
-    "currency": "CNY",
-    "lines": [
-        {
-            "line_id": "L1",
-            "sku": "SKU-L1",
-            "tags": [],
-            "quantity": 1,
-            "amount": 1500,
-            "reason": "no_longer_needed",
-        }
-    ],
-    "skus": ["SKU-L1"],
-    "tags": [],
-    "order_age_days": 2,
-    "shipped": True,
-    "delivered": True,
-    "days_since_delivery": 1,
-    "channel": "app",
-    "payment_method": "wallet",
-    "opened_by": "buyer",
-    "evidence_count": 0,
-}
+FACTS = sent_facts(tags=())
 
 
 PUBLIC = Row(None)

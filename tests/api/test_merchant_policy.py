@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
 
-from api.auth import Role, issue_key
-from persistence.models import Merchant
 from tests.support.orders import (
     application,
     buyer_id,
@@ -19,6 +16,7 @@ from tests.support.orders import (
     order_body,
     put_order,
 )
+from tests.support.shops import new_shop
 from tests.support.stack import Stack
 
 SUPPORT = "support:s-1"
@@ -27,16 +25,7 @@ durations = TypeAdapter(timedelta)
 
 @pytest.fixture
 async def merchant(stack: Stack) -> str:
-    """A shop of its own, so changing its policy cannot touch other tests' tickets."""
-    merchant_id = f"m-t{uuid.uuid4().hex[:8]}"
-    async with stack.sessions() as session:
-        session.add(Merchant(merchant_id=merchant_id, name="Policy test shop"))
-        await session.flush()
-        stack.keys[f"merchant:{merchant_id}"] = await issue_key(
-            session, Role.merchant, merchant_id, "policy test"
-        )
-        await session.commit()
-    return merchant_id
+    return await new_shop(stack, "Policy test shop")
 
 
 async def new_order(stack: Stack, merchant: str, **options: Any) -> str:

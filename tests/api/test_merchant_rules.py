@@ -4,16 +4,16 @@ run, tried on facts or on a stored ticket without changing anything, frozen into
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-from api.auth import Role, issue_key
 from domain.rules import FACTS
-from persistence.models import Merchant, Ticket
+from persistence.models import Ticket
 from tests.support.orders import application, buyer_id, line, new_order_id, order_body, put_order
+from tests.support.rule_facts import sent_facts
+from tests.support.shops import new_shop
 from tests.support.stack import Stack
 
 SUPPORT = "support:s-1"
@@ -40,49 +40,20 @@ RULES: list[dict[str, Any]] = [
 
 @pytest.fixture
 async def merchant(stack: Stack) -> str:
-    """A shop of its own, so its rules cannot touch other tests' tickets."""
-    merchant_id = f"m-r{uuid.uuid4().hex[:8]}"
-    async with stack.sessions() as session:
-        session.add(Merchant(merchant_id=merchant_id, name="Rules test shop"))
-        await session.flush()
-        stack.keys[f"merchant:{merchant_id}"] = await issue_key(
-            session, Role.merchant, merchant_id, "rules test"
-        )
-        await session.commit()
-    return merchant_id
+    return await new_shop(stack, "Rules test shop")
 
 
 def facts(**changed: Any) -> dict[str, Any]:
     """The facts of a refund-only ticket on one line of 1500, as a dry run sends them."""
-    return {
-        "type": "refund_only",
-        "reason": "no_longer_needed",
-        "fault": "buyer",
-        "requested_amount": 1500,
-        "quoted_amount": 1500,
-        "currency": "CNY",
-        "lines": [
-            {
-                "line_id": "L1",
-                "sku": "SKU-L1",
-                "tags": ["clearance"],
-                "quantity": 1,
-                "amount": 1500,
-                "reason": "no_longer_needed",
-            }
-        ],
-        "skus": ["SKU-L1"],
-        "tags": ["clearance"],
-        "order_age_days": 2,
-        "shipped": False,
-        "delivered": False,
-        "days_since_delivery": -1,
-        "channel": "app",
-        "payment_method": "wallet",
-        "opened_by": "buyer",
-        "evidence_count": 0,
+    return sent_facts(
+        type="refund_only",
+        order_age_days=2,
+        shipped=False,
+        delivered=False,
+        days_since_delivery=-1,
+        payment_method="wallet",
         **changed,
-    }
+    )
 
 
 async def open_ticket(stack: Stack, merchant: str) -> tuple[str, str]:

@@ -4,32 +4,22 @@ already open keeps the version it opened under."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from api.auth import Role, issue_key
 from domain.rules import Outcome, Rule
-from persistence.models import Merchant, Ticket
+from persistence.models import Ticket
 from persistence.rules import save_rules
 from tests.support.orders import application, buyer_id, line, new_order_id, order_body, put_order
+from tests.support.shops import new_shop
 from tests.support.stack import Stack
 
 
 @pytest.fixture
 async def merchant(stack: Stack) -> str:
-    """A shop of its own, so its rules reach no other test's tickets."""
-    merchant_id = f"m-r{uuid.uuid4().hex[:8]}"
-    async with stack.sessions() as session:
-        session.add(Merchant(merchant_id=merchant_id, name="Rules test shop"))
-        await session.flush()
-        stack.keys[f"merchant:{merchant_id}"] = await issue_key(
-            session, Role.merchant, merchant_id, "rules test"
-        )
-        await session.commit()
-    return merchant_id
+    return await new_shop(stack, "Rules test shop")
 
 
 async def store_rules(stack: Stack, merchant: str, *rules: Rule) -> None:

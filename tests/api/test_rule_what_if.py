@@ -5,17 +5,15 @@ other rules (the differences, in totals and per ticket); the tickets themselves 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from api.auth import Role, issue_key
 from domain.rules import Outcome, Rule
-from persistence.models import Merchant
 from persistence.rules import save_rules
 from tests.support.orders import application, buyer_id, line, new_order_id, order_body, put_order
+from tests.support.shops import new_shop
 from tests.support.stack import Stack
 
 COMPARED = (
@@ -44,13 +42,8 @@ RULES = [
 
 @pytest.fixture
 async def merchant(stack: Stack) -> str:
-    merchant_id = f"m-w{uuid.uuid4().hex[:8]}"
+    merchant_id = await new_shop(stack, "What-if test shop")
     async with stack.sessions() as session:
-        session.add(Merchant(merchant_id=merchant_id, name="What-if test shop"))
-        await session.flush()
-        stack.keys[f"merchant:{merchant_id}"] = await issue_key(
-            session, Role.merchant, merchant_id, "what-if test"
-        )
         await save_rules(session, merchant_id, RULES, "support:s-1")
         await session.commit()
     return merchant_id

@@ -4,6 +4,7 @@ rule deciding, the facts it read, and the facts a ticket opens with."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -24,40 +25,14 @@ from domain.rules import (
     rule_fee,
 )
 from domain.ticket_facts import opening_facts
+from tests.support.rule_facts import sample_facts
 
 OPENED = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
-def facts(**overrides: object) -> TicketFacts:
-    base = TicketFacts(
-        type="return_refund",
-        reason="no_longer_needed",
-        fault="buyer",
-        requested_amount=4000,
-        quoted_amount=4000,
-        currency="CNY",
-        lines=[
-            LineFacts(
-                line_id="L1",
-                sku="MUG",
-                tags=["clearance"],
-                quantity=1,
-                amount=4000,
-                reason="no_longer_needed",
-            )
-        ],
-        skus=["MUG"],
-        tags=["clearance"],
-        order_age_days=6,
-        shipped=True,
-        delivered=True,
-        days_since_delivery=2,
-        channel="app",
-        payment_method="card",
-        opened_by="buyer",
-        evidence_count=0,
-    )
-    return base.model_copy(update=overrides)
+def facts(**overrides: Any) -> TicketFacts:
+    """A return of a clearance mug of 40.00, delivered 2 days ago, paid by card 6 days ago."""
+    return sample_facts(amount=4000, sku="MUG", order_age_days=6, **overrides)
 
 
 def rules(*conditions: str) -> RuleSet:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.rules import LineFacts, Outcome, Rule, RuleSet, TicketFacts
+from domain.rules import Outcome, Rule, RuleSet, TicketFacts
 from domain.tickets import TicketType
+from tests.support.rule_facts import sample_facts
 from tests.workflows.fakes import AMOUNT, ticket_input
 
 RETURN = {"type": TicketType.return_refund, "order_shipped": True, "order_delivered": True}
@@ -13,35 +14,7 @@ RETURN = {"type": TicketType.return_refund, "order_shipped": True, "order_delive
 
 def facts(**overrides: Any) -> TicketFacts:
     """The facts of the fakes' ticket: a return of two clearance mugs, delivered 3 days ago."""
-    base = TicketFacts(
-        type=TicketType.return_refund,
-        reason="no_longer_needed",
-        fault="buyer",
-        requested_amount=AMOUNT,
-        quoted_amount=AMOUNT,
-        currency="CNY",
-        lines=[
-            LineFacts(
-                line_id="L1",
-                sku="MUG-1",
-                tags=["clearance"],
-                quantity=2,
-                amount=AMOUNT,
-                reason="no_longer_needed",
-            )
-        ],
-        skus=["MUG-1"],
-        tags=["clearance"],
-        order_age_days=5,
-        shipped=True,
-        delivered=True,
-        days_since_delivery=3,
-        channel="app",
-        payment_method="card",
-        opened_by="buyer",
-        evidence_count=0,
-    )
-    return base.model_copy(update=overrides)
+    return sample_facts(amount=AMOUNT, quantity=2, sku="MUG-1", days_since_delivery=3, **overrides)
 
 
 def ruled(*rules: Rule, version: str = "m-1-rules-v1", **ticket: Any) -> dict[str, Any]:
