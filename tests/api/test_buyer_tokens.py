@@ -25,7 +25,7 @@ from jwt.algorithms import OKPAlgorithm
 
 from api.app import create_app
 from settings import AuthSettings
-from tests.support.orders import buyer_id
+from tests.support.orders import application, buyer_id, line, new_order_id, order_body, put_order
 from tests.support.servers import free_port, serving
 from tests.support.stack import Stack
 from tests.support.tickets import open_for_review
@@ -266,3 +266,26 @@ async def test_an_api_without_token_settings_refuses_tokens(stack: Stack, with_p
 def test_settings_refuse_tokens_that_could_never_verify(values: dict[str, Any], words: str) -> None:
     with pytest.raises(ValueError, match=words):
         AuthSettings(**{"jwt_audience": AUDIENCE, **values})
+
+
+async def test_a_ticket_through_the_platforms_token_records_the_platforms_channel(
+    stack: Stack, with_pem: Api
+) -> None:
+    label = await stack.new_buyer()
+    buyer = buyer_id(label)
+    orders = []
+    for _ in range(2):
+        order_id = new_order_id()
+        async with stack.client("platform:shop") as platform:
+            await put_order(platform, order_id, order_body([line("L1", 1, 900)], buyer=buyer))
+        orders.append(order_id)
+    token = with_pem.token({"sub": buyer})
+    async with httpx.AsyncClient(
+        base_url=with_pem.url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        plain = await http.post("/v1/tickets", json=application(orders[0], ("L1", 1)))
+        mini = await http.post(
+            "/v1/tickets", json=application(orders[1], ("L1", 1), channel="mini_program")
+        )
+    assert plain.status_code == mini.status_code == 201, plain.text + mini.text
+    assert (plain.json()["channel"], mini.json()["channel"]) == ("app", "mini_program")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.testing import WorkflowEnvironment
 
 import contracts as c
@@ -305,3 +306,23 @@ async def test_photos_attached_at_opening_count_towards_the_evidence(
         handle = await start(time_env, queue, **options)
         await until_status(time_env, handle, S.awaiting_buyer_return)
     assert S.awaiting_buyer_evidence not in statuses(provider)
+
+
+async def test_the_store_credit_bonus_goes_with_the_grant_and_shows_for_support(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """The grant books the bonus on a balance credit (tests/api/test_rule_outcomes.py checks
+    the ledger's entries); the ticket asks for it and support reads the rule in the UI."""
+    provider = FakeProvider(settle_after_polls=1)
+    bonus = rule(
+        "credit", "fault == 'buyer'", approve=True, keep_item=True, store_credit_bonus_percent=10
+    )
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue, **ruled(bonus))
+        await until_status(time_env, handle, S.refunding)
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        await handle.result()
+    [grant] = provider.grants
+    assert grant.bonus_percent == 10
+    details = metadata.current_details
+    assert "**Merchant rules:** rule credit (m-1-rules-v1) fired on fault = 'buyer'" in details
