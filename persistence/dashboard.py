@@ -29,10 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.reasons import ReasonCode
 from domain.tickets import TERMINAL_STATUSES, RefundStatus, TicketStatus, TicketType
 from persistence.models import Refund, Ticket
-from persistence.reports import decisions
+from persistence.reports import decisions, tickets_by_line_reason
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,8 @@ async def figures(
         execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
     )
     try:
-        opened, by_status, by_reason = await _counts(session, scope)
+        opened, by_status = await _counts(session, scope)
+        by_reason = await tickets_by_line_reason(session, _opened_in(scope))
         approved, decided = await decisions(session, _opened_in(scope))
         overall, by_type = await _resolution(session, scope)
         refunds = await _refunds(session, scope)
@@ -133,27 +133,22 @@ def _opened_in(scope: DashboardScope) -> list[ColumnElement[bool]]:
     ]
 
 
-async def _counts(
-    session: AsyncSession, scope: DashboardScope
-) -> tuple[int, dict[str, int], dict[str, int]]:
-    """Tickets opened, by status and by reason, in one pass (GROUPING SETS)."""
+async def _counts(session: AsyncSession, scope: DashboardScope) -> tuple[int, dict[str, int]]:
+    """Tickets opened, and by status, in one pass (GROUPING SETS)."""
     rows = await session.execute(
-        select(Ticket.status, Ticket.reason_code, func.count())
+        select(Ticket.status, func.count())
         .where(*_opened_in(scope))
-        .group_by(func.grouping_sets(Ticket.status, Ticket.reason_code, tuple_()))
+        .group_by(func.grouping_sets(Ticket.status, tuple_()))
     )
     opened = 0
     by_status: dict[str, int] = {}
-    by_reason: dict[str, int] = {}
-    # Both columns are NOT NULL: the one that is set names the grouping set, neither the total.
-    for status, reason, count in rows:
+    # The status is NOT NULL: set, it names its group; unset, the row is the total.
+    for status, count in rows:
         if status is not None:
             by_status[status] = count
-        elif reason is not None:
-            by_reason[reason] = count
         else:
             opened = count
-    return opened, _every(TicketStatus, by_status), _every(ReasonCode, by_reason)
+    return opened, _every(TicketStatus, by_status)
 
 
 async def _resolution(

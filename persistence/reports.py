@@ -54,7 +54,7 @@ async def summary(session: AsyncSession, scope: ReportScope) -> Summary:
     )
     try:
         groups = await _groups(session, scope)
-        by_reason = await _by_reason(session, scope)
+        by_reason = await tickets_by_line_reason(session, _in_scope(scope))
         tickets, escalations, resolved, median = await _totals(session, scope)
         approved, decided = await decisions(session, _in_scope(scope))
         refunded = await _refunded(session, scope)
@@ -116,14 +116,16 @@ async def _groups(
     )
 
 
-async def _by_reason(session: AsyncSession, scope: ReportScope) -> dict[str, int]:
+async def tickets_by_line_reason(
+    session: AsyncSession, conditions: list[ColumnElement[bool]]
+) -> dict[str, int]:
     """Tickets per reason, each line counted under its own reason (the ticket's by default): a
-    ticket of a broken mug and a shirt too small counts once under each."""
+    ticket of a broken mug and a shirt too small counts once under each. Every code listed."""
     reason = func.coalesce(TicketLine.reason_code, Ticket.reason_code)
     rows = await session.execute(
         select(reason, func.count(func.distinct(Ticket.ticket_no)))
         .outerjoin(TicketLine, TicketLine.ticket_no == Ticket.ticket_no)
-        .where(*_in_scope(scope))
+        .where(*conditions)
         .group_by(reason)
     )
     return _every(ReasonCode, {str(code): int(count) for code, count in rows})
