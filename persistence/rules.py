@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.events import TicketEvent
 from domain.rules import Rule, RuleSet
-from persistence.models import Merchant, MerchantRuleSet, Ticket
+from persistence.models import Merchant, MerchantRuleSet, Ticket, TimelineEntry
 
 
 def rules_version(merchant_id: str, version: int) -> str:
@@ -72,3 +73,27 @@ async def ticket_facts(
     )
     row = found.one_or_none()
     return None if row is None else (row.facts, row.risk_level, list(row.risk_reasons))
+
+
+async def buyer_history_facts(session: AsyncSession, ticket_no: str) -> dict[str, Any]:
+    """`refunds_90d` and `watchlisted` as the ticket's last risk assessment recorded them (its
+    review step's data, or its rules' decision); empty before any."""
+    data = await session.scalar(
+        select(TimelineEntry.data)
+        .where(
+            TimelineEntry.ticket_no == ticket_no,
+            TimelineEntry.event.in_([TicketEvent.submitted_for_review, TicketEvent.rule_decided]),
+        )
+        .order_by(TimelineEntry.seq.desc())
+        .limit(1)
+    )
+    if not data:
+        return {}
+    if "risk" in data:
+        risk = data["risk"]
+        return {
+            "refunds_90d": int(risk.get("refunded_tickets", 0)),
+            "watchlisted": bool(risk.get("watchlisted", False)),
+        }
+    facts = data.get("facts") or {}
+    return {name: facts[name] for name in ("refunds_90d", "watchlisted") if name in facts}

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.problems import Problem
 from api.schemas.rules import PROPOSED, RulesTrial, TrialDecision, TrialResult
 from domain.rules import Rule, RuleSet, TicketFacts, check_rules, decide
-from persistence.rules import current_rules, ticket_facts, to_rule_set
+from persistence.rules import buyer_history_facts, current_rules, ticket_facts, to_rule_set
 
 
 def checked(rules: RuleSet) -> RuleSet:
@@ -56,7 +56,10 @@ async def _facts(session: AsyncSession, merchant_id: str, trial: RulesTrial) -> 
     facts, risk_level, risk_reasons = found
     if facts is None:
         raise _unavailable(trial.ticket_no, "opened before rules existed: its facts were not kept")
-    risk: dict[str, Any] = {"risk_reasons": risk_reasons}
+    risk: dict[str, Any] = {
+        "risk_reasons": risk_reasons,
+        **await buyer_history_facts(session, trial.ticket_no),
+    }
     if risk_level is not None:
         risk["risk_level"] = risk_level
     try:

@@ -4,13 +4,14 @@ run, tried on facts or on a stored ticket without changing anything, frozen into
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from domain.rules import FACTS
-from persistence.models import Ticket
+from persistence.models import Ticket, TimelineEntry
 from tests.support.orders import application, buyer_id, line, new_order_id, order_body, put_order
 from tests.support.rule_facts import sent_facts
 from tests.support.shops import new_shop
@@ -263,6 +264,19 @@ async def test_a_dry_run_on_a_ticket_reads_the_facts_stored_when_it_opened_and_i
             .where(Ticket.ticket_no == ticket_no)
             .values(risk_level="medium", risk_reasons=["made up for the test"])
         )
+        # The buyer's refunds of 90 days, as a review step records an assessment.
+        session.add(
+            TimelineEntry(
+                ticket_no=ticket_no,
+                seq=99,
+                at=datetime.now(UTC),
+                actor_role="system",
+                event="submitted_for_review",
+                from_status="submitted",
+                to_status="awaiting_merchant_review",
+                data={"risk": {"level": "medium", "refunded_tickets": 4}},
+            )
+        )
     _, elsewhere = await open_ticket(stack, "m-1001")
     async with stack.client(shop_label) as shop:
         medium = await shop.post(url, json={"rules": rules, "ticket_no": ticket_no})
@@ -292,7 +306,9 @@ async def test_a_dry_run_on_a_ticket_reads_the_facts_stored_when_it_opened_and_i
     assert low.json()["decision"]["rule_id"] == "sale"
     assert low.json()["decision"]["facts_read"] == {"tags": ["clearance"], "quoted_amount": 1500}
 
+    assert read["refunds_90d"] == 0 and read["watchlisted"] is False
     assert medium.json()["facts"]["risk_level"] == "medium"
+    assert medium.json()["facts"]["refunds_90d"] == 4
     assert medium.json()["facts"]["risk_reasons"] == ["made up for the test"]
     assert medium.json()["decision"]["rule_id"] == "risky"
 
