@@ -50,9 +50,14 @@ class WhatIfActivities:
                 request.page_size,
             )
             comparisons = []
-            for ticket, facts, happened in await what_happened(session, tickets):
+            for ticket, facts, rebuilt, happened in await what_happened(session, tickets):
                 threshold = int(ticket.policy["second_approval_threshold"])
                 comparison = compare(request.rules, facts, threshold, happened)
+                if rebuilt:
+                    comparison.words = (
+                        "facts rebuilt from the ticket and its order as stored now (it opened "
+                        "before tickets kept their facts); " + comparison.words
+                    )
                 comparisons.append(comparison)
                 totals.predicted.add(comparison.predicted, ticket.currency)
                 totals.happened.add(comparison.happened, ticket.currency)

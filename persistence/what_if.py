@@ -11,17 +11,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 from domain.events import TicketEvent
+from domain.refund_terms import RefundQuote
 from domain.rules import TicketFacts
+from domain.ticket_facts import opening_facts
 from domain.tickets import RefundStatus, TicketStatus, TicketType
 from domain.what_if import Comparison, Happened, WhatIfTotals
 from persistence.models import (
     Inspection,
+    Order,
     Refund,
     Shipment,
     Ticket,
@@ -30,6 +34,7 @@ from persistence.models import (
     WhatIfResult,
     WhatIfRun,
 )
+from persistence.orders import to_snapshot
 
 AUTOMATIC_APPROVALS = (
     TicketEvent.approved_by_rule,
@@ -80,14 +85,41 @@ def _succeeded_at(refund: Refund) -> datetime | None:
     return None
 
 
-def _facts(ticket: Ticket, entries: list[TimelineEntry]) -> TicketFacts | None:
-    """The facts the ticket's rules read: recorded whole by its rule decision, else its opening
-    facts with the buyer's risk of its review step."""
+def _rebuilt(ticket: Ticket, order: Order | None) -> dict[str, Any] | None:
+    """The opening facts of a ticket that opened before tickets kept theirs, from its row and
+    its order as stored now (a later change of the order shows); None if its quote is gone."""
+    if order is None or not ticket.breakdown:
+        return None
+    try:
+        quote = RefundQuote.model_validate(ticket.breakdown)
+        facts = opening_facts(
+            to_snapshot(order),
+            quote,
+            ticket_type=ticket.type,
+            reason_code=ticket.reason_code,
+            line_reasons={},
+            requested_amount=ticket.requested_amount,
+            channel=ticket.channel,
+            opened_by=ticket.created_by_role,
+            evidence_count=len(ticket.evidence),
+            opened_at=ticket.created_at,
+        )
+    except (ValidationError, KeyError):
+        return None
+    return facts.model_dump(mode="json")
+
+
+def _facts(
+    ticket: Ticket, entries: list[TimelineEntry], order: Order | None
+) -> tuple[TicketFacts | None, bool]:
+    """The facts the ticket's rules read, and whether they had to be rebuilt: recorded whole by
+    its rule decision, else its opening facts with the buyer's risk of its review step."""
     for entry in entries:
         if entry.event == TicketEvent.rule_decided and entry.data.get("facts"):
-            return TicketFacts.model_validate(entry.data["facts"])
-    if ticket.facts is None:
-        return None
+            return TicketFacts.model_validate(entry.data["facts"]), False
+    opening = ticket.facts or _rebuilt(ticket, order)
+    if opening is None:
+        return None, False
     risk: dict[str, Any] = next(
         (
             e.data["risk"]
@@ -96,7 +128,7 @@ def _facts(ticket: Ticket, entries: list[TimelineEntry]) -> TicketFacts | None:
         ),
         {"level": ticket.risk_level or "low", "reasons": list(ticket.risk_reasons)},
     )
-    return TicketFacts.model_validate(ticket.facts).model_copy(
+    facts = TicketFacts.model_validate(opening).model_copy(
         update={
             "risk_level": risk.get("level", "low"),
             "risk_reasons": list(risk.get("reasons", [])),
@@ -104,12 +136,25 @@ def _facts(ticket: Ticket, entries: list[TimelineEntry]) -> TicketFacts | None:
             "watchlisted": bool(risk.get("watchlisted", False)),
         }
     )
+    return facts, ticket.facts is None
 
 
 async def what_happened(
     session: AsyncSession, tickets: Sequence[Ticket]
-) -> list[tuple[Ticket, TicketFacts | None, Happened]]:
+) -> list[tuple[Ticket, TicketFacts | None, bool, Happened]]:
+    """Each ticket with its facts (and whether they were rebuilt) and what happened to it."""
     numbers = [ticket.ticket_no for ticket in tickets]
+    without_facts = {ticket.order_id for ticket in tickets if ticket.facts is None}
+    orders = (
+        {
+            order.order_id: order
+            for order in await session.scalars(
+                select(Order).where(Order.order_id.in_(without_facts))
+            )
+        }
+        if without_facts
+        else {}
+    )
     timeline: dict[str, list[TimelineEntry]] = defaultdict(list)
     for entry in await session.scalars(
         select(TimelineEntry)
@@ -174,7 +219,8 @@ async def what_happened(
             delivered_at=parcel.delivered_at if parcel else None,
             inspected_at=inspected.get(ticket.ticket_no),
         )
-        read.append((ticket, _facts(ticket, entries), happened))
+        facts, rebuilt = _facts(ticket, entries, orders.get(ticket.order_id))
+        read.append((ticket, facts, rebuilt, happened))
     return read
 
 

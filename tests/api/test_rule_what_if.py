@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, update
 
 from domain.rules import Outcome, Rule
+from persistence.models import Ticket, TimelineEntry
 from persistence.rules import save_rules
 from tests.support.orders import application, buyer_id, line, new_order_id, order_body, put_order
 from tests.support.shops import new_shop
@@ -249,3 +251,29 @@ async def test_a_what_if_sent_again_under_its_key_is_the_same_run(
     assert first.status_code == again.status_code == fresh.status_code == 202, first.text
     assert again.json()["run_id"] == first.json()["run_id"] != fresh.json()["run_id"]
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
+
+async def test_a_ticket_from_before_tickets_kept_their_facts_is_re_decided_from_its_order(
+    stack: Stack, merchant: str
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    label, ticket_no = await open_ticket(stack, merchant, method="card")
+    await stack.ticket_when(label, ticket_no, "awaiting_merchant_review")
+    async with stack.sessions.begin() as session:
+        # As a ticket opened before the engine had rules: no facts, no rule decision.
+        await session.execute(
+            update(Ticket).where(Ticket.ticket_no == ticket_no).values(facts=None)
+        )
+        await session.execute(
+            delete(TimelineEntry).where(
+                TimelineEntry.ticket_no == ticket_no, TimelineEntry.event == "rule_decided"
+            )
+        )
+
+    run = await what_if(stack, merchant, since)
+
+    [item] = run["items"]
+    assert item["re_decided"] is True
+    assert item["words"].startswith("facts rebuilt from the ticket and its order")
+    assert item["predicted"]["rule_id"] == "card-review"  # its order was paid by card
+    assert item["happened"]["rule_id"] is None
