@@ -75,6 +75,7 @@ async def start_ticket(
             f"Reason: {ticket.reason_code}. Lines: "
             + ", ".join(f"{line} x{qty}" for line, qty in ticket.lines.items())
             + f".\n\nQuoted refund: {amount}. Policy {ticket.policy.version}."
+            + (f" Merchant rules {ticket.policy.rules.version}." if ticket.policy.rules else "")
             + ("\n\nReopened: its refund came back after it succeeded." if ticket.reopened else "")
         ),
         rpc_timeout=rpc_timeout,

@@ -20,10 +20,13 @@ from temporalio.worker import Worker
 
 from activities.ticket_starts import start_ticket
 from contracts.tickets import TicketInput
+from domain.rules import Outcome, Rule
 from domain.tickets import TicketType
+from persistence.rules import save_rules
 from tests.api.test_courier_webhooks import in_transit, scan
 from tests.browser.screenshots import keep, whole_page
 from tests.support.orders import application, line, new_order_id, order_body, put_order
+from tests.support.shops import new_shop
 from tests.support.stack import Stack
 from tests.support.tickets import (
     ALL_ACCEPTED,
@@ -33,6 +36,7 @@ from tests.support.tickets import (
     Opened,
     act,
     open_for_review,
+    recently,
     to_state,
 )
 from tests.workflows.fakes import FakeProvider, new_ticket_no, ticket_input, until_recorded
@@ -170,6 +174,56 @@ async def test_an_open_ticket_says_who_acts_next_and_what_its_deadline_does(
     ):
         await expect(current).to_contain_text(sentence)
     await _shot(page, tmp_path, "temporal-ui-open-ticket-details.png")
+
+
+async def test_a_ticket_under_its_merchants_rules_names_the_rule_that_decided(
+    stack: Stack, dev_ui_url: str, page: Page, tmp_path: Path
+) -> None:
+    merchant = await new_shop(stack, "Rules in the UI shop")
+    async with stack.sessions() as session:
+        await save_rules(
+            session,
+            merchant,
+            [
+                Rule(
+                    id="card-review",
+                    name="big card payments get a person",
+                    when="payment_method == 'card' && quoted_amount > 1000",
+                    then=Outcome(manual_review=True),
+                )
+            ],
+            "support:s-1",
+        )
+        await session.commit()
+    buyer = await stack.new_buyer()
+    order_id = new_order_id()
+    order = order_body(
+        [line("L1", 2, 1500)],
+        buyer=buyer.split(":")[1],
+        merchant=merchant,
+        method="card",
+        status="delivered",
+        delivered_at=recently(),
+    )
+    async with stack.client("platform:shop") as platform, stack.client(buyer) as http:
+        await put_order(platform, order_id, order)
+        created = await http.post(
+            "/v1/tickets", json=application(order_id, ("L1", 2), type="return_refund")
+        )
+    assert created.status_code == 201, created.text
+    ticket_no = created.json()["ticket_no"]
+    await stack.ticket_when(buyer, ticket_no, "awaiting_merchant_review")
+
+    await page.goto(await _ticket_page(dev_ui_url, stack, ticket_no, "history"))
+    _, details, current = await _user_metadata(page)
+    await expect(details).to_contain_text(f"Merchant rules {merchant}-rules-v1.")
+    for sentence in (
+        f"Merchant rules: rule card-review ({merchant}-rules-v1) fired on payment_method = ",
+        "quoted_amount = 3000: manual review: no automatic approval",
+        "then escalate to support instead of auto-approval",
+    ):
+        await expect(current).to_contain_text(sentence)
+    await _shot(page, tmp_path, "temporal-ui-merchant-rules.png")
 
 
 # --- the saved queries of docs/SUPPORT.md ----------------------------------------------------
