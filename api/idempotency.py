@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Principal
@@ -67,3 +68,14 @@ def remember(
             status_code=status_code,
         )
     )
+
+
+async def flush_first(session: AsyncSession) -> None:
+    """Let unique constraints speak before anything is committed: a request remembered under a
+    key another one holds is still being handled (409 `concurrent_request`)."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        raise Problem(
+            409, "concurrent_request", "the same request is being handled; retry shortly"
+        ) from error

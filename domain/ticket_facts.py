@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from domain.orders import OrderSnapshot
 from domain.reasons import fault_of
@@ -65,3 +66,14 @@ def opening_facts(
         opened_by=opened_by,
         evidence_count=evidence_count,
     )
+
+
+def risk_facts(risk: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts of the buyer's risk, from a risk assessment's fields (`contracts`'
+    RiskAssessment, as the workflow has it or as a timeline step recorded it)."""
+    return {
+        "risk_level": risk.get("level", "low"),
+        "risk_reasons": list(risk.get("reasons", [])),
+        "refunds_90d": int(risk.get("refunded_tickets", 0)),
+        "watchlisted": bool(risk.get("watchlisted", False)),
+    }

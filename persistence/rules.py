@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events import TicketEvent
 from domain.rules import Rule, RuleSet
+from domain.ticket_facts import risk_facts
 from persistence.models import Merchant, MerchantRuleSet, Ticket, TimelineEntry
 
 
@@ -89,11 +90,5 @@ async def buyer_history_facts(session: AsyncSession, ticket_no: str) -> dict[str
     )
     if not data:
         return {}
-    if "risk" in data:
-        risk = data["risk"]
-        return {
-            "refunds_90d": int(risk.get("refunded_tickets", 0)),
-            "watchlisted": bool(risk.get("watchlisted", False)),
-        }
-    facts = data.get("facts") or {}
+    facts = risk_facts(data["risk"]) if "risk" in data else data.get("facts") or {}
     return {name: facts[name] for name in ("refunds_90d", "watchlisted") if name in facts}

@@ -20,7 +20,7 @@ from sqlalchemy.orm import raiseload
 from domain.events import TicketEvent
 from domain.refund_terms import RefundQuote
 from domain.rules import TicketFacts
-from domain.ticket_facts import opening_facts
+from domain.ticket_facts import opening_facts, risk_facts
 from domain.tickets import RefundStatus, TicketStatus, TicketType
 from domain.what_if import Comparison, Happened, WhatIfTotals
 from persistence.models import (
@@ -128,14 +128,7 @@ def _facts(
         ),
         {"level": ticket.risk_level or "low", "reasons": list(ticket.risk_reasons)},
     )
-    facts = TicketFacts.model_validate(opening).model_copy(
-        update={
-            "risk_level": risk.get("level", "low"),
-            "risk_reasons": list(risk.get("reasons", [])),
-            "refunds_90d": int(risk.get("refunded_tickets", 0)),
-            "watchlisted": bool(risk.get("watchlisted", False)),
-        }
-    )
+    facts = TicketFacts.model_validate(opening).model_copy(update=risk_facts(risk))
     return facts, ticket.facts is None
 
 

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     import contracts as c
     from domain.events import TicketEvent
     from domain.rules import Outcome, RefundRelease, Verdict, decide, rule_fee
+    from domain.ticket_facts import risk_facts
     from domain.tickets import TicketType
 
 from workflows.ticket_record import TicketRecord
@@ -46,14 +47,7 @@ class MerchantRules:
         rules, facts = self._ticket.policy.rules, self._ticket.facts
         if rules is None or facts is None:
             return None
-        facts = facts.model_copy(
-            update={
-                "risk_level": risk.level,
-                "risk_reasons": list(risk.reasons),
-                "refunds_90d": risk.refunded_tickets,
-                "watchlisted": risk.watchlisted,
-            }
-        )
+        facts = facts.model_copy(update=risk_facts(risk.model_dump()))
         self.verdict = verdict = decide(rules, facts)
         await self._record.note(
             TicketEvent.rule_decided,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
@@ -81,12 +80,7 @@ async def start_what_if(
         )
         session.add(stored)
         idempotency.remember(session, principal, idempotency_key, scope, digest, stored.run_id, 202)
-        try:
-            await session.flush()
-        except IntegrityError as error:
-            raise Problem(
-                409, "concurrent_request", "the same request is being handled; retry shortly"
-            ) from error
+        await idempotency.flush_first(session)
         await session.commit()
     run_id = stored.run_id
     faults.may_take_effect("the what-if's start", idempotency_key, None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -153,13 +152,7 @@ async def open_ticket(
     )
     session.add(ticket)
     idempotency.remember(session, principal, idempotency_key, _SCOPE, digest, ticket_no, 201)
-    try:
-        # Unique constraints speak now, before anything is committed.
-        await session.flush()
-    except IntegrityError as error:
-        raise Problem(
-            409, "concurrent_request", "the same request is being handled; retry shortly"
-        ) from error
+    await idempotency.flush_first(session)
     # The row first, then the workflow: a workflow whose row was never stored would decide and
     # pay for a ticket nobody can see, while a row whose workflow is not started yet only waits
     # for the retry under the same key (above) to start it.
