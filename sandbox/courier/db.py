@@ -47,6 +47,18 @@ CREATE TABLE IF NOT EXISTS plans (
     done INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS plans_due ON plans (done, due_at);
+CREATE TABLE IF NOT EXISTS labels (
+    label_id TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    request_hash TEXT NOT NULL,
+    carrier TEXT NOT NULL,
+    tracking_no TEXT NOT NULL UNIQUE,
+    dropoff_code TEXT NOT NULL UNIQUE,
+    reference TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 """
 
 

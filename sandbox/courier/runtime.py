@@ -17,6 +17,8 @@ class CourierRuntime:
     # Set when an event was written or a plan added, to cut a loop's sleep short.
     deliver_wake: asyncio.Event = field(default_factory=asyncio.Event)
     autopilot_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # How many of the next label requests answer 503, as set by `POST /control/labels/outage`.
+    label_outage: int = 0
 
     @staticmethod
     def now() -> float:

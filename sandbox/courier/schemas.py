@@ -1,7 +1,10 @@
-"""The courier's wire format: parcels and their events, control requests, webhook bodies."""
+"""The courier's wire format: parcels and their events, return labels, control requests, webhook
+bodies."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from datetime import UTC, datetime
 from typing import Literal
@@ -105,3 +108,73 @@ class WebhookBody(BaseModel):
 
     carrier: str
     events: list[EventObject]
+
+
+class LabelParty(BaseModel):
+    """Who a label's parcel comes from or goes to, as printed on the label."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field(min_length=1, max_length=1000)
+
+
+class CreateLabelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The carrier that will carry the parcel (default: the first configured carrier).
+    carrier: str | None = Field(default=None, max_length=16)
+    # The merchant's own reference, e.g. the ticket number; printed on the label.
+    reference: str = Field(min_length=1, max_length=64)
+    sender: LabelParty
+    recipient: LabelParty
+
+    def fingerprint(self, carrier: str) -> str:
+        """Identifies the request's content, with the carrier it resolved to, to tell a replay
+        from a reused idempotency key: leaving the carrier out replays naming the default one."""
+        content = {**self.model_dump(mode="json"), "carrier": carrier}
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class LabelObject(BaseModel):
+    """A return label: the tracking number the parcel will travel under, and the code a drop-off
+    point scans to take it in. `document_url` is the printable label, relative to the API."""
+
+    object: Literal["label"] = "label"
+    label_id: str
+    carrier: str
+    tracking_no: str
+    dropoff_code: str
+    reference: str
+    sender: LabelParty
+    recipient: LabelParty
+    created_at: datetime
+    document_url: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> LabelObject:
+        return cls(
+            label_id=row["label_id"],
+            carrier=row["carrier"],
+            tracking_no=row["tracking_no"],
+            dropoff_code=row["dropoff_code"],
+            reference=row["reference"],
+            sender=LabelParty.model_validate_json(row["sender"]),
+            recipient=LabelParty.model_validate_json(row["recipient"]),
+            created_at=from_unix(row["created_at"]),
+            document_url=f"/v1/labels/{row['label_id']}/document",
+        )
+
+
+class LabelOutageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # How many of the next label requests answer 503; 0 ends an outage.
+    requests: int = Field(ge=0, le=10_000, strict=True)
+
+
+class LabelOutageObject(BaseModel):
+    """How many of the next label requests will still answer 503."""
+
+    requests: int

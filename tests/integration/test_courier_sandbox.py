@@ -1,5 +1,6 @@
 """The sandbox courier over real HTTP: parcels and their events, through the SandboxCourierClient
-adapter, and signed webhooks redelivered until a receiver takes them.
+adapter, signed webhooks redelivered until a receiver takes them, and return labels issued once
+per idempotency key, with their PDF document.
 
 Each test runs the courier with uvicorn on a free local port, and a small webhook receiver that
 records what the courier POSTs to it.
@@ -9,18 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import shutil
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 
-from adapters.couriers.port import CourierUnavailable
+from adapters.couriers.port import CourierRefused, CourierUnavailable, LabelParty
 from adapters.couriers.sandbox import SandboxCourierClient, parse_webhook
 from adapters.couriers.signing import SIGNATURE_HEADER, verify
 from sandbox.courier import CourierConfig, create_app
@@ -28,6 +33,11 @@ from tests.support.servers import free_port, serving
 
 API_KEY = "ck_test_courier"
 SECRET = "whsec_test_courier"
+
+BUYER = {"name": "Li Wei", "address": "88 Nanshan Road, Shenzhen 518000"}
+MERCHANT = {"name": "Returns desk", "address": "Warehouse 7, 12 Dock Street, Shanghai 200000"}
+LABEL = {"carrier": "sf", "reference": "TK-1001", "sender": BUYER, "recipient": MERCHANT}
+DROPOFF_CODE = re.compile(r"DROP-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}")
 
 
 @dataclass
@@ -93,6 +103,20 @@ class Courier:
         assert response.status_code == 201, response.text
         event: dict[str, Any] = response.json()
         return event
+
+    async def post_label(self, key: str | None, body: dict[str, Any]) -> httpx.Response:
+        headers = {} if key is None else {"Idempotency-Key": key}
+        return await self.http.post("/v1/labels", json=body, headers=headers)
+
+    async def outage(self, requests: int) -> None:
+        response = await self.http.post("/control/labels/outage", json={"requests": requests})
+        assert response.json() == {"requests": requests}, response.text
+
+
+def labels_stored(tmp_path: Path) -> int:
+    """Labels in the courier's own database, read beside the running courier."""
+    with sqlite3.connect(tmp_path / "courier.sqlite3") as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0])
 
 
 @asynccontextmanager
@@ -235,4 +259,189 @@ async def test_an_unreachable_courier_is_reported_as_unavailable() -> None:
     client = SandboxCourierClient(f"http://127.0.0.1:{free_port()}", API_KEY, timeout=2)
     with pytest.raises(CourierUnavailable):
         await client.track("sf", "SF1")
+    await client.aclose()
+
+
+async def test_a_label_is_issued_once_per_idempotency_key(tmp_path: Path) -> None:
+    async with running_courier(tmp_path, None) as courier:
+        issued = await courier.post_label("lbl-1", LABEL)
+        replayed = await courier.post_label("lbl-1", LABEL)
+        stored_after_replay = labels_stored(tmp_path)
+        # Leaving the carrier out names the default one: the same request.
+        no_carrier = {name: value for name, value in LABEL.items() if name != "carrier"}
+        default_carrier = await courier.post_label("lbl-1", no_carrier)
+        through_client = await courier.client.create_label(
+            "SF", "TK-1001", LabelParty(**BUYER), LabelParty(**MERCHANT), "lbl-1"
+        )
+        fetched = await courier.http.get(f"/v1/labels/{issued.json()['label_id']}")
+        other_body = await courier.post_label("lbl-1", {**LABEL, "reference": "TK-1002"})
+        other_key = await courier.post_label("lbl-2", LABEL)
+        unknown_carrier = await courier.post_label("lbl-3", {**LABEL, "carrier": "dhl"})
+        no_key = await courier.post_label(None, LABEL)
+        extra_field = await courier.post_label("lbl-4", {**LABEL, "weight_kg": 2})
+        empty_name = await courier.post_label("lbl-5", {**LABEL, "sender": {**BUYER, "name": ""}})
+        unknown_label = await courier.http.get("/v1/labels/lb_nope")
+        stored = labels_stored(tmp_path)
+
+    label = issued.json()
+    assert issued.status_code == 201, issued.text
+    assert set(label) == {
+        "object",
+        "label_id",
+        "carrier",
+        "tracking_no",
+        "dropoff_code",
+        "reference",
+        "sender",
+        "recipient",
+        "created_at",
+        "document_url",
+    }
+    assert label["object"] == "label" and re.fullmatch(r"lb_[0-9a-f]+", label["label_id"])
+    assert label["carrier"] == "sf" and re.fullmatch(r"SF[0-9]{12}", label["tracking_no"])
+    assert DROPOFF_CODE.fullmatch(label["dropoff_code"])
+    assert (label["reference"], label["sender"], label["recipient"]) == ("TK-1001", BUYER, MERCHANT)
+    assert label["document_url"] == f"/v1/labels/{label['label_id']}/document"
+    assert (replayed.status_code, replayed.json()) == (200, label)
+    assert stored_after_replay == 1
+    assert (default_carrier.status_code, default_carrier.json()) == (200, label)
+    assert (through_client.label_id, through_client.tracking_no) == (
+        label["label_id"],
+        label["tracking_no"],
+    )
+    assert through_client.document_url == courier.url + label["document_url"]
+    assert (fetched.status_code, fetched.json()) == (200, label)
+    assert (other_body.status_code, other_body.json()["code"]) == (409, "idempotency_key_reused")
+    assert other_key.status_code == 201
+    assert other_key.json()["tracking_no"] != label["tracking_no"]
+    assert other_key.json()["dropoff_code"] != label["dropoff_code"]
+    assert (unknown_carrier.status_code, unknown_carrier.json()["code"]) == (
+        422,
+        "unknown_carrier",
+    )
+    assert (no_key.status_code, no_key.json()["code"]) == (400, "idempotency_key_required")
+    assert extra_field.status_code == 422 and empty_name.status_code == 422
+    assert (unknown_label.status_code, unknown_label.json()["code"]) == (404, "label_not_found")
+    assert stored == 2
+
+
+async def test_a_label_outage_answers_503_until_it_is_over_and_the_client_can_retry(
+    tmp_path: Path,
+) -> None:
+    async with running_courier(tmp_path, None) as courier:
+        await courier.outage(2)
+        answers = [await courier.post_label("lbl-out", LABEL) for _ in range(3)]
+
+        await courier.outage(2)
+        failures: list[CourierUnavailable] = []
+        while True:
+            try:
+                label = await courier.client.create_label(
+                    "zto", "TK-2002", LabelParty(**BUYER), LabelParty(**MERCHANT), "lbl-retry"
+                )
+            except CourierUnavailable as exc:
+                failures.append(exc)
+                assert len(failures) <= 2, "the outage lasts two requests"
+                continue
+            break
+        stored = labels_stored(tmp_path)
+
+    assert [a.status_code for a in answers] == [503, 503, 201]
+    assert {a.json()["code"] for a in answers[:2]} == {"courier_unavailable"}
+    assert answers[0].headers["Retry-After"] == "1"
+    assert len(failures) == 2 and "503" in str(failures[0])
+    assert label.carrier == "zto" and re.fullmatch(r"ZTO[0-9]{12}", label.tracking_no)
+    assert stored == 2, "a request answered 503 issues nothing"
+
+
+async def test_a_refused_label_request_raises_courier_refused(tmp_path: Path) -> None:
+    buyer, merchant = LabelParty(**BUYER), LabelParty(**MERCHANT)
+    async with running_courier(tmp_path, None) as courier:
+        with pytest.raises(CourierRefused) as unknown_carrier:
+            await courier.client.create_label("dhl", "TK-3003", buyer, merchant, "lbl-dhl")
+        await courier.client.create_label("sf", "TK-3003", buyer, merchant, "lbl-once")
+        with pytest.raises(CourierRefused) as reused:
+            await courier.client.create_label("sf", "TK-3004", buyer, merchant, "lbl-once")
+        with pytest.raises(CourierRefused) as invalid:
+            await courier.client.create_label("sf", "", buyer, merchant, "lbl-empty")
+
+    assert unknown_carrier.value.code == "unknown_carrier"
+    assert "dhl" in unknown_carrier.value.message
+    assert reused.value.code == "idempotency_key_reused"
+    assert invalid.value.code == "invalid_request"
+
+
+async def test_the_label_document_is_a_pdf_showing_carrier_tracking_number_and_dropoff_code(
+    tmp_path: Path,
+) -> None:
+    async with running_courier(tmp_path, None) as courier:
+        label = await courier.client.create_label(
+            "jd", "TK-4004", LabelParty(**BUYER), LabelParty(**MERCHANT), "lbl-doc"
+        )
+        assert label.document_url is not None
+        document = await courier.http.get(label.document_url)
+        async with httpx.AsyncClient() as anonymous_http:
+            anonymous = await anonymous_http.get(label.document_url)
+        unknown = await courier.http.get("/v1/labels/lb_nope/document")
+
+    assert document.status_code == 200
+    assert document.headers["content-type"] == "application/pdf"
+    assert document.content.startswith(b"%PDF-")
+    assert document.content.rstrip().endswith(b"%%EOF")
+    if shutil.which("pdftotext"):
+        reader = await asyncio.create_subprocess_exec(
+            "pdftotext", "-", "-", stdin=PIPE, stdout=PIPE, stderr=PIPE
+        )
+        out, err = await reader.communicate(document.content)
+        assert reader.returncode == 0 and not err, err
+        shown = out.decode()
+    else:
+        shown = document.content.decode("latin-1")
+    assert label.tracking_no in shown and label.dropoff_code in shown
+    assert "JD RETURN LABEL" in shown and "TK-4004" in shown
+    assert anonymous.status_code == 401
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "label_not_found")
+
+
+async def test_scans_of_a_label_tracking_number_go_to_the_label_carrier(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    async with running_courier(tmp_path, receiver.url) as courier:
+        label = await courier.client.create_label(
+            "yto", "TK-5005", LabelParty(**BUYER), LabelParty(**MERCHANT), "lbl-scan"
+        )
+        other = await courier.client.create_label(
+            "ems", "TK-5006", LabelParty(**BUYER), LabelParty(**MERCHANT), "lbl-other"
+        )
+        before_scan = await courier.client.track("yto", label.tracking_no)
+        wrong_before = await courier.http.post(
+            f"/control/parcels/{other.tracking_no}/events",
+            json={"status": "picked_up", "carrier": "sf"},
+        )
+        picked_up = await courier.scan(label.tracking_no, "picked_up", location="Locker 12")
+        delivered = await courier.scan(label.tracking_no, "delivered", carrier="YTO")
+        wrong_after = await courier.http.post(
+            f"/control/parcels/{label.tracking_no}/events", json={"status": "lost", "carrier": "sf"}
+        )
+        await receiver.wait_until(lambda: len(receiver.accepted()) == 2)
+        parcel = (await courier.http.get(f"/v1/parcels/{label.tracking_no}")).json()
+        tracked = await courier.client.track("yto", label.tracking_no)
+
+    assert before_scan == []
+    assert (wrong_before.status_code, wrong_before.json()["code"]) == (409, "carrier_mismatch")
+    assert (wrong_after.status_code, wrong_after.json()["code"]) == (409, "carrier_mismatch")
+    assert parcel["carrier"] == "yto" and parcel["status"] == "delivered"
+    assert [(e.carrier, e.event_id, e.status, e.location) for e in tracked] == [
+        ("yto", picked_up["event_id"], "picked_up", "Locker 12"),
+        ("yto", delivered["event_id"], "delivered", None),
+    ]
+    assert {d.path for d in receiver.accepted()} == {"/hooks/yto"}
+
+
+async def test_an_unreachable_courier_issues_no_label_and_is_reported_as_unavailable() -> None:
+    client = SandboxCourierClient(f"http://127.0.0.1:{free_port()}", API_KEY, timeout=2)
+    with pytest.raises(CourierUnavailable):
+        await client.create_label(
+            "sf", "TK-6006", LabelParty(**BUYER), LabelParty(**MERCHANT), "lbl-down"
+        )
     await client.aclose()
