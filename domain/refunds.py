@@ -200,7 +200,9 @@ def _service_fee(
             "service_fee",
         )
     own_reasons = any(line.reason_code is not None for line in request.lines)
-    if fee > 0 and buyer_fault == 0:
+    # Nothing left of a buyer-fault line to take a fee from is a fee out of range, not this.
+    merchant_only = all(is_merchant_fault(request.reason_of(x.line_id)) for x in request.lines)
+    if fee > 0 and merchant_only:
         raise RefundRuleError(
             "service_fee_not_allowed",
             "no service fee: every line's reason is the merchant's fault"

@@ -200,6 +200,20 @@ def test_service_fee_out_of_range(fee: int) -> None:
     )
 
 
+def test_a_fee_on_a_free_line_is_out_of_range_not_a_merchant_fault() -> None:
+    """A buyer-fault line that cost nothing leaves no refund to take a fee from."""
+    free = OrderLine(
+        line_id="F", sku="SKU-F", title="gift", quantity=1, unit_price=500, discount=500
+    )
+    error = refused(
+        "service_fee_out_of_range",
+        "service_fee",
+        order(OrderStatus.delivered, lines=(A, free)),
+        ask(("F", 1), service_fee=1),
+    )
+    assert "merchant-fault" not in str(error)
+
+
 def test_no_service_fee_for_merchant_fault() -> None:
     error = refused(
         "service_fee_not_allowed",
