@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from domain.policy import Deadlines, OpeningRules, RefundRules
+from domain.policy import Deadlines, OpeningRules, RefundRules, ReturnShipping
 
 
 def _seconds_or_iso(value: object) -> object:
@@ -62,6 +62,7 @@ _ENV = SettingsConfigDict(env_file=".env", extra="ignore")
 _POLICY_VARIABLES = {
     "review_reminders": "REMINDERS_BEFORE_REVIEW_DEADLINE",
     "refund_shipping_on_merchant_fault": "REFUND_SHIPPING_ON_MERCHANT_FAULT",
+    "return_labels": "RETURN_LABELS",
 }
 
 
@@ -76,7 +77,7 @@ def _policy_variable(name: str) -> str:
     raise LookupError(f"policy field {name} has no environment variable")
 
 
-class PolicySettings(BaseSettings, RefundRules, OpeningRules, Deadlines):
+class PolicySettings(BaseSettings, ReturnShipping, RefundRules, OpeningRules, Deadlines):
     """Every merchant's policy unless it overrides a value, field for field; the per-currency
     second-approval thresholds are in `MoneySettings`."""
 
@@ -166,6 +167,8 @@ class CourierSandboxSettings(BaseSettings):
     carriers: CodeList = Field(default_factory=lambda: ["sf", "yto", "zto", "jd", "ems"])
     # How often the tracking activity asks the courier when no webhook came (first interval).
     poll_interval: Duration = timedelta(minutes=10)
+    # The carrier that books return parcels and issues their labels.
+    label_carrier: str = "sf"
 
 
 class NotificationSettings(BaseSettings):

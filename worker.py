@@ -25,6 +25,7 @@ from activities.data_errors import UnstorableDataIsFinal
 from activities.notifications import NotificationActivities
 from activities.refund_execution import RefundExecutionActivities
 from activities.refunds import RefundActivities
+from activities.return_labels import ReturnLabelActivities
 from activities.risk import RiskActivities
 from activities.tickets import TicketActivities
 from activities.tracking import TrackingActivities
@@ -142,6 +143,9 @@ def build_worker(
     tracking = TrackingActivities(
         sessions, outside.couriers, settings.courier_sandbox.poll_interval
     )
+    labels = ReturnLabelActivities(
+        sessions, outside.couriers, settings.courier_sandbox.label_carrier
+    )
     notifications = NotificationActivities(sessions, outside.mailer, outside.sms, outside.webhooks)
     consistency = ConsistencyActivities(sessions, client, settings.temporal_task_queue)
     what_if = WhatIfActivities(sessions)
@@ -165,6 +169,7 @@ def build_worker(
             refunds.void_grant,
             risk.assess_risk,
             tracking.track_parcel,
+            labels.issue_return_label,
             notifications.deliver_notifications,
             consistency.check_consistency,
             what_if.count_what_if,

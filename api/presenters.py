@@ -12,6 +12,7 @@ from api.schemas.risk import RiskView
 from api.schemas.tickets import (
     InspectionView,
     RefundView,
+    ReturnLabelView,
     RulesView,
     ShipmentView,
     TicketDetail,
@@ -28,6 +29,7 @@ from persistence.models import (
     Inspection,
     Order,
     Refund,
+    ReturnLabel,
     Shipment,
     Ticket,
     TicketMessage,
@@ -86,6 +88,7 @@ def ticket_detail(
     refunds: list[Refund],
     timeline: list[TimelineEntry],
     shipments: list[Shipment],
+    return_label: ReturnLabel | None,
     tracking_events: list[TrackingEvent],
     inspection: Inspection | None,
     messages: list[TicketMessage],
@@ -111,6 +114,15 @@ def ticket_detail(
         "service_fee": ticket.service_fee,
         "refunds": [refund_view(r, role) for r in refunds],
         "shipments": [ShipmentView.model_validate(s, from_attributes=True) for s in shipments],
+        "return_label": ReturnLabelView(
+            carrier=return_label.carrier,
+            tracking_no=return_label.tracking_no,
+            dropoff_code=return_label.dropoff_code,
+            issued_at=return_label.issued_at,
+            url=f"/v1/tickets/{ticket.ticket_no}/return-label",
+        )
+        if return_label
+        else None,
         "tracking_events": [
             TrackingEventView.model_validate(e, from_attributes=True) for e in tracking_events
         ],

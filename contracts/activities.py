@@ -26,6 +26,10 @@ TRACK_PARCEL = "track_parcel"
 # The failure type of a poll that found the parcel still travelling: its retry is the next poll.
 PARCEL_TRAVELLING = "ParcelTravelling"
 DELIVER_NOTIFICATIONS = "deliver_notifications"
+ISSUE_RETURN_LABEL = "issue_return_label"
+# The failure type of a label the courier will not issue (no delivery address, refused address):
+# asking again will not help, the buyer ships another way.
+RETURN_LABEL_REFUSED = "ReturnLabelRefused"
 
 # The failure type of an activity whose data the database refuses (a NUL, a number out of range):
 # no retry can store it, so it fails at once instead of retrying for ever.
@@ -184,6 +188,23 @@ class ParcelQuery(BaseModel):
     # poll), so no worker slot is held while the parcel travels. False: the whole poll runs in one
     # attempt, as for tickets whose parcel was shipped before.
     ask_once: bool = False
+
+
+class LabelRequest(BaseModel):
+    """Ask the courier for the return parcel's label, from the order's delivery address to the
+    ticket's warehouse (the merchant's first one when the approval named none)."""
+
+    ticket_no: str
+
+
+class IssuedLabel(BaseModel):
+    """The courier's label: the parcel is followed from its tracking number."""
+
+    label_id: str
+    carrier: str
+    tracking_no: str
+    dropoff_code: str
+    issued_at: datetime
 
 
 class ParcelStatus(BaseModel):

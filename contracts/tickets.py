@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from contracts.activities import RefundDestination, RefundState
-from domain.policy import Deadlines, RefundRules
+from domain.policy import Deadlines, RefundRules, ReturnShipping
 from domain.rules import RuleSet, TicketFacts
 from domain.tickets import Actor, TicketStatus, TicketType
 
@@ -15,7 +15,7 @@ from domain.tickets import Actor, TicketStatus, TicketType
 STATE_QUERY = "state"
 
 
-class TicketPolicy(RefundRules, Deadlines):
+class TicketPolicy(ReturnShipping, RefundRules, Deadlines):
     """The policy a ticket was opened under; it never changes for that ticket.
 
     Every field of `domain.policy.Policy` but its opening rules, as the global settings and the

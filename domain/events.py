@@ -48,6 +48,9 @@ class TicketEvent(StrEnum):
     reship_timeout = "reship_timeout"
     resolve_inspection_timeout = "resolve_inspection_timeout"
     return_delivered = "return_delivered"
+    # The courier issued a prepaid return label on approval, or could not.
+    return_label_issued = "return_label_issued"
+    return_label_failed = "return_label_failed"
     return_delivery_overdue = "return_delivery_overdue"
     return_lost = "return_lost"
     return_shipped = "return_shipped"

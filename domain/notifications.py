@@ -61,7 +61,13 @@ _MERCHANT_EVENTS = frozenset(
     }
 )
 # Steps the buyer must hear of although the ticket's state stays the same.
-_BUYER_EVENTS = frozenset({TicketEvent.refund_redirected_to_balance})
+_BUYER_EVENTS = frozenset(
+    {
+        TicketEvent.refund_redirected_to_balance,
+        TicketEvent.return_label_issued,
+        TicketEvent.return_label_failed,
+    }
+)
 # Escalations, cancellations and closings end or suspend the merchant's part.
 _MERCHANT_STATUSES = frozenset(
     {TicketStatus.under_arbitration, TicketStatus.cancelled, TicketStatus.closed}
@@ -273,6 +279,25 @@ _TEXTS: dict[TicketEvent, tuple[Template, Template]] = {
     TicketEvent.return_shipped: (
         Template("退货已寄出：{ticket_no}", "快递：{carrier} {tracking_no}"),
         Template("Return shipped for {ticket_no}", "Parcel: {carrier} {tracking_no}"),
+    ),
+    TicketEvent.return_label_issued: (
+        Template(
+            "退货面单已生成：{ticket_no}",
+            "快递：{carrier} {tracking_no}。"
+            "打印面单或出示二维码，到快递网点寄回即可，无需填写单号。",
+        ),
+        Template(
+            "Your return label for {ticket_no} is ready",
+            "Parcel: {carrier} {tracking_no}. Print the label or show its QR code at a drop-off "
+            "point; there is no tracking number to type.",
+        ),
+    ),
+    TicketEvent.return_label_failed: (
+        Template("请自行寄回商品：{ticket_no}", "未能生成退货面单，请寄回商品后填写快递单号。"),
+        Template(
+            "Please ship the return for {ticket_no} yourself",
+            "No return label could be issued; send the goods back and tell us the tracking number.",
+        ),
     ),
     TicketEvent.return_delivered: (
         Template("退货已签收入仓：{ticket_no}", "快递：{carrier} {tracking_no}，等待仓库验收。"),

@@ -74,6 +74,8 @@ class OrderSnapshot(BaseModel):
     status: OrderStatus
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
+    shipping_address: str | None = None
+    """Where the order was delivered: the buyer ships a return from there."""
     version: Quantity = 1
 
     @field_validator("lines", "shipping_fee", "payment", mode="after")

@@ -101,8 +101,20 @@ class RefundRules(BaseModel):
     )
 
 
-# Like a dataclass, a model lists the fields of its last base first: deadlines, rules, refunds.
-class Policy(RefundRules, OpeningRules, Deadlines):
+class ReturnShipping(BaseModel):
+    """How the goods come back."""
+
+    return_labels: bool = Field(
+        True,
+        description="on approval of a return or exchange, ask the courier for a prepaid return "
+        "label (tracking number, drop-off QR code): the buyer ships without typing a tracking "
+        "number; off: the buyer ships and sends the tracking number",
+    )
+
+
+# Like a dataclass, a model lists the fields of its last base first: deadlines, rules, refunds,
+# return shipping.
+class Policy(ReturnShipping, RefundRules, OpeningRules, Deadlines):
     """Every value a merchant's policy sets; what a merchant may override, field for field."""
 
     # Globally the thresholds are per currency (SPEC §4): not one value of the global policy.

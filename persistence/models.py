@@ -97,6 +97,8 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(16))
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where the order was delivered: a return label's sender address.
+    shipping_address: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer)
     after_sales_status: Mapped[str] = mapped_column(String(24), default="none")
     refunded_total: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -367,6 +369,30 @@ class Shipment(Base):
     shipped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default="shipped")
+
+
+class ReturnLabel(Base):
+    """The courier's label for a ticket's return parcel: one per ticket, asked for under one
+    idempotency key, so a retried request never books a second parcel."""
+
+    __tablename__ = "return_labels"
+    __table_args__ = (UniqueConstraint("carrier", "tracking_no"),)
+
+    ticket_no: Mapped[str] = mapped_column(
+        ForeignKey("tickets.ticket_no", ondelete="CASCADE"), primary_key=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    label_id: Mapped[str] = mapped_column(String(64))
+    carrier: Mapped[str] = mapped_column(String(32))
+    tracking_no: Mapped[str] = mapped_column(String(64), index=True)
+    dropoff_code: Mapped[str] = mapped_column(String(64))
+    document_url: Mapped[str | None] = mapped_column(Text)
+    warehouse_id: Mapped[str | None] = mapped_column(String(64))
+    sender_name: Mapped[str] = mapped_column(Text)
+    sender_address: Mapped[str] = mapped_column(Text)
+    recipient_name: Mapped[str] = mapped_column(Text)
+    recipient_address: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Inspection(Base):

@@ -126,8 +126,9 @@ def _facts(transition: c.Transition, order_id: str, currency: str, amount: int) 
         amount=amount,
         status=transition.to_status,
         deadline_at=transition.deadline_at,
-        carrier=parcel.carrier if parcel else "",
-        tracking_no=parcel.tracking_no if parcel else "",
+        # A step about a parcel names it (shipped, delivered); a label's step has it in its data.
+        carrier=parcel.carrier if parcel else str(transition.data.get("carrier", "")),
+        tracking_no=parcel.tracking_no if parcel else str(transition.data.get("tracking_no", "")),
     )
 
 

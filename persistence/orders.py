@@ -54,6 +54,7 @@ def to_snapshot(order: Order) -> OrderSnapshot:
         status=order.status,
         shipped_at=order.shipped_at,
         delivered_at=order.delivered_at,
+        shipping_address=order.shipping_address,
         version=order.version,
     )
 
@@ -94,6 +95,7 @@ async def upsert_order(session: AsyncSession, snapshot: OrderSnapshot) -> tuple[
     order.status = snapshot.status
     order.shipped_at = snapshot.shipped_at
     order.delivered_at = snapshot.delivered_at
+    order.shipping_address = snapshot.shipping_address
     order.version = snapshot.version
     existing = {line.line_id: line for line in order.lines}
     lines = []

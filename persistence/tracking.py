@@ -9,19 +9,22 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from persistence.labels import ticket_of_label
 from persistence.models import Shipment, TrackingEvent
 
 
 async def ticket_of_parcel(session: AsyncSession, carrier: str, tracking_no: str) -> str | None:
     """The ticket whose return or replacement parcel this is; with several, the one that shipped
-    last under the same carrier code (buyers type `SF` for `sf`)."""
+    last under the same carrier code (buyers type `SF` for `sf`). A parcel not shipped yet is
+    the ticket's whose return label it is: the courier's first scan is its shipping."""
     same_carrier = func.lower(func.trim(Shipment.carrier)) == carrier
-    return await session.scalar(
+    shipped = await session.scalar(
         select(Shipment.ticket_no)
         .where(Shipment.tracking_no == tracking_no)
         .order_by(same_carrier.desc(), Shipment.shipped_at.desc())
         .limit(1)
     )
+    return shipped if shipped is not None else await ticket_of_label(session, carrier, tracking_no)
 
 
 async def store_event(

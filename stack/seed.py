@@ -35,6 +35,13 @@ BUYERS = [
     # The buyer of the tour's merchant-rule flows, at the shop whose rules the tour sets.
     ("b-504", "Sofia Rossi", "sofia.rossi@example.test", "en"),
 ]
+# Where each demo buyer's orders were delivered: a return label's sender.
+ADDRESSES = {
+    "b-501": "上海市浦东新区世纪大道 100 号 5801 室",
+    "b-502": "12 Harbour Street, Flat 3, Kowloon, Hong Kong",
+    "b-503": "北京市朝阳区建国路 88 号 SOHO 现代城 2 号楼 1203",
+    "b-504": "Via Roma 21, 20121 Milano, Italy",
+}
 PRINCIPALS = [
     ("buyer:b-501", Role.buyer, "b-501"),
     ("buyer:b-502", Role.buyer, "b-502"),
@@ -87,6 +94,7 @@ def _order(
         status=status,
         shipped_at=shipped,
         delivered_at=delivered,
+        shipping_address=ADDRESSES.get(buyer),
         version=1,
     )
 

@@ -32,12 +32,15 @@ class Tour:
         keys: dict[str, str],
         timeout: float,
         courier: tuple[str, str] | None = None,
+        labels: Path | None = None,
     ) -> None:
         self._api = api_url
         self._keys = keys
         self._timeout = timeout
         # The sandbox courier's address and API key, to scan a parcel as a courier would.
         self._courier = courier
+        # Where the buyers' return labels are saved, as they would print them.
+        self._labels = labels
 
     def _as(self, label: str) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self._keys[label]}"}
@@ -85,6 +88,7 @@ class Tour:
                 "paid_at": (now - timedelta(days=paid_days_ago)).isoformat(),
             },
             "status": status,
+            "shipping_address": f"Buyer {buyer}, 100 Century Avenue, Pudong, Shanghai",
             "version": 1,
         }
         if status != "paid":
@@ -137,6 +141,29 @@ class Tour:
                 f"courier scan of {tracking_no}: {response.status_code} {response.text}"
             )
 
+    def label(self, label: str, ticket_no: str) -> Ticket:
+        """The return label the courier issued on approval, its PDF saved as the buyer prints
+        it; the saved file's path is in the answer (`pdf`)."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            ticket: Ticket = self.call(label, "GET", f"/v1/tickets/{ticket_no}")
+            issued: Ticket | None = ticket.get("return_label")
+            if issued is not None:
+                break
+            if time.monotonic() > deadline:
+                raise TourError(f"{ticket_no} has no return label")
+            time.sleep(0.5)
+        with self._as(label) as http:
+            response = http.get(issued["url"])
+        if response.status_code != 200 or not response.content.startswith(b"%PDF-"):
+            raise TourError(f"return label of {ticket_no}: {response.status_code}")
+        if self._labels is not None:
+            self._labels.mkdir(parents=True, exist_ok=True)
+            path = self._labels / f"{ticket_no}.pdf"
+            path.write_bytes(response.content)
+            issued = {**issued, "pdf": str(path)}
+        return issued
+
     def until(self, ticket_no: str, *statuses: str) -> Ticket:
         deadline = time.monotonic() + self._timeout
         while True:
@@ -165,11 +192,17 @@ def refund_after_shipment(tour: Tour) -> Ticket:
 
 
 def return_and_refund(tour: Tour) -> Ticket:
+    """The buyer prints the courier's label and hands the parcel over: the courier's scans move
+    the ticket, no tracking number is typed."""
     order_id = tour.order("b-501", "delivered")
     ticket_no = tour.open("b-501", order_id, "return_refund", "no_longer_needed")
     tour.until(ticket_no, "awaiting_merchant_review")
     tour.act("merchant:m-1001", ticket_no, "approve", {"service_fee": 1500})
-    tour.act("buyer:b-501", ticket_no, "return-shipment", {"carrier": "sf", "tracking_no": _no()})
+    label = tour.label("buyer:b-501", ticket_no)
+    print(f"\n   return label {label['tracking_no']}: {label.get('pdf', label['url'])}")
+    for status in ("picked_up", "in_transit", "delivered"):
+        tour.scan(label["tracking_no"], status)
+    tour.until(ticket_no, "awaiting_inspection")
     tour.act("warehouse:wh-1001", ticket_no, "inspection", _inspection(accepted=2, rejected=0))
     return tour.until(ticket_no, "completed")
 
@@ -377,13 +410,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=Path, default=Path(settings.data_dir) / "demo-keys.json")
     parser.add_argument("--deadlines", action="store_true", help="also wait for deadlines")
     parser.add_argument("--timeout", type=float, default=120, help="seconds per flow")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        default=Path(settings.data_dir) / "labels",
+        help="where the buyers' return labels are saved as PDF",
+    )
     args = parser.parse_args(argv)
     keys = {label: entry["api_key"] for label, entry in json.loads(args.keys.read_text()).items()}
     sandbox = settings.courier_sandbox
     # As the run command's launcher finds it: its own port unless an address is set.
     url = sandbox.url if "COURIER_SANDBOX_URL" in os.environ else f"http://127.0.0.1:{sandbox.port}"
     courier = (url, sandbox.api_key.get_secret_value())
-    tour = Tour(args.api, keys, args.timeout, courier)
+    tour = Tour(args.api, keys, args.timeout, courier, args.labels)
     flows = FLOWS | (DEADLINE_FLOWS if args.deadlines else {})
     failed = 0
     for name, flow in flows.items():

@@ -91,11 +91,14 @@ class ActorInbox:
         also: Callable[[], bool] | None = None,
         also_means: str = "",
         keep_open: bool = False,
+        also_keeps_open: bool = False,
     ) -> Taken | None:
         """The next accepted action, or None when `until` passed first (or `also()` held).
 
         Without an action the wait ended for the deadline (or `also`): the inbox stays closed
-        while the step applies that outcome, unless `keep_open` (a reminder changes nothing)."""
+        while the step applies that outcome, unless `keep_open` (a reminder changes nothing),
+        or `also_keeps_open` and it was `also` (a note that changes nothing an actor acts on);
+        an action accepted meanwhile is the next `take`'s."""
 
         def ready() -> bool:
             return self._slot is not None or bool(also and also())
@@ -109,6 +112,8 @@ class ActorInbox:
         taken, self._slot = self._slot, None
         if taken is None and not keep_open:
             outside = also is not None and also()
+            if outside and also_keeps_open:
+                return None
             self._busy = also_means if outside else "the outcome of the ticket's deadline"
             self._busy += " is being applied"
             if not outside and until is not None:

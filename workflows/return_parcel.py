@@ -35,6 +35,13 @@ class ReturnParcel:
         self.news: c.TrackingSignal | None = None
         # The courier's first scan of the return parcel, for a fast refund that waits for it.
         self.first_scan: c.TrackingSignal | None = None
+        # The courier's label for the return parcel, when it issued one.
+        self.label: c.IssuedLabel | None = None
+        # The courier's first event on the label's parcel while the ticket awaits the return:
+        # the buyer handed the parcel over, and the ticket follows it from there.
+        self.label_scan: c.TrackingSignal | None = None
+        # A final word on the label's parcel that came with or before its first scan.
+        self._label_final: c.TrackingSignal | None = None
         self._seen: set[str] = set()
         # Courier polls asked to stop (cancelled, waiting for the worker to confirm).
         self._polls: list[asyncio.Future[Any]] = []
@@ -44,6 +51,9 @@ class ReturnParcel:
         if event.event_id in self._seen:
             return
         self._seen.add(event.event_id)
+        if self._for_label(event):
+            self._apply_label_event(event)
+            return
         if self.parcel is None or event.tracking_no != self.parcel.tracking_no:
             return
         if self._record.status is not TicketStatus.return_in_transit:
@@ -53,6 +63,37 @@ class ReturnParcel:
         elif event.status in SCANNED and self.first_scan is None:
             self.first_scan = event
 
+    def _for_label(self, event: c.TrackingSignal) -> bool:
+        return (
+            self.label is not None
+            and self.parcel is None
+            and event.tracking_no == self.label.tracking_no
+            and self._record.status is TicketStatus.awaiting_buyer_return
+        )
+
+    def _apply_label_event(self, event: c.TrackingSignal) -> None:
+        if self.label_scan is None:
+            self.label_scan = event
+        if event.status in FINAL_TRACKING:
+            self._label_final = event
+        elif event.status in SCANNED and self.first_scan is None:
+            self.first_scan = event
+
+    def labelled(self, label: c.IssuedLabel) -> None:
+        self.label = label
+
+    def shipped_by_label(self) -> c.ShipmentRecord:
+        """The courier has the label's parcel: what it said so far becomes the parcel's news."""
+        assert self.label is not None
+        self.parcel = c.ShipmentRecord(
+            direction="return",
+            carrier=self.label.carrier,
+            tracking_no=self.label.tracking_no,
+            shipped_at=workflow.now(),
+        )
+        self.news, self._label_final = self._label_final, None
+        return self.parcel
+
     def shipped(self, request: c.Shipping) -> c.ShipmentRecord:
         self.parcel = c.ShipmentRecord(
             direction="return",
@@ -60,6 +101,11 @@ class ReturnParcel:
             tracking_no=request.tracking_no,
             shipped_at=workflow.now(),
         )
+        if self.label is not None and request.tracking_no == self.label.tracking_no:
+            # The buyer typed the label's tracking number: what the courier said still counts.
+            self.news, self._label_final = self._label_final, None
+        else:
+            self.first_scan = self._label_final = None
         return self.parcel
 
     def take_news(self) -> c.TrackingSignal | None:

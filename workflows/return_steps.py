@@ -5,9 +5,11 @@ Changes the record (through transitions) and the return parcel.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, FailureError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -28,6 +30,9 @@ from workflows.return_parcel import POLL_BY_RETRIES, SCANNED, ReturnParcel
 from workflows.ticket_record import TicketRecord
 from workflows.timeouts import (
     HEARTBEAT,
+    LABEL_ASK,
+    LABEL_PATIENCE,
+    LABEL_RETRY,
     PARCEL_ASK,
     PARCEL_POLL_RETRY,
     TRACKING_GRACE,
@@ -35,6 +40,8 @@ from workflows.timeouts import (
 )
 
 E = TicketEvent
+# Tickets approved before return labels waited only for the buyer's tracking number.
+RETURN_LABELS = "return-labels"
 
 
 class ReturnSteps:
@@ -60,7 +67,28 @@ class ReturnSteps:
         self._rules = rules
 
     async def buyer_return_step(self) -> None:
-        taken = await self._inbox.take(self._record.deadline_at)
+        until = self._record.deadline_at
+        assert until is not None
+        taken: Taken | None
+        if self._policy.return_labels and workflow.patched(RETURN_LABELS):
+            taken = await self._wait_with_label(until)
+        else:
+            taken = await self._inbox.take(until)
+        if taken is None and self._parcel.label_scan is not None:
+            label, scan = self._parcel.label, self._parcel.label_scan
+            assert label is not None
+            await self._record.transition(
+                E.return_shipped,
+                TicketStatus.return_in_transit,
+                f"the courier has the return parcel {label.carrier} {label.tracking_no} of the "
+                f"return label ({scan.status}): the buyer shipped it",
+                data={"event_id": scan.event_id, "courier_at": scan.at.isoformat(), "label": True},
+                next_actor=Actor.warehouse,
+                deadline_at=workflow.now() + self._policy.return_delivery,
+                on_timeout=f"{ESCALATE} (possible loss)",
+                shipment=self._parcel.shipped_by_label(),
+            )
+            return
         if taken is None:
             await self._record.transition(
                 E.buyer_return_timeout,
@@ -86,11 +114,74 @@ class ReturnSteps:
             shipment=self._parcel.shipped(request),
         )
 
+    async def _wait_with_label(self, until: datetime) -> Taken | None:
+        """Ask the courier for a return label, then follow its parcel until the courier has it;
+        the buyer may still ship another way (`return_shipment`) or cancel meanwhile."""
+        if self._parcel.label is None:
+            taken = await self._ask_for_label(until)
+            if taken is not None or workflow.now() >= until:
+                return taken
+        label = self._parcel.label
+        if label is None:
+            return await self._inbox.take(until)
+        return await self._follow_parcel(
+            label.carrier,
+            label.tracking_no,
+            until,
+            heard=lambda: self._parcel.label_scan is not None,
+        )
+
+    async def _ask_for_label(self, until: datetime) -> Taken | None:
+        """An action or the deadline may come first: the request is then stopped, and a label
+        the courier issued meanwhile stays stored, unused."""
+        asking = workflow.start_activity(
+            c.ISSUE_RETURN_LABEL,
+            c.LabelRequest(ticket_no=self._ticket.ticket_no),
+            result_type=c.IssuedLabel,
+            start_to_close_timeout=LABEL_ASK,
+            schedule_to_close_timeout=min(LABEL_PATIENCE, until - workflow.now()),
+            retry_policy=LABEL_RETRY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary="Ask the courier for a return label",
+        )
+        # Noting the label changes nothing the buyer acts on: the inbox stays open meanwhile.
+        taken = await self._inbox.take(until, also=asking.done, also_keeps_open=True)
+        if not asking.done():
+            self._parcel.stop_poll(asking)
+            return taken
+        if taken is not None:
+            return taken
+        try:
+            label = asking.result()
+        except ActivityError as failed:
+            cause = failed.cause.message if isinstance(failed.cause, FailureError) else str(failed)
+            await self._record.note(
+                E.return_label_failed,
+                f"no return label ({cause}): the buyer ships the goods back another way and "
+                "sends the tracking number",
+            )
+            return None
+        self._parcel.labelled(label)
+        await self._record.note(
+            E.return_label_issued,
+            f"the courier issued a return label, {label.carrier} {label.tracking_no}: the buyer "
+            "drops the parcel off with its QR code, and the ticket follows it from the courier",
+            data={
+                "carrier": label.carrier,
+                "tracking_no": label.tracking_no,
+                "label_id": label.label_id,
+            },
+        )
+        return None
+
     async def return_transit_step(self) -> None:
         parcel = self._parcel.parcel
         assert parcel is not None and self._record.deadline_at is not None
         fast = self._rules.releases(RefundRelease.on_first_scan)
-        taken = await self._follow_parcel(parcel, self._record.deadline_at, fast=fast)
+        heard = (lambda: self._parcel.first_scan is not None) if fast else None
+        taken = await self._follow_parcel(
+            parcel.carrier, parcel.tracking_no, self._record.deadline_at, heard=heard
+        )
         news = self._parcel.take_news()
         scan = self._parcel.first_scan
         if taken is not None:
@@ -148,20 +239,25 @@ class ReturnSteps:
             )
 
     async def _follow_parcel(
-        self, parcel: c.ShipmentRecord, until: datetime, *, fast: bool = False
+        self,
+        carrier: str,
+        tracking_no: str,
+        until: datetime,
+        *,
+        heard: Callable[[], bool] | None = None,
     ) -> Taken | None:
-        """Wait for an actor or the courier's final word (with `fast`, its first scan too); poll
-        the courier in case no webhook comes."""
+        """Wait for an actor or the courier's final word on the parcel (with `heard`, an earlier
+        scan too: the courier's first event); poll the courier in case no webhook comes."""
         by_retries = workflow.patched(POLL_BY_RETRIES)
         query = c.ParcelQuery(
             ticket_no=self._ticket.ticket_no,
-            carrier=parcel.carrier,
-            tracking_no=parcel.tracking_no,
+            carrier=carrier,
+            tracking_no=tracking_no,
             ask_once=by_retries,
         )
-        if fast:
+        if heard is not None:
             query.until = [*query.until, *SCANNED]
-        summary = f"Follow the return parcel {parcel.carrier} {parcel.tracking_no}"
+        summary = f"Follow the return parcel {carrier} {tracking_no}"
         if by_retries:
             tracker = workflow.start_activity(
                 c.TRACK_PARCEL,
@@ -193,7 +289,7 @@ class ReturnSteps:
         polled = False
 
         def scanned() -> bool:
-            return fast and self._parcel.first_scan is not None
+            return heard is not None and heard()
 
         def courier_spoke() -> bool:
             return self._parcel.news is not None or scanned() or (tracker.done() and not polled)

@@ -72,3 +72,14 @@ PARCEL_POLL_RETRY = RetryPolicy(
 # one is not worth retrying past the next run.
 CHECK_CALL = timedelta(minutes=30)
 CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=3)
+
+# One label request to the courier and the label stored.
+LABEL_ASK = timedelta(seconds=30)
+# A courier outage is retried, backing off, for at most LABEL_PATIENCE; the buyer may ship
+# another way meanwhile, and the idempotency key keeps a retry from booking a second parcel.
+LABEL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+LABEL_PATIENCE = timedelta(hours=1)

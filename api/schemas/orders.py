@@ -56,6 +56,12 @@ class OrderUpsert(RequestModel):
     status: OrderStatus
     shipped_at: DateTime | None = None
     delivered_at: DateTime | None = None
+    shipping_address: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="where the order was delivered: the sender's address on a return label",
+    )
     version: int = Field(strict=True, ge=1, le=MAX_VERSION)
 
 

@@ -143,6 +143,17 @@ class ShipmentView(BaseModel):
     status: str
 
 
+class ReturnLabelView(BaseModel):
+    """The prepaid return label the courier issued on approval: the buyer prints it (`url`, a
+    PDF) or shows its QR code at a drop-off point, and types no tracking number."""
+
+    carrier: str
+    tracking_no: str
+    dropoff_code: str = Field(description="what the label's QR code holds")
+    issued_at: datetime
+    url: str = Field(description="the label as a PDF: `GET /v1/tickets/{id}/return-label`")
+
+
 class TrackingEventView(BaseModel):
     carrier: str
     tracking_no: str
@@ -190,6 +201,9 @@ class TicketDetail(TicketSummary):
     service_fee: int
     refunds: list[RefundView] | None
     shipments: list[ShipmentView] | None
+    return_label: ReturnLabelView | None = Field(
+        description="the prepaid return label, once the courier issued it"
+    )
     tracking_events: list[TrackingEventView] | None
     inspection: InspectionView | None
     messages: list[MessageView] | None = Field(

@@ -14,8 +14,9 @@ from api.visibility import TicketPart, ticket_parts
 from domain.actions import allowed_actions
 from domain.tickets import Actor, TicketStatus
 from persistence import tickets as repo
+from persistence.labels import label_of
 from persistence.messages import list_messages
-from persistence.models import Inspection, Shipment, Ticket, TrackingEvent
+from persistence.models import Inspection, ReturnLabel, Shipment, Ticket, TrackingEvent
 from persistence.tracking import events_of
 
 
@@ -34,17 +35,20 @@ async def load_detail(session: AsyncSession, ticket_no: str, principal: Principa
     seen = ticket_parts(role)
     parcels: list[Shipment] = []
     tracking: list[TrackingEvent] = []
+    label: ReturnLabel | None = None
     if TicketPart.shipments in seen:
         rows = await session.execute(
             select(Shipment).where(Shipment.ticket_no == ticket_no).order_by(Shipment.shipped_at)
         )
         parcels, tracking = list(rows.scalars()), await events_of(session, ticket_no)
+        label = await label_of(session, ticket_no)
     return ticket_detail(
         ticket,
         role,
         refunds=await repo.refunds(session, ticket_no) if TicketPart.refunds in seen else [],
         timeline=await repo.timeline(session, ticket_no) if TicketPart.timeline in seen else [],
         shipments=parcels,
+        return_label=label,
         tracking_events=tracking,
         inspection=await session.get(Inspection, ticket_no)
         if TicketPart.inspection in seen

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
+from tests.support.pdf import scanned_codes
 from tests.support.run_command import ROOT, free_ports, run_command, run_command_env, settled
 
 
@@ -168,3 +170,10 @@ async def test_every_flow_runs_through_the_api_on_the_run_command_with_short_dea
     fast = report.split("== merchant rule: fast refund")[1].split("\n== ")[0]
     assert "fast refund (rule fast-refund (m-2002-rules-v" in fast
     assert "store credit bonus CNY 18.80: 10 % of the credit, rounded down" in report
+    # The return's buyer printed the courier's label; its parcel moved the ticket by itself.
+    printed_label = re.search(r"return label (\S+): (\S+\.pdf)", report)
+    assert printed_label is not None, report
+    tracking_no, pdf = printed_label.groups()
+    assert scanned_codes(Path(pdf))["CODE-128"] == tracking_no
+    returned = report.split("== return and refund")[1].split("\n== ")[0]
+    assert f"the courier has the return parcel sf {tracking_no} of the return label" in returned

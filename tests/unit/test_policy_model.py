@@ -40,6 +40,7 @@ DOCUMENTED_VARIABLES = {
     "merchant_fault_window": "POLICY_MERCHANT_FAULT_WINDOW",
     "max_applications_per_line": "POLICY_MAX_APPLICATIONS_PER_LINE",
     "refund_shipping_on_merchant_fault": "REFUND_SHIPPING_ON_MERCHANT_FAULT",
+    "return_labels": "RETURN_LABELS",
 }
 # Global second-approval thresholds are per currency: REFUND_SECOND_APPROVAL_THRESHOLDS.
 PER_CURRENCY = "second_approval_threshold"
@@ -156,12 +157,17 @@ def test_durations_are_iso_8601_or_plain_seconds_and_thresholds_are_per_currency
 
 def test_a_recorded_payload_with_every_field_encodes_back_to_the_same_json() -> None:
     recorded, started = _started_with("exchange_completed.json")
-    # Recorded before tickets carried their merchant's rules: those decode as none.
-    assert set(recorded) | {"rules", "buyer_evidence"} == set(TicketPolicy.model_fields)
+    # Recorded before tickets carried their merchant's rules: those decode as none. Return labels
+    # decode as the default, on; the ticket asks for none all the same (its history has no
+    # `return-labels` marker: workflows/return_steps.py).
+    assert set(recorded) | {"rules", "buyer_evidence", "return_labels"} == set(
+        TicketPolicy.model_fields
+    )
     assert started.policy.model_dump(mode="json") == {
         **recorded,
         "rules": None,
         "buyer_evidence": "P3D",
+        "return_labels": True,
     }
 
 
@@ -179,6 +185,7 @@ def test_a_payload_from_before_the_newer_fields_decodes_with_the_spec_defaults()
         "confirm_receipt": "P10D",
         "rules": None,
         "buyer_evidence": "P3D",
+        "return_labels": True,
     }
     assert started.policy == TicketPolicy(
         version="test",

@@ -27,6 +27,14 @@ from workflows.ticket import TicketWorkflow
 AMOUNT = 30500
 RETURN_TRACKING = "SF1234567890"
 REPLACEMENT_TRACKING = "YT9876543210"
+LABEL_TRACKING = "SF048213579604"
+LABEL = c.IssuedLabel(
+    label_id="lb_1",
+    carrier="sf",
+    tracking_no=LABEL_TRACKING,
+    dropoff_code="DROP-7K2Q-M9XA",
+    issued_at=datetime(2026, 12, 2, tzinfo=UTC),
+)
 # The engine's default first interval of the courier poll (COURIER_SANDBOX_POLL_INTERVAL).
 COURIER_POLL: timedelta = CourierSandboxSettings.model_fields["poll_interval"].default
 
@@ -52,6 +60,11 @@ class FakeProvider:
     # What the courier's tracking API answers when the ticket polls it.
     courier_events: list[c.TrackingSignal] = field(default_factory=list)
     parcel_queries: list[c.ParcelQuery] = field(default_factory=list)
+    # The courier's return label for a ticket that asks for one; None: the courier refuses.
+    label: c.IssuedLabel | None = field(default_factory=lambda: LABEL)
+    # Label requests that fail as a courier outage does (retried) before one is answered.
+    label_outages: int = 0
+    label_requests: list[c.LabelRequest] = field(default_factory=list)
     assessments: int = 0
     polls: int = 0
     executions: int = 0
@@ -99,6 +112,20 @@ class FakeProvider:
                     category=ApplicationErrorCategory.BENIGN,
                 )
             return c.ParcelStatus(tracking_no=query.tracking_no, events=self.courier_events)
+
+        @activity.defn(name=c.ISSUE_RETURN_LABEL)
+        async def issue_return_label(request: c.LabelRequest) -> c.IssuedLabel:
+            self.label_requests.append(request)
+            if self.label_outages:
+                self.label_outages -= 1
+                raise ApplicationError("courier sandbox answered 503")
+            if self.label is None:
+                raise ApplicationError(
+                    "the order has no delivery address to send the parcel from",
+                    type=c.RETURN_LABEL_REFUSED,
+                    non_retryable=True,
+                )
+            return self.label
 
         @activity.defn(name=c.ASSESS_RISK)
         async def assess_risk(request: c.RiskRequest) -> c.RiskAssessment:
@@ -172,6 +199,7 @@ class FakeProvider:
             record_transition,
             deliver_notifications,
             track_parcel,
+            issue_return_label,
             assess_risk,
             grant_refund,
             execute_refund,
@@ -206,6 +234,8 @@ def ticket_input(ticket_no: str, **overrides: Any) -> c.TicketInput:
             refund_settlement=timedelta(days=7),
             refund_status_poll=timedelta(hours=1),
             second_approval_threshold=500000,
+            # Tests of return labels ask for them; the others follow typed tracking numbers.
+            return_labels=False,
         ),
         opened_by=Actor.buyer,
         opened_at=datetime.now(UTC),

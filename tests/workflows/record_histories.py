@@ -26,6 +26,7 @@ from domain.text import refuse_unstorable
 from domain.tickets import Actor, TicketStatus, TicketType
 from tests.support.temporal import register_search_attributes, test_server_path
 from tests.workflows.fakes import (
+    LABEL_TRACKING,
     FakeProvider,
     approve,
     courier,
@@ -108,6 +109,11 @@ Handle = WorkflowHandle[TicketWorkflow, c.TicketResult]
 REVIEWED = {"type": TicketType.refund_only, "order_shipped": True}
 RETURN = {"type": TicketType.return_refund, "order_shipped": True, "order_delivered": True}
 EXCHANGE = {**RETURN, "type": TicketType.exchange}
+# A return whose buyer ships with the courier's prepaid label.
+LABELLED = {
+    **RETURN,
+    "policy": ticket_input("policy").policy.model_copy(update={"return_labels": True}),
+}
 HIGH = c.RiskAssessment(level="high", reasons=["6 refunds in the last 90 days"])
 
 
@@ -129,6 +135,20 @@ async def _returned(env: WorkflowEnvironment, handle: Handle) -> None:
 
 async def _return_refunded(env: WorkflowEnvironment, handle: Handle) -> None:
     await _returned(env, handle)
+    await inspect(handle)
+
+
+async def _shipped_by_label(env: WorkflowEnvironment, handle: Handle) -> None:
+    await _approved(env, handle)
+    await until_status(env, handle, TicketStatus.awaiting_buyer_return)
+    # Submitted, approved, then the label's step.
+    while (await handle.query(TicketWorkflow.state))["seq"] < 3:
+        await env.sleep(timedelta(seconds=1))
+    for status in ("picked_up", "delivered"):
+        await handle.signal(
+            TicketWorkflow.tracking_event, courier(status, tracking_no=LABEL_TRACKING)
+        )
+    await until_status(env, handle, TicketStatus.awaiting_inspection)
     await inspect(handle)
 
 
@@ -426,6 +446,11 @@ async def main() -> None:
             _return_refunded,
         ),
         "exchange_completed": (FakeProvider(), EXCHANGE, _exchanged),
+        "return_shipped_by_label_refunded": (
+            FakeProvider(settle_after_polls=1),
+            LABELLED,
+            _shipped_by_label,
+        ),
         # Each courier poll one attempt, cancelled when the ticket stops waiting (POLL_BY_RETRIES).
         "return_refunded_poll_stopped": (
             FakeProvider(settle_after_polls=1),

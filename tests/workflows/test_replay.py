@@ -49,6 +49,7 @@ def test_every_recorded_flow_has_a_history() -> None:
         "rule_kept_item_with_bonus",
         "rule_fast_refund_on_first_scan",
         "rule_evidence_then_kept",
+        "return_shipped_by_label_refunded",
     } <= set(HISTORIES)
     assert {f"{name}{AFTER_COMMIT}" for name in RECORDED_AFTER_COMMIT} <= set(HISTORIES)
 
