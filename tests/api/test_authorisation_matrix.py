@@ -29,7 +29,7 @@ from persistence.models import ApiKey, Merchant, Warehouse
 from tests.support.orders import application, buyer_id, line, new_order_id, order_body, put_order
 from tests.support.rule_facts import sent_facts
 from tests.support.stack import Stack
-from tests.support.tickets import recently
+from tests.support.tickets import labelled, recently
 
 B, M, W, S, P = Role.buyer, Role.merchant, Role.warehouse, Role.support, Role.platform
 
@@ -122,6 +122,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/v1/tickets"): Row(EVERYONE),
     ("GET", "/v1/tickets/{ticket_no}"): Row(TICKET_READERS[TicketPart.summary], Owner.ticket),
+    ("GET", "/v1/tickets/{ticket_no}/return-label"): Row(
+        TICKET_READERS[TicketPart.shipments], Owner.ticket
+    ),
     **dict(
         [
             _action(Action.approve, {}),
@@ -243,6 +246,7 @@ async def world(stack: Stack) -> World:
         status="delivered",
         delivered_at=recently(),
     )
+    order["shipping_address"] = "1 Matrix Road, Shanghai"  # so the approval gets a return label
     async with stack.client("platform:shop") as platform, stack.client(buyer) as http:
         await put_order(platform, order_id, order)
         created = await http.post(
@@ -257,6 +261,7 @@ async def world(stack: Stack) -> World:
             json={"warehouse_id": warehouse.partition(":")[2]},
         )
     assert approved.status_code == 200, approved.text
+    assert (await labelled(stack, buyer, ticket_no))["return_label"] is not None
     async with stack.client("support:s-1") as support:
         put = await support.put(f"/v1/watchlist/{buyer_id(watched)}", json={"reason": "matrix"})
     assert put.status_code == 200, put.text

@@ -1,5 +1,6 @@
 """A return from approval to refund where only the courier's webhooks and the warehouse's scan
-move the parcel, and the buyer is told each step once, by mail, in the buyer's language."""
+move the parcel (the buyer hands over the parcel of the courier's return label and types
+nothing), and the buyer is told each step once, by mail, in the buyer's language."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.support.orders import buyer_id, line, order_body, put_order
 from tests.support.stack import Stack
-from tests.support.tickets import recently
+from tests.support.tickets import labelled, recently
 
 MERCHANT, WAREHOUSE, PLATFORM = "merchant:m-1001", "warehouse:wh-1001", "platform:shop"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -30,9 +31,9 @@ async def _return_journey(stack: Stack, locale: str) -> tuple[dict[str, Any], st
         shipping=800,
         delivered_at=recently(),
     )
+    body["shipping_address"] = "上海市浦东新区世纪大道 100 号"
     async with stack.client(PLATFORM) as platform:
         await put_order(platform, order_id, body)
-    tracking_no = f"SF{uuid.uuid4().hex[:10].upper()}"
     async with stack.client(buyer) as as_buyer:
         opened = await as_buyer.post(
             "/v1/tickets",
@@ -49,11 +50,7 @@ async def _return_journey(stack: Stack, locale: str) -> tuple[dict[str, Any], st
         async with stack.client(MERCHANT) as merchant:
             approved = await merchant.post(f"/v1/tickets/{ticket_no}/approve", json={})
         assert approved.status_code == 200, approved.text
-        shipped = await as_buyer.post(
-            f"/v1/tickets/{ticket_no}/return-shipment",
-            json={"carrier": "SF", "tracking_no": tracking_no},
-        )
-        assert shipped.status_code == 200, shipped.text
+    tracking_no = (await labelled(stack, buyer, ticket_no))["return_label"]["tracking_no"]
 
     # Only the courier moves the parcel now: each scan is a signed webhook to the API.
     async with stack.courier() as courier:
@@ -101,12 +98,14 @@ async def test_a_return_moved_only_by_courier_and_scan_is_refunded_and_told_once
     assert statuses == [
         "awaiting_merchant_review",
         "awaiting_buyer_return",
+        "awaiting_buyer_return",  # the return label, issued
         "return_in_transit",
         "awaiting_inspection",
         "refunding",
         "completed",
     ]
-    delivered = ticket["timeline"][3]
+    assert ticket["timeline"][2]["event"] == "return_label_issued"
+    delivered = ticket["timeline"][4]
     assert delivered["actor_role"] == "system" and delivered["event"] == "return_delivered"
     assert [e["status"] for e in ticket["tracking_events"]] == [
         "picked_up",
@@ -115,7 +114,7 @@ async def test_a_return_moved_only_by_courier_and_scan_is_refunded_and_told_once
     ]
     assert {e["source"] for e in ticket["tracking_events"]} <= {"webhook", "poll"}
 
-    # One mail per change of state the buyer lives through, none twice.
+    # One mail per step the buyer lives through (each change of state, and the label), none twice.
     mails = await _mails_to(stack, email, expected=len(statuses))
     assert len(mails) == len(statuses)
     assert len({m["Message-ID"] for m in mails}) == len(mails)

@@ -4,7 +4,6 @@ label's tracking number move the ticket with no `return-shipment`."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from tests.support.orders import buyer_id, line, order_body, put_order
 from tests.support.pdf import pdf_text, scanned_codes
 from tests.support.stack import Stack
-from tests.support.tickets import recently
+from tests.support.tickets import labelled, recently
 
 MERCHANT, WAREHOUSE, PLATFORM = "merchant:m-1001", "warehouse:wh-1001", "platform:shop"
 ADDRESS = "上海市浦东新区世纪大道 100 号 5801 室"
@@ -52,18 +51,6 @@ async def approved_return(
         approved = await merchant.post(f"/v1/tickets/{ticket_no}/approve", json={})
     assert approved.status_code == 200, approved.text
     return buyer, ticket_no
-
-
-async def labelled(stack: Stack, buyer: str, ticket_no: str) -> dict[str, Any]:
-    """The ticket once its timeline tells of the label (issued or not)."""
-    async with stack.client(buyer) as http:
-        for _ in range(150):
-            ticket: dict[str, Any] = (await http.get(f"/v1/tickets/{ticket_no}")).json()
-            told = {step["event"] for step in ticket["timeline"]}
-            if told & {"return_label_issued", "return_label_failed"}:
-                return ticket
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"{ticket_no}: no label step in {sorted(told)}")
 
 
 async def scan(stack: Stack, tracking_no: str, status: str) -> None:

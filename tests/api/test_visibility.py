@@ -31,6 +31,7 @@ from tests.support.tickets import (
     SUPPORT,
     WAREHOUSE,
     act,
+    labelled,
     recently,
 )
 
@@ -79,6 +80,7 @@ async def _watched_buyer(stack: Stack) -> tuple[str, str]:
 async def _opened(stack: Stack, label: str, **extra: Any) -> tuple[str, str]:
     order_id = new_order_id("VIS")
     order = order_body(LINES, buyer=buyer_id(label), status="delivered", delivered_at=recently())
+    order["shipping_address"] = "8 Visibility Lane, Hangzhou"  # the sender of its return label
     application = {
         "order_id": order_id,
         "type": "return_refund",
@@ -114,6 +116,8 @@ async def full(stack: Stack) -> Views:
     assert said.status_code == 201, said.text
     approved = await act(stack, MERCHANT, ticket_no, "approve", {"warehouse_id": "wh-1001"})
     assert approved.status_code == 200, approved.text
+    # The courier's label is issued before the buyer ships (another way: a typed number).
+    assert (await labelled(stack, label, ticket_no))["return_label"] is not None
     tracking_no = f"SF{uuid.uuid4().hex[:10].upper()}"
     parcel = {"carrier": "SF", "tracking_no": tracking_no}
     shipped = await act(stack, label, ticket_no, "return-shipment", parcel)

@@ -47,7 +47,7 @@ _refused = refused
 
 
 def _approvals(ticket: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for e in ticket["timeline"] if e["to_status"] == APPROVED]
+    return [e for e in ticket["timeline"] if e["event"] == "approved_by_merchant"]
 
 
 async def _order_to_apply_on(stack: Stack, buyer: str) -> dict[str, Any]:

@@ -35,6 +35,13 @@ def _one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
     return named[0]
 
 
+def _child(spans: list[ReadableSpan], name: str, parent: ReadableSpan) -> ReadableSpan:
+    """The one span named `name` whose parent is `parent`."""
+    children = [s for s in spans if s.name == name and _parent_of(s) == parent.context.span_id]
+    assert len(children) == 1, (name, parent.name, sorted(span.name for span in spans))
+    return children[0]
+
+
 def _parent_of(span: ReadableSpan) -> int | None:
     return span.parent.span_id if span.parent is not None else None
 
@@ -83,8 +90,9 @@ async def test_an_approval_is_one_trace_from_the_api_call_to_the_step_it_recorde
     update = _one(spans, "StartWorkflowUpdate:approve")
     validated = _one(spans, "ValidateUpdate:approve")
     handled = _one(spans, "HandleUpdate:approve")
-    started = _one(spans, "StartActivity:record_transition")
-    recorded = _one(spans, "RunActivity:record_transition")
+    # The approval's step; the return label's step follows it in the same trace.
+    started = _child(spans, "StartActivity:record_transition", handled)
+    recorded = _child(spans, "RunActivity:record_transition", started)
     chain = [call, update, handled, started, recorded]
     assert {span.context.trace_id for span in [*chain, validated]} == {call.context.trace_id}
     assert _parent_of(call) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +59,18 @@ async def act(
 async def read(stack: Stack, label: str, ticket_no: str) -> httpx.Response:
     async with stack.client(label) as http:
         return await http.get(f"/v1/tickets/{ticket_no}")
+
+
+async def labelled(stack: Stack, label: str, ticket_no: str) -> dict[str, Any]:
+    """The ticket once its timeline tells of the return label the approval asked the courier
+    for (issued or not), within 30 s."""
+    async with asyncio.timeout(30):
+        while True:
+            ticket: dict[str, Any] = (await read(stack, label, ticket_no)).json()
+            told = {step["event"] for step in ticket["timeline"]}
+            if told & {"return_label_issued", "return_label_failed"}:
+                return ticket
+            await asyncio.sleep(0.2)
 
 
 async def open_for_review(
