@@ -26,6 +26,7 @@ from api.label_pdf import (
     text_width,
     wrap_text,
 )
+from tests.support.pdf import run, tool
 
 # A6 in points: 105 mm wide, 148 mm tall.
 A6 = (297.64, 419.53)
@@ -64,18 +65,6 @@ SAMPLE = LabelDocument(
         LabelItem("SKU-7", "Gift card", 1),
     ),
 )
-
-
-def tool(name: str, package: str) -> str:
-    """A Debian tool the test needs; missing, the test fails (CI installs it in .ci/run)."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is missing: apt-get install {package}")
-    return path
-
-
-def run(*command: str) -> str:
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
 
 def rasterize(label: Path, dpi: int, name: str) -> Path:

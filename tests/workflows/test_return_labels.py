@@ -18,6 +18,7 @@ from tests.workflows.fakes import (
     LABEL_TRACKING,
     RETURN_TRACKING,
     FakeProvider,
+    Handle,
     approve,
     courier,
     events,
@@ -42,6 +43,15 @@ RETURN: dict[str, Any] = {
 }
 
 
+async def approved(env: WorkflowEnvironment, queue: str, **overrides: Any) -> Handle:
+    """A return the merchant approved, once its label request has been answered."""
+    handle = await start(env, queue, **{**RETURN, **overrides})
+    await until_status(env, handle, S.awaiting_merchant_review)
+    await approve(handle)
+    await until_status(env, handle, S.awaiting_buyer_return)
+    return handle
+
+
 @pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """A server per test: the retry timers of courier polls and label requests stopped by a
@@ -55,9 +65,7 @@ async def test_a_labelled_return_ships_on_the_couriers_first_scan_without_a_trac
 ) -> None:
     provider = FakeProvider(settle_after_polls=1)
     async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **RETURN)
-        await until_status(time_env, handle, S.awaiting_merchant_review)
-        await approve(handle)
+        handle = await approved(time_env, queue)
         issued = await until_recorded(time_env, provider, "return_label_issued")
         await until_status(time_env, handle, S.awaiting_buyer_return)
         await handle.signal(
@@ -113,11 +121,8 @@ async def test_a_delivery_reported_before_any_scan_ships_and_delivers_the_return
     """Couriers batch scans: the label parcel's first word may be its delivery."""
     provider = FakeProvider()
     async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **RETURN)
-        await until_status(time_env, handle, S.awaiting_merchant_review)
-        await approve(handle)
+        handle = await approved(time_env, queue)
         await until_recorded(time_env, provider, "return_label_issued")
-        await until_status(time_env, handle, S.awaiting_buyer_return)
         await handle.signal(
             TicketWorkflow.tracking_event, courier("delivered", tracking_no=LABEL_TRACKING)
         )
@@ -130,11 +135,8 @@ async def test_a_buyer_who_ships_another_way_is_followed_on_the_typed_number(
 ) -> None:
     provider = FakeProvider()
     async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **RETURN)
-        await until_status(time_env, handle, S.awaiting_merchant_review)
-        await approve(handle)
+        handle = await approved(time_env, queue)
         await until_recorded(time_env, provider, "return_label_issued")
-        await until_status(time_env, handle, S.awaiting_buyer_return)
         await ship_back(handle)
         # The unused label's parcel is nothing to this ticket any more.
         await handle.signal(
@@ -154,9 +156,7 @@ async def test_a_refused_label_leaves_the_buyer_to_ship_and_type_the_number(
 ) -> None:
     provider = FakeProvider(label=None)
     async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **RETURN)
-        await until_status(time_env, handle, S.awaiting_merchant_review)
-        await approve(handle)
+        handle = await approved(time_env, queue)
         failed = await until_recorded(time_env, provider, "return_label_failed")
         await until_status(time_env, handle, S.awaiting_buyer_return)
         await ship_back(handle)
@@ -171,9 +171,7 @@ async def test_a_courier_outage_is_retried_under_the_same_request(
 ) -> None:
     provider = FakeProvider(label_outages=2)
     async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **RETURN)
-        await until_status(time_env, handle, S.awaiting_merchant_review)
-        await approve(handle)
+        handle = await approved(time_env, queue)
         await until_recorded(time_env, provider, "return_label_issued")
     assert [r.ticket_no for r in provider.label_requests] == [handle.id] * 3
 
@@ -184,9 +182,7 @@ async def test_the_buyer_can_ship_while_the_courier_is_still_asked(
     """The label request does not close the inbox: an outage leaves the buyer free to ship."""
     provider = FakeProvider(label_outages=1000)
     async with worker(time_env, provider) as queue:
-        handle = await start(time_env, queue, **RETURN)
-        await until_status(time_env, handle, S.awaiting_merchant_review)
-        await approve(handle)
+        handle = await approved(time_env, queue)
         await until_status(time_env, handle, S.awaiting_buyer_return)
         result = await ship_back(handle)
         await until_status(time_env, handle, S.return_in_transit)
