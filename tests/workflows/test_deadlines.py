@@ -215,6 +215,8 @@ async def test_the_deadlines_of_the_policy_the_ticket_was_opened_under_apply(
         refund_status_poll=timedelta(hours=1),
         second_approval_threshold=500000,
         buyer_return=timedelta(days=3),
+        # The buyer ships with a typed number here (tests/workflows/test_return_labels.py).
+        return_labels=False,
     )
     provider = FakeProvider()
     async with worker(time_env, provider) as queue:
