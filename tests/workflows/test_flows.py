@@ -3,6 +3,7 @@ driven by actors' Updates and by the couriers' and payment provider's signals.""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import contracts as c
 from domain.tickets import Actor, TicketStatus, TicketType
+from tests.support import temporal as servers
 from tests.workflows.fakes import (
     AMOUNT,
     REPLACEMENT_TRACKING,
@@ -34,6 +36,16 @@ from tests.workflows.fakes import (
 from workflows.ticket import TicketWorkflow
 
 S = TicketStatus
+
+
+@pytest.fixture(scope="module")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A server of the module's own: these returns poll the courier, and a shared server's clock
+    was seen running past a ticket's run while a later test awaited its result."""
+    async with servers.time_skipping_server() as env:
+        yield env
+
+
 RETURN = {"type": TicketType.return_refund, "order_shipped": True, "order_delivered": True}
 EXCHANGE = {
     "type": TicketType.exchange,
@@ -314,6 +326,7 @@ async def test_a_return_parcel_the_courier_loses_is_refunded_automatically(
         # Waiting for the result skips the clock freely: on a busy machine past the parcel's
         # 15-day deadline before the signal is applied. The refund is awaited a second at a time.
         await until_status(time_env, handle, S.refunding)
+        await until_status(time_env, handle, S.completed)
         result = await handle.result()
 
     assert result.status is S.completed and result.refunded_amount == AMOUNT - FEE
