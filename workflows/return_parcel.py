@@ -43,7 +43,7 @@ class ReturnParcel:
         # A final word on the label's parcel that came with or before its first scan.
         self._label_final: c.TrackingSignal | None = None
         self._seen: set[str] = set()
-        # Courier polls asked to stop (cancelled, waiting for the worker to confirm).
+        # Courier requests asked to stop (cancelled, waiting for the worker to confirm).
         self._polls: list[asyncio.Future[Any]] = []
 
     def apply_tracking_event(self, event: c.TrackingSignal) -> None:
@@ -124,11 +124,12 @@ class ReturnParcel:
         self.parcel = self.parcel.model_copy(update={"status": "lost"})
         return self.parcel
 
-    def stop_poll(self, poll: asyncio.Future[Any]) -> None:
-        """Ask a courier poll that is no longer news to stop; the ticket ends after it has."""
-        if not poll.done():
-            poll.cancel()
-            self._polls.append(poll)
+    def stop_asking(self, request: asyncio.Future[Any]) -> None:
+        """Ask a request to the courier that is no longer news (a poll, a label) to stop; the
+        ticket ends after it has."""
+        if not request.done():
+            request.cancel()
+            self._polls.append(request)
 
     async def polls_stopped(self) -> None:
         """A workflow that ends with an activity still running leaves it pending for good."""

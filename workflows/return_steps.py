@@ -147,7 +147,7 @@ class ReturnSteps:
         # Noting the label changes nothing the buyer acts on: the inbox stays open meanwhile.
         taken = await self._inbox.take(until, also=asking.done, also_keeps_open=True)
         if not asking.done():
-            self._parcel.stop_poll(asking)
+            self._parcel.stop_asking(asking)
             return taken
         if taken is not None:
             return taken
@@ -308,6 +308,6 @@ class ReturnSteps:
                     return taken
         finally:
             if by_retries:
-                self._parcel.stop_poll(tracker)
+                self._parcel.stop_asking(tracker)
             elif not tracker.done():
                 tracker.cancel()
