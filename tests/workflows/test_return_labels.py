@@ -4,13 +4,17 @@ time-skipping server: these tickets poll the courier."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+import contracts as c
 from domain.tickets import Actor, TicketStatus, TicketType
 from tests.support import temporal as servers
 from tests.workflows.fakes import (
@@ -234,3 +238,30 @@ async def test_tickets_without_labels_in_their_policy_ask_for_none(
         await ship_back(handle)
         await until_status(time_env, handle, S.return_in_transit)
     assert provider.label_requests == []
+
+
+async def test_two_actions_sent_while_the_label_is_written_take_one_turn_each(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """The inbox stays open while the label's step is written: the first action is taken, the
+    second is refused as in progress, neither is answered with the other's outcome."""
+    provider = FakeProvider(hold_at=f"{c.RECORD_TRANSITION}:return_label_issued")
+    async with worker(time_env, provider) as queue:
+        handle = await approved(time_env, queue)
+        await asyncio.wait_for(provider.holding.wait(), 10)
+        shipping = asyncio.create_task(ship_back(handle))
+        await asyncio.sleep(0.5)  # the buyer's shipment is accepted first
+        cancelling = handle.execute_update(
+            TicketWorkflow.cancel, c.Cancel(actor=Actor.buyer, actor_id="b-1")
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await cancelling
+        provider.release.set()
+        shipped = await shipping
+        await until_status(time_env, handle, S.return_in_transit)
+
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == c.ACTION_IN_PROGRESS
+    assert shipped.status is S.return_in_transit
+    assert events(provider)[-2:] == ["return_label_issued", "return_shipped"]
+    assert recorded(provider, "return_shipped").actor_role is Actor.buyer
