@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from api.auth import Role
-from api.risk_words import risk_reasons, without_risk
 from api.schemas.messages import MessageView
 from api.schemas.orders import OrderView
 from api.schemas.risk import RiskView
@@ -25,6 +24,7 @@ from api.visibility import TICKET_FIELDS, TicketPart, sees, sees_data
 from domain.actions import Action
 from domain.bank_accounts import masked
 from domain.events import TicketEvent
+from domain.risk_words import risk_reasons, without_risk
 from persistence.models import (
     Inspection,
     Order,

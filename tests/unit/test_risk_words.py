@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.risk_words import without_risk
+from domain.risk_words import without_risk
 
 WATCHED = "on the support watchlist: resells refunded goods; twice"
 RECENT = "3 refunds in the last 90 days (30% of orders)"
