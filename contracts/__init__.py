@@ -18,11 +18,13 @@ from contracts.actions import (
     Escalate,
     Evidence,
     Inspection,
+    Refusal,
     Reject,
     ResolveInspection,
     RetryRefund,
     SecondApproval,
     Shipping,
+    refusal_of,
 )
 from contracts.activities import (
     ASSESS_RISK,
@@ -113,6 +115,7 @@ __all__ = [
     "RefundDestination",
     "RefundExecution",
     "RefundState",
+    "Refusal",
     "Reject",
     "Reopening",
     "ResolveInspection",
@@ -129,4 +132,5 @@ __all__ = [
     "TicketSnapshot",
     "TrackingSignal",
     "Transition",
+    "refusal_of",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from temporalio.exceptions import ApplicationError
 
 from contracts.activities import InspectedLine
 from domain.tickets import Actor, TicketStatus
@@ -18,6 +20,33 @@ VERSION_CONFLICT = "VersionConflict"
 ACTION_IN_PROGRESS = "ActionInProgress"
 # The request breaks a rule of the ticket whatever its state (422, with the code as detail).
 INVALID_ACTION = "InvalidAction"
+
+# The stable problem code of each conflict the workflow refuses with.
+_CONFLICTS = {
+    ILLEGAL_TRANSITION: "illegal_transition",
+    VERSION_CONFLICT: "version_conflict",
+    ACTION_IN_PROGRESS: "action_in_progress",
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused action as the caller is told it: HTTP status, stable code and the reason."""
+
+    status: int
+    code: str
+    message: str
+
+
+def refusal_of(cause: BaseException | None) -> Refusal:
+    """What the workflow's refusal (the failed Update's cause) means to the one who acted."""
+    if isinstance(cause, ApplicationError):
+        if cause.type in _CONFLICTS:
+            return Refusal(409, _CONFLICTS[cause.type], cause.message)
+        if cause.type == INVALID_ACTION:
+            code = str(cause.details[0]) if cause.details else "invalid_action"
+            return Refusal(422, code, cause.message)
+    return Refusal(502, "action_failed", f"the ticket could not take the action: {cause}")
 
 
 class ActorAction(BaseModel):

@@ -50,17 +50,23 @@ async def as_sent(model: type[ActorAction], payload: ActionBody, acting: Acting)
     return actor_request(model, payload.model_dump(mode="json"), acting.principal)
 
 
-async def approve(model: type[ActorAction], payload: ApproveBody, acting: Acting) -> ActorAction:
+async def check_warehouse(
+    session: AsyncSession, warehouse_id: str | None, merchant_id: str | None
+) -> None:
     """The goods can go back only to a warehouse of the approving merchant's shop."""
-    if payload.warehouse_id is not None:
-        warehouse = await acting.session.get(Warehouse, payload.warehouse_id)
-        if warehouse is None or warehouse.merchant_id != acting.principal.subject_id:
+    if warehouse_id is not None:
+        warehouse = await session.get(Warehouse, warehouse_id)
+        if warehouse is None or warehouse.merchant_id != merchant_id:
             raise Problem(
                 422,
                 "unknown_warehouse",
-                f"no warehouse {payload.warehouse_id} of your shop",
+                f"no warehouse {warehouse_id} of your shop",
                 field="warehouse_id",
             )
+
+
+async def approve(model: type[ActorAction], payload: ApproveBody, acting: Acting) -> ActorAction:
+    await check_warehouse(acting.session, payload.warehouse_id, acting.principal.subject_id)
     return await as_sent(model, payload, acting)
 
 

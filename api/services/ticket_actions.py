@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.ticket_updates import ActionRefused, ended_refusal, send_action
 from api import faults, idempotency
 from api.auth import Principal
 from api.problems import Problem
-from api.risk_words import without_risk
 from api.visibility import TicketPart, sees
-from contracts import (
-    ACTION_IN_PROGRESS,
-    ILLEGAL_TRANSITION,
-    INVALID_ACTION,
-    VERSION_CONFLICT,
-    ActionResult,
-    ActorAction,
-)
+from contracts import ActorAction, Refusal
 from domain.actions import Action
-from domain.tickets import Actor
-from persistence.models import Ticket, TimelineEntry
-
-_CONFLICTS = {
-    ILLEGAL_TRANSITION: "illegal_transition",
-    VERSION_CONFLICT: "version_conflict",
-    ACTION_IN_PROGRESS: "action_in_progress",
-}
+from domain.risk_words import without_risk
+from persistence.models import Ticket
 
 
 async def take_action(
@@ -65,28 +50,24 @@ async def take_action(
     # A Temporal that does not answer refuses the action before it is sent: nothing happened.
     await faults.temporal_reachable(temporal)
     faults.may_take_effect(f"the {action} action", idempotency_key, ticket.ticket_no)
-    handle = temporal.get_workflow_handle(ticket.ticket_no)
     try:
         await faults.bounded(
-            handle.execute_update(
+            send_action(
+                temporal,
+                ticket.ticket_no,
                 update,
                 request,
-                id=idempotency.update_id(principal, idempotency_key, digest),
-                result_type=ActionResult,
+                update_id=idempotency.update_id(principal, idempotency_key, digest),
                 rpc_timeout=faults.TEMPORAL_CALL,
             )
         )
-    except WorkflowUpdateFailedError as failed:
-        refusal = _refused(failed.cause)
-        # A refusal repeats what the deadline does, which may name the buyer's risk.
-        if isinstance(refusal, Problem) and not sees(principal.role, TicketPart.risk):
-            refusal.detail = without_risk(refusal.detail, ticket.risk_reasons)
-        raise refusal from failed
+    except ActionRefused as refused:
+        raise refusal_problem(refused.refusal, principal, ticket) from refused
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             # The workflow has ended: say what ended it.
             raise Problem(
-                409, "illegal_transition", await _ended(session, ticket, action)
+                409, "illegal_transition", await ended_refusal(session, ticket, action)
             ) from error
         raise  # answered by api/faults.py: the Update may have been taken
     idempotency.remember(session, principal, idempotency_key, scope, digest, ticket.ticket_no, 200)
@@ -100,24 +81,9 @@ async def take_action(
     return True
 
 
-def _refused(cause: BaseException | None) -> Exception:
-    if isinstance(cause, ApplicationError):
-        if cause.type in _CONFLICTS:
-            return Problem(409, _CONFLICTS[cause.type], cause.message)
-        if cause.type == INVALID_ACTION:
-            code = str(cause.details[0]) if cause.details else "invalid_action"
-            return Problem(422, code, cause.message)
-    return Problem(502, "action_failed", f"the ticket could not take the action: {cause}")
-
-
-async def _ended(session: AsyncSession, ticket: Ticket, action: Action) -> str:
-    last = await session.scalar(
-        select(TimelineEntry)
-        .where(TimelineEntry.ticket_no == ticket.ticket_no)
-        .order_by(TimelineEntry.seq.desc())
-        .limit(1)
-    )
-    refusal = f"{action} is not possible: the ticket is {ticket.status}"
-    if last is not None and last.actor_role == Actor.system and last.reason:
-        refusal += f" ({last.reason})"
-    return refusal
+def refusal_problem(refusal: Refusal, principal: Principal, ticket: Ticket) -> Problem:
+    """A refusal repeats what the deadline does, which may name the buyer's risk."""
+    detail = refusal.message
+    if not sees(principal.role, TicketPart.risk):
+        detail = without_risk(detail, ticket.risk_reasons)
+    return Problem(refusal.status, refusal.code, detail)
