@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
+    Priority,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -56,6 +57,9 @@ async def start_ticket(
         ticket,
         id=ticket.ticket_no,
         task_queue=task_queue,
+        # One merchant's burst of work (a bulk run's thousand approvals) is dispatched in turn
+        # with every other merchant's, not ahead of it (the server's `matching.enableFairness`).
+        priority=Priority(fairness_key=ticket.merchant_id),
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(sa.TICKET_TYPE, ticket.type),

@@ -16,6 +16,10 @@ from stack.processes import Child
 from stack.temporal_admin import CLI_TYPE_NAMES, SEARCH_ATTRIBUTES
 
 HOST = "127.0.0.1"
+# The dev server's dynamic config that turns on fairness keys on the task queues (a self-hosted
+# server needs `matching.enableFairness: true` the same way; Temporal Cloud turns it on per
+# namespace).
+FAIRNESS = ("--dynamic-config-value", "matching.enableFairness=true")
 
 
 class TemporalDied(StackError):
@@ -56,6 +60,8 @@ def dev_server_argv(data_dir: Path, namespace: str, port: int, ui_port: int) -> 
         "--log-level",
         "warn",
         "--ui-disable-news-fetch",
+        # Tasks of one merchant are dispatched in turn with the others' (fairness keys).
+        *FAIRNESS,
     ]
     for name, kind in SEARCH_ATTRIBUTES.items():
         argv += ["--search-attribute", f"{name}={CLI_TYPE_NAMES[kind]}"]

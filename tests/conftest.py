@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from contracts.search_attributes import ALL_KEYS
 from persistence.db import make_engine, make_session_factory
+from stack.temporal_dev import FAIRNESS
 from tests.support import temporal as servers
 from tests.support.database import fresh_database, server_url
 from tests.support.servers import free_port
@@ -47,7 +48,7 @@ async def dev_env(dev_ui_url: str) -> AsyncIterator[WorkflowEnvironment]:
         ui=True,
         ui_port=int(dev_ui_url.rsplit(":", 1)[1]),
         dev_server_log_level="error",
-        dev_server_extra_args=["--ui-disable-news-fetch"],
+        dev_server_extra_args=["--ui-disable-news-fetch", *FAIRNESS],
     )
     yield env
     await env.shutdown()
