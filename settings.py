@@ -304,6 +304,17 @@ class LimitSettings(BaseSettings):
     storage_uri: str = "memory://"
 
 
+class BulkSettings(BaseSettings):
+    """Bulk actions, `BULK_*`: how a run shares the engine. Each ticket's action is an Update;
+    a run sends `batch_size` tickets per activity and keeps `in_flight` activities going, so it
+    never has more than `in_flight` Updates waiting at once."""
+
+    model_config = SettingsConfigDict(env_prefix="BULK_", env_file=".env", extra="ignore")
+
+    batch_size: int = Field(default=10, ge=1, le=100)
+    in_flight: int = Field(default=2, ge=1, le=16)
+
+
 class Settings(BaseSettings):
     model_config = _ENV
 
@@ -346,6 +357,7 @@ class Settings(BaseSettings):
     rates: RatesSettings = Field(default_factory=RatesSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    bulk: BulkSettings = Field(default_factory=BulkSettings)
 
     @property
     def ui_url(self) -> str:

@@ -20,6 +20,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import workflows
+from activities.bulk_actions import BulkActivities
 from activities.consistency import ConsistencyActivities
 from activities.data_errors import UnstorableDataIsFinal
 from activities.notifications import NotificationActivities
@@ -48,6 +49,7 @@ from observability.metrics import HISTOGRAM_BUCKETS
 from persistence.db import make_engine, make_session_factory
 from settings import Settings, get_settings
 from stack.schedules import ensure_consistency_schedule
+from workflows.bulk_actions import BulkActionWorkflow
 from workflows.consistency import ConsistencyCheckWorkflow
 from workflows.ticket import TicketWorkflow
 from workflows.what_if import RuleWhatIfWorkflow
@@ -149,13 +151,19 @@ def build_worker(
     notifications = NotificationActivities(sessions, outside.mailer, outside.sms, outside.webhooks)
     consistency = ConsistencyActivities(sessions, client, settings.temporal_task_queue)
     what_if = WhatIfActivities(sessions)
+    bulk = BulkActivities(sessions, client)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         # A task routed to a dead worker's sticky queue moves to the shared queue after this
         # (SDK default 10 s): the ticket moves on within ~9 s of a crash (workflows/timeouts.py).
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
-        workflows=[TicketWorkflow, ConsistencyCheckWorkflow, RuleWhatIfWorkflow],
+        workflows=[
+            TicketWorkflow,
+            ConsistencyCheckWorkflow,
+            RuleWhatIfWorkflow,
+            BulkActionWorkflow,
+        ],
         workflow_runner=workflow_runner(settings.workflow_sandbox),
         # Inside the client's tracing interceptor: an activity's span records the failure
         # Temporal is told of.
@@ -175,6 +183,8 @@ def build_worker(
             what_if.count_what_if,
             what_if.re_decide_page,
             what_if.finish_what_if,
+            bulk.apply_bulk_batch,
+            bulk.finish_bulk,
         ],
     )
 

@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from api import database_watch, faults, limits, metrics, openapi, problems, request_context
 from api.routes import (
     balances,
+    bulk_actions,
     courier_webhooks,
     dashboard,
     health,
@@ -93,6 +94,7 @@ def create_app(
     for router in (
         health.router,
         orders.router,
+        bulk_actions.router,
         tickets.router,
         return_labels.router,
         ticket_actions.router,

@@ -491,6 +491,49 @@ class WhatIfResult(Base):
     comparison: Mapped[dict[str, Any]]
 
 
+class BulkRun(Base):
+    """One action over many tickets of a merchant (contracts.bulk), applied by its Temporal
+    workflow (the run id is the workflow id). The bulk id is the caller's: sent again, it finds
+    this run and changes nothing."""
+
+    __tablename__ = "bulk_runs"
+    __table_args__ = (UniqueConstraint("owner", "bulk_id"),)
+
+    run_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Who started it (api.auth.Principal.name), and the bulk id it gave.
+    owner: Mapped[str] = mapped_column(String(80))
+    bulk_id: Mapped[str] = mapped_column(String(64))
+    merchant_id: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    # The action's fields, sent once for every ticket, and the digest of the whole request.
+    fields: Mapped[dict[str, Any]]
+    request_hash: Mapped[str] = mapped_column(String(64))
+    total: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    created_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BulkResult(Base):
+    """One ticket of a bulk run: pending until its action is taken or refused."""
+
+    __tablename__ = "bulk_results"
+    __table_args__ = (UniqueConstraint("run_id", "ticket_no"),)
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("bulk_runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    # The ticket's place in the request: batches and the page cursor.
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int | None] = mapped_column(Integer)
+    code: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class WatchlistEntry(Base):
     """Buyers support watches: their tickets are never approved automatically."""
 

@@ -29,6 +29,11 @@ DB_RETRY = RetryPolicy(
 # A what-if page: a few reads of a page of past tickets, their re-decision and one write.
 WHAT_IF_PAGE = timedelta(seconds=60)
 
+# A bulk run's batch: a few tickets' Updates, each answered in seconds (activities/bulk_actions).
+BULK_BATCH = timedelta(minutes=5)
+# It heartbeats after each ticket, whose Update is answered within 30 s (UPDATE_CALL there).
+BULK_SILENCE = timedelta(seconds=45)
+
 # Every activity that waits on the outside heartbeats in the background (activities/heartbeats.py)
 # at a quarter of this; the SDK sends at most one heartbeat per 80 % of it to the server.
 HEARTBEAT = timedelta(seconds=5)

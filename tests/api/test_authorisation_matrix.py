@@ -42,6 +42,7 @@ class Owner(StrEnum):
     merchant = "merchant_not_found"
     buyer = "buyer_not_found"
     notification = "notification_not_found"
+    bulk = "bulk_not_found"
 
 
 @dataclass
@@ -58,6 +59,7 @@ class World:
     foreign: dict[Role, str]  # role -> client label of another subject of that role
     notifications: dict[Role, int] = field(default_factory=dict)
     what_if: str = ""  # a what-if of the ticket's merchant, for its row
+    bulks: dict[Role, str] = field(default_factory=dict)  # role -> a bulk run of its own
 
     def subject(self, role: Role) -> str:
         return self.own[role].partition(":")[2]
@@ -88,6 +90,10 @@ def _watched(world: World) -> dict[str, str]:
 
 def _what_if(world: World) -> dict[str, str]:
     return {"run_id": world.what_if}
+
+
+def _bulk_of(world: World) -> dict[str, Any]:
+    return {"ticket_nos": [world.ticket_no]}
 
 
 # Every fact a rule reads, for a dry run that names no ticket.
@@ -165,6 +171,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/v1/merchants/{merchant_id}/rules/what-if/{run_id}"): Row(
         frozenset({M, S}), Owner.merchant, params=_what_if
     ),
+    # A run names its tickets in the body; one that is not the caller's fails inside the run.
+    ("POST", "/v1/tickets/bulk/approve"): Row(frozenset({M}), body=_bulk_of),
+    ("POST", "/v1/tickets/bulk/reject"): Row(
+        frozenset({M}), body=lambda w: {**_bulk_of(w), "reason_code": "used"}
+    ),
+    ("POST", "/v1/tickets/bulk/inspection-pass"): Row(frozenset({W}), body=_bulk_of),
+    ("GET", "/v1/tickets/bulk/{bulk_id}"): Row(frozenset({M, W}), Owner.bulk),
     ("GET", "/v1/watchlist"): Row(frozenset({S})),
     ("PUT", "/v1/watchlist/{buyer_id}"): Row(
         frozenset({S}), body={"reason": "matrix"}, params=_watched
@@ -288,6 +301,11 @@ async def world(stack: Stack) -> World:
         )
     assert started.status_code == 202, started.text
     world.what_if = started.json()["run_id"]
+    for role, action in ((M, "approve"), (W, "inspection-pass")):
+        async with stack.client(world.own[role]) as http:
+            run = await http.post(f"/v1/tickets/bulk/{action}", json=_bulk_of(world))
+        assert run.status_code == 202, run.text
+        world.bulks[role] = run.json()["bulk_id"]
     return world
 
 
@@ -304,6 +322,7 @@ def _path(template: str, row: Row, world: World, role: Role) -> str:
         "carrier": "sf",
         "name": "station.js",
         "key_id": str(world.key_id),
+        "bulk_id": world.bulks.get(role, world.bulks[M]),
         **(row.params(world) if row.params else {}),
     }
     return template.format(**values)

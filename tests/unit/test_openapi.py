@@ -19,6 +19,9 @@ CONFLICTS = {
     "POST /v1/keys/{key_id}/rotate",
     "POST /v1/keys/{key_id}/expire",
     "POST /v1/merchants/{merchant_id}/rules/what-if",
+    "POST /v1/tickets/bulk/approve",
+    "POST /v1/tickets/bulk/reject",
+    "POST /v1/tickets/bulk/inspection-pass",
 } | {
     f"POST /v1/tickets/{{ticket_no}}/{action}"
     for action in (
