@@ -7,10 +7,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from temporalio.testing import ActivityEnvironment
 
+from activities.bulk_actions import BulkActivities, action_request, update_id
+from activities.ticket_updates import send_action
+from contracts.bulk import BulkAction, BulkBatch, BulkOutcome, BulkRun, BulkTicketResult
+from domain.tickets import Actor
+from persistence.bulk import add_run, record_outcome
+from persistence.models import BulkRun as BulkRunRow
+from persistence.tickets import Scope, find_ticket
 from tests.support.shops import new_shop
 from tests.support.stack import Stack
 from tests.support.tickets import (
@@ -209,3 +218,80 @@ async def test_bad_bulk_requests_are_refused_and_start_nothing(stack: Stack) -> 
         stack, MERCHANT, "approve", {"ticket_nos": ["RT1"], "warehouse_id": "wh-nowhere"}
     )
     assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_warehouse")
+
+
+async def test_a_batch_retried_after_its_worker_died_acts_once_on_each_ticket(
+    stack: Stack,
+) -> None:
+    """The first attempt approved two tickets and died having stored the first's outcome only;
+    the retry sends the second again under the same Update id and gets the first answer back."""
+    tickets = await _many_for_review(stack, 3)
+    run_id = f"bulk:{MERCHANT}:crash-{uuid.uuid4().hex[:8]}"
+    run = BulkRun(
+        run_id=run_id,
+        action=BulkAction.approve,
+        actor=Actor.merchant,
+        actor_id="m-1001",
+        merchant_id="m-1001",
+        fields={"note": "bulk approve"},
+        sees_risk=True,
+        total=3,
+    )
+    async with stack.sessions.begin() as session:
+        await add_run(
+            session,
+            BulkRunRow(
+                run_id=run_id,
+                owner=MERCHANT,
+                bulk_id=run_id.rpartition(":")[2],
+                merchant_id="m-1001",
+                action="approve",
+                fields=run.fields,
+                request_hash="0" * 64,
+                total=3,
+                status="running",
+            ),
+            tickets,
+        )
+    activities = BulkActivities(stack.sessions, stack.temporal.client)
+    async with stack.sessions() as session:
+        first = await find_ticket(session, tickets[0], Scope(merchant_id="m-1001"))
+        second = await find_ticket(session, tickets[1], Scope(merchant_id="m-1001"))
+        assert first is not None and second is not None
+        sent = [action_request(run, ticket) for ticket in (first, second)]
+    answers = [
+        await send_action(
+            stack.temporal.client,
+            ticket_no,
+            "approve",
+            request,
+            update_id=update_id(run_id, ticket_no),
+            rpc_timeout=timedelta(seconds=30),
+        )
+        for ticket_no, request in zip(tickets[:2], sent, strict=True)
+    ]
+    async with stack.sessions.begin() as session:
+        await record_outcome(
+            session,
+            run_id,
+            0,
+            BulkTicketResult(
+                ticket_no=tickets[0],
+                outcome=BulkOutcome.done,
+                status=answers[0].status,
+                version=answers[0].version,
+            ),
+        )
+
+    counts = await ActivityEnvironment().run(
+        activities.apply_bulk_batch, BulkBatch(run=run, offset=0, size=3)
+    )
+
+    # The retry sent only the two without an outcome, and neither was refused as approved.
+    assert (counts.done, counts.failed) == (2, 0), counts
+    view = await _run(stack, MERCHANT, run_id.rpartition(":")[2])
+    results = {r["ticket_no"]: r for r in view["results"]}
+    assert results[tickets[1]]["version"] == answers[1].version, results[tickets[1]]
+    for ticket_no in tickets:
+        assert results[ticket_no]["outcome"] == "done", results[ticket_no]
+        assert await _approvals(stack, ticket_no) == [APPROVED]
