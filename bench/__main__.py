@@ -28,7 +28,17 @@ from typing import Protocol
 
 import psutil
 
-from bench import deadlines, full_return, pure, read_path, replay, scaling, throughput, what_if
+from bench import (
+    bulk_fairness,
+    deadlines,
+    full_return,
+    pure,
+    read_path,
+    replay,
+    scaling,
+    throughput,
+    what_if,
+)
 from bench.approvals import Approvals, compare_approvals
 from bench.throughput import meter_for, ms, twin_worker
 from reliability.harness import Stack, running_stack
@@ -100,6 +110,7 @@ def _approvals_table(approvals: list[Approvals]) -> list[str]:
 SECTIONS: tuple[Section, ...] = (
     throughput,
     ApprovalsSection(),
+    bulk_fairness,
     full_return,
     deadlines,
     read_path,

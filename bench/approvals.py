@@ -30,16 +30,18 @@ class Approvals:
     retried: dict[str, int]
 
 
-async def _reviewed(stack: Stack, reviews: Ours, count: int) -> list[str]:
-    """`count` tickets awaiting review, opened 10 at a time."""
+async def reviewed(
+    stack: Stack, reviews: Ours, count: int, merchant: str = MERCHANT.partition(":")[2]
+) -> list[str]:
+    """`count` tickets of `merchant` awaiting its review, opened 10 at a time."""
     gate = asyncio.Semaphore(10)
 
     async def one() -> str:
         async with gate:
-            ticket_no = await reviews.open(delivered=True)
-        async with stack.client(MERCHANT) as merchant, asyncio.timeout(60):
+            ticket_no = await reviews.open(delivered=True, merchant=merchant)
+        async with stack.client(f"merchant:{merchant}") as shop, asyncio.timeout(60):
             while True:
-                ticket = (await merchant.get(f"/v1/tickets/{ticket_no}")).json()
+                ticket = (await shop.get(f"/v1/tickets/{ticket_no}")).json()
                 if ticket["status"] == "awaiting_merchant_review":
                     return ticket_no
                 await asyncio.sleep(0.2)
@@ -79,7 +81,7 @@ async def _level(
 ) -> Approvals:
     count = per_level[concurrency]
     retried: Counter[str] = Counter()
-    tickets = await _reviewed(stack, reviews, count)
+    tickets = await reviewed(stack, reviews, count)
     twins = [
         await stack.temporal.start_workflow(
             BareTwin.run, _WAITING, id=f"twin-{uuid.uuid4().hex}", task_queue=TASK_QUEUE

@@ -300,22 +300,23 @@ class Ours:
         ticket_no = await self.open()
         await self._stack.temporal.get_workflow_handle(ticket_no).result()
 
-    async def open(self, *, delivered: bool = False) -> str:
-        """A fresh buyer's refund-only ticket on a new order: paid, or delivered yesterday (then
-        it waits for its merchant's review)."""
-        ticket_no, _ = await self.open_as_buyer(delivered=delivered)
+    async def open(self, *, delivered: bool = False, merchant: str = "m-1001") -> str:
+        """A fresh buyer's refund-only ticket on a new order of `merchant`: paid, or delivered
+        yesterday (then it waits for its merchant's review)."""
+        ticket_no, _ = await self.open_as_buyer(delivered=delivered, merchant=merchant)
         return ticket_no
 
     async def open_as_buyer(
-        self, *, delivered: bool = False, kind: str = "refund_only"
+        self, *, delivered: bool = False, kind: str = "refund_only", merchant: str = "m-1001"
     ) -> tuple[str, str]:
-        """A fresh buyer's ticket of `kind` on a new order of one unit, paid or delivered
-        yesterday: its number, and the buyer's API key."""
+        """A fresh buyer's ticket of `kind` on a new order of one unit of `merchant`, paid or
+        delivered yesterday: its number, and the buyer's API key."""
         buyer_id, key = self._buyers.pop()
         order_id = f"B-{uuid.uuid4().hex[:12].upper()}"
         body = order_body(
             [line("L1", 1, 2500)],
             buyer=buyer_id,
+            merchant=merchant,
             status="delivered" if delivered else "paid",
             method="wallet",
             delivered_at=recently() if delivered else None,
