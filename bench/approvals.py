@@ -49,6 +49,19 @@ async def reviewed(
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
+async def approved(merchant: httpx.AsyncClient, ticket_no: str, retried: Counter[str]) -> None:
+    """The approve as a careful integrator sends it: with a key, sent again under it while the
+    engine answers that it does not know yet (503 `outcome_unknown`, the Update still running);
+    each 503 counted in `retried` by its code."""
+    key = {"Idempotency-Key": f"bench-{ticket_no}"}
+    while True:
+        answer = await merchant.post(f"/v1/tickets/{ticket_no}/approve", json={}, headers=key)
+        if answer.status_code != 503:
+            break
+        retried[answer.json()["code"]] += 1
+    assert answer.status_code == 200, answer.text
+
+
 async def compare_approvals(
     stack: Stack, meter: CpuMeter, levels: tuple[int, ...], per_level: dict[int, int]
 ) -> list[Approvals]:
@@ -91,15 +104,7 @@ async def _level(
     await asyncio.sleep(2)  # the openings' own steps done
 
     async def approve(i: int) -> None:
-        # As a careful integrator sends it: with a key, sent again under it while the engine
-        # answers that it does not know yet (503 `outcome_unknown`, the Update still running).
-        key = {"Idempotency-Key": f"bench-{tickets[i]}"}
-        while True:
-            answer = await merchant.post(f"/v1/tickets/{tickets[i]}/approve", json={}, headers=key)
-            if answer.status_code != 503:
-                break
-            retried[answer.json()["code"]] += 1
-        assert answer.status_code == 200, answer.text
+        await approved(merchant, tickets[i], retried)
 
     async def bare(i: int) -> None:
         await twins[i].execute_update(UPDATE, "x")
