@@ -307,12 +307,15 @@ class LimitSettings(BaseSettings):
 class BulkSettings(BaseSettings):
     """Bulk actions, `BULK_*`: how a run shares the engine. Each ticket's action is an Update;
     a run sends `batch_size` tickets per activity and keeps `in_flight` activities going, so it
-    never has more than `in_flight` Updates waiting at once."""
+    never has more than `in_flight` Updates waiting at once, and starts at most `rate` tickets a
+    second: each approved ticket goes on to its own work (a refund, mails), which the run's pace
+    bounds."""
 
     model_config = SettingsConfigDict(env_prefix="BULK_", env_file=".env", extra="ignore")
 
     batch_size: int = Field(default=10, ge=1, le=100)
     in_flight: int = Field(default=2, ge=1, le=16)
+    rate: float = Field(default=2.0, gt=0, le=1000)
 
 
 class Settings(BaseSettings):

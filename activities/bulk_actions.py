@@ -7,6 +7,8 @@ Update id it was first sent with (the run id and the ticket number), which Tempo
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -79,7 +81,10 @@ class BulkActivities:
                 for row in await pending(session, run.run_id, batch.offset, batch.size)
             ]
         counts = BulkCounts()
+        # Each of the run's batches at once takes its share of the run's pace.
+        spacing = run.in_flight / run.rate
         for position, ticket_no in waiting:
+            started = time.monotonic()
             result = await self._apply(run, ticket_no)
             async with self._sessions.begin() as session:
                 await record_outcome(session, run.run_id, position, result)
@@ -90,6 +95,7 @@ class BulkActivities:
                 )
             )
             activity.heartbeat(position)
+            await asyncio.sleep(max(0.0, spacing - (time.monotonic() - started)))
         return counts
 
     @activity.defn(name=FINISH_BULK)

@@ -54,6 +54,8 @@ class BulkRun(BaseModel):
     # Tickets of one activity, and activities at once: the run's share of the engine.
     batch_size: int = 10
     in_flight: int = 2
+    # Tickets a second the run starts at most, its batches together.
+    rate: float = 2.0
 
 
 class BulkBatch(BaseModel):

@@ -127,6 +127,7 @@ async def _start(
         total=total,
         batch_size=settings.bulk.batch_size,
         in_flight=settings.bulk.in_flight,
+        rate=settings.bulk.rate,
     )
     faults.may_take_effect("the bulk run's start", run.bulk_id, None)
     with contextlib.suppress(WorkflowAlreadyStartedError):

@@ -28,6 +28,7 @@ from sandbox.courier import create_app as create_courier
 from sandbox.payment_provider import ProviderConfig
 from sandbox.payment_provider import create_app as create_provider
 from settings import (
+    BulkSettings,
     CourierSandboxSettings,
     LimitSettings,
     MoneySettings,
@@ -135,6 +136,8 @@ async def running_stack(
         notify=NotificationSettings(
             smtp_port=smtp_port, sms_sandbox_outbox=data_dir / "sms" / "outbox.jsonl"
         ),
+        # A bulk run of the suite's hundreds of tickets at the machine's pace, not a shop's.
+        bulk=BulkSettings(rate=50),
         # The whole suite calls from 127.0.0.1 with a few keys, polling tickets ten times a
         # second; tests/api/test_limits.py runs apps of its own with tiny budgets.
         limits=LimitSettings(
