@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 import time
 import uuid
@@ -21,11 +22,15 @@ from dataclasses import dataclass
 
 from api.auth import Role, issue_key
 from bench.approvals import MERCHANT, approved, reviewed
-from bench.throughput import Ours, ms
+from bench.throughput import CpuMeter, Ours, meter_for, ms
 from persistence.models import Merchant
 from reliability.harness import Stack
+from settings import BulkSettings
 
-PACE = 1.0  # seconds from one of the other merchant's approvals to the next
+PACE = 2.0  # seconds from one of the other merchant's approvals to the next
+# The engine is idle once its parts together use less than this share of one core.
+QUIET_SHARE = 0.1
+QUIET_WINDOW = 3.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +86,18 @@ async def _paced(
     return Probes(latencies)
 
 
+async def _quiet(meter: CpuMeter, patience: float = 300) -> float:
+    """Seconds waited until the engine's parts are idle: every step of the tickets opened so far
+    taken, their mails sent."""
+    started = time.monotonic()
+    async with asyncio.timeout(patience):
+        while True:
+            meter.start()
+            await asyncio.sleep(QUIET_WINDOW)
+            if sum(meter.stop().values()) < QUIET_SHARE * QUIET_WINDOW:
+                return time.monotonic() - started
+
+
 async def _bulk_finished(stack: Stack, bulk_id: str, done: asyncio.Event) -> dict[str, object]:
     async with stack.client(MERCHANT, timeout=60) as merchant:
         while True:
@@ -91,12 +108,17 @@ async def _bulk_finished(stack: Stack, bulk_id: str, done: asyncio.Event) -> dic
             await asyncio.sleep(0.5)
 
 
+def _cores(used: dict[str, float], seconds: float) -> float:
+    return sum(used.values()) / seconds
+
+
 async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
     size = min(1000, args.bulk_tickets)
     other = await _other_shop(stack)
     label = f"merchant:{other}"
-    # During the run: one probe a second for as long as the bulk could take at its slowest.
-    during_probes = max(60, size * 3 // 10)
+    bulk = BulkSettings()  # as the stack's worker reads them, from the same environment
+    # During the run: one probe each PACE seconds, for a quarter longer than the run's pace.
+    during_probes = math.ceil(size / bulk.rate * 1.25 / PACE) + 10
     opener = Ours(stack)
     retried: Counter[str] = Counter()
     try:
@@ -106,11 +128,14 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
         during_tickets = await reviewed(stack, opener, during_probes, merchant=other)
     finally:
         await opener.aclose()
-    print(f"bulk fairness: {len(bulk_tickets)} + {len(idle_tickets)} tickets ready", flush=True)
-    await asyncio.sleep(10)  # every opening's own steps done
-
+    meter = meter_for(stack)
+    waited = await _quiet(meter)
+    print(f"bulk fairness: tickets ready, the engine idle after {waited:.0f} s", flush=True)
+    meter.start()
+    idle_started = time.monotonic()
     idle = await _paced(stack, label, idle_tickets, retried, asyncio.Event())
-    await asyncio.sleep(5)  # the idle round's refunds done
+    idle_cpu = _cores(meter.stop(), time.monotonic() - idle_started)
+    await _quiet(meter)
     bulk_id = f"bench-{uuid.uuid4().hex[:8]}"
     finished = asyncio.Event()
     async with stack.client(MERCHANT, timeout=120) as merchant:
@@ -120,9 +145,11 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
         )
     assert accepted.status_code == 202, accepted.text
     watcher = asyncio.create_task(_bulk_finished(stack, bulk_id, finished))
+    meter.start()
     during = await _paced(stack, label, during_tickets, retried, finished)
     run = await watcher
     bulk_seconds = time.monotonic() - started_at
+    during_cpu = _cores(meter.stop(), bulk_seconds)
     if not finished.is_set() or len(during.latencies) == len(during_tickets):
         print("bulk fairness: the probes ran out before the bulk run finished", flush=True)
     ratio = during.latency(0.99) / idle.latency(0.99)
@@ -132,7 +159,9 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
         "",
         f"One merchant's bulk approve (`POST /v1/tickets/bulk/approve`) of {size} tickets awaiting "
         "review: a workflow applying each approval as an Update of its own, "
-        "BULK_IN_FLIGHT batches of BULK_BATCH_SIZE tickets at a time, its tasks at a lower "
+        f"{bulk.in_flight} batch(es) of {bulk.batch_size} tickets at a time and at most "
+        f"{bulk.rate:g} tickets a second (BULK_IN_FLIGHT, BULK_BATCH_SIZE, BULK_RATE), its "
+        "tasks at a lower "
         "priority than the tickets' own and under the merchant's fairness key (the dev server "
         "runs with `matching.enableFairness=true`). Each approved ticket goes on to its refund "
         "at the payment sandbox (settling at once) and ends. Meanwhile another merchant approves "
@@ -142,12 +171,16 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
         + (", ".join(f"{code} x{n}" for code, n in retried.items()) or "none")
         + ").",
         "",
-        "| the other merchant's approve | approvals | p50 | p99 |",
-        "|---|---|---|---|",
+        "The idle round starts once the engine's parts (API, worker, Temporal, PostgreSQL) "
+        f"together use less than {QUIET_SHARE:.0%} of a core over {QUIET_WINDOW:.0f} s; "
+        "their CPU is given in cores busy on average over each round.",
+        "",
+        "| the other merchant's approve | approvals | p50 | p99 | engine CPU, cores |",
+        "|---|---|---|---|---|",
         f"| idle engine | {len(idle.latencies)} | {ms(idle.latency(0.5))} | "
-        f"{ms(idle.latency(0.99))} |",
+        f"{ms(idle.latency(0.99))} | {idle_cpu:.2f} |",
         f"| during the bulk run | {len(during.latencies)} | {ms(during.latency(0.5))} | "
-        f"{ms(during.latency(0.99))} |",
+        f"{ms(during.latency(0.99))} | {during_cpu:.2f} |",
         "",
         f"p99 during the run / idle p99: **{ratio:.2f}**. The bulk run: {run['done']} done, "
         f"{run['failed']} failed of {run['total']}, in {bulk_seconds:.0f} s "
