@@ -86,6 +86,7 @@ TICKET_FIELDS: Mapping[str, TicketPart] = {
     **dict.fromkeys(
         (
             "currency",
+            "currency_exponent",
             "quoted_amount",
             "granted_amount",
             "refunded_amount",

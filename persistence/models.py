@@ -22,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from domain.money import exponent
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
@@ -189,6 +191,12 @@ class Ticket(Base):
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     breakdown: Mapped[dict[str, Any] | None]
     status: Mapped[str] = mapped_column(String(32), index=True)
+
+    @property
+    def currency_exponent(self) -> int:
+        """Digits of the amounts' minor units (CNY 2, JPY 0, KWD 3), for whoever shows them."""
+        return exponent(self.currency)
+
     next_actor: Mapped[str | None] = mapped_column(String(16))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     on_timeout: Mapped[str | None] = mapped_column(Text)

@@ -58,6 +58,8 @@ class TicketFilter:
     ticket_no: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    # True: only tickets still going (not completed, cancelled or closed); False: only those.
+    is_open: bool | None = None
 
 
 async def find_ticket(session: AsyncSession, ticket_no: str, scope: Scope) -> Ticket | None:
@@ -72,6 +74,9 @@ def listed(scope: Scope, where: TicketFilter) -> Select[Ticket]:
         query = query.where(Ticket.type == where.type)
     if where.status:
         query = query.where(Ticket.status == where.status)
+    if where.is_open is not None:
+        ended = Ticket.status.in_(sorted(TERMINAL_STATUSES))
+        query = query.where(~ended if where.is_open else ended)
     if where.order_id:
         query = query.where(Ticket.order_id == where.order_id)
     if where.ticket_no:

@@ -60,6 +60,13 @@ async def list_tickets(
     principal: PrincipalDep,
     type: TicketType | None = None,
     status: TicketStatus | None = None,
+    is_open: Annotated[
+        bool | None,
+        Query(
+            alias="open",
+            description="true: tickets still going; false: completed, cancelled or closed",
+        ),
+    ] = None,
     order_id: Annotated[str | None, Query(max_length=64)] = None,
     ticket_no: Annotated[str | None, Query(max_length=32)] = None,
     created_from: DateTime | None = None,
@@ -74,6 +81,7 @@ async def list_tickets(
         repo.TicketFilter(
             type=type,
             status=status,
+            is_open=is_open,
             order_id=order_id,
             ticket_no=ticket_no,
             created_from=created_from,

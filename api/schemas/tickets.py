@@ -87,6 +87,9 @@ class TicketSummary(BaseModel):
     status: str
     reason_code: str
     currency: str
+    currency_exponent: int = Field(
+        description="digits of the amounts' minor units: 2 for CNY (12345 is 123.45), 0 for JPY"
+    )
     quoted_amount: int
     granted_amount: int | None
     refunded_amount: int
