@@ -3,7 +3,12 @@ are served with."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+
+from fastapi.responses import FileResponse
+
+from api.problems import Problem
 
 STATIC = Path(__file__).resolve().parent / "static"
 # Everything a page needs comes from this API: no inline script, no other origin.
@@ -15,3 +20,17 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
 }
+
+
+def page(name: str) -> FileResponse:
+    """A page of STATIC, as HTML."""
+    return FileResponse(STATIC / name, media_type="text/html", headers=PAGE_HEADERS)
+
+
+def asset(name: str, assets: Mapping[str, tuple[str, str]]) -> FileResponse:
+    """One of a page's own files, by the name the page asks for: (path in STATIC, media type)."""
+    known = assets.get(name)
+    if known is None:
+        raise Problem(404, "not_found", f"no asset {name}")
+    path, media_type = known
+    return FileResponse(STATIC / path, media_type=media_type, headers=PAGE_HEADERS)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 
+from api import static_pages
 from api.auth import Principal, Role
 from api.deps import SessionDep, require
 from api.problems import Problem
@@ -26,7 +27,6 @@ from api.schemas.dashboard import (
     Viewer,
 )
 from api.schemas.reports import ApprovalRate
-from api.static_pages import PAGE_HEADERS, STATIC
 from domain.money import exponent
 from persistence import dashboard as repo
 
@@ -143,16 +143,12 @@ async def dashboard(
 @router.get("/dashboard", include_in_schema=False)
 async def page() -> FileResponse:
     """The dashboard page for merchants and support (it asks for the API key)."""
-    return FileResponse(STATIC / "dashboard.html", media_type="text/html", headers=PAGE_HEADERS)
+    return static_pages.page("dashboard.html")
 
 
 @router.get("/dashboard/static/{name}", include_in_schema=False)
 async def asset(name: str) -> FileResponse:
-    known = _ASSETS.get(name)
-    if known is None:
-        raise Problem(404, "not_found", f"no asset {name}")
-    path, media_type = known
-    return FileResponse(STATIC / path, media_type=media_type, headers=PAGE_HEADERS)
+    return static_pages.asset(name, _ASSETS)
 
 
 def _resolution(figure: repo.Resolution) -> ResolutionTime:

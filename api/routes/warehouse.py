@@ -7,17 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 
+from api import static_pages
 from api.auth import Principal, Role
 from api.deps import SessionDep, TemporalDep, require
 from api.problems import Problem
 from api.schemas.scans import ScanAnswer, ScanBody
 from api.services.scans import scan_parcel
-from api.static_pages import PAGE_HEADERS, STATIC
 
 router = APIRouter(tags=["warehouse"])
 WarehouseDep = Annotated[Principal, Depends(require(Role.warehouse))]
 
-_ASSETS = {"station.js": "text/javascript", "station.css": "text/css"}
+_ASSETS = {
+    "station.js": ("station.js", "text/javascript"),
+    "station.css": ("station.css", "text/css"),
+}
 
 
 @router.post(
@@ -41,12 +44,9 @@ async def scan(
 @router.get("/warehouse/station", include_in_schema=False)
 async def station() -> FileResponse:
     """The scan station page for warehouse staff (it asks for the warehouse's API key)."""
-    return FileResponse(STATIC / "station.html", media_type="text/html", headers=PAGE_HEADERS)
+    return static_pages.page("station.html")
 
 
 @router.get("/warehouse/static/{name}", include_in_schema=False)
 async def asset(name: str) -> FileResponse:
-    media_type = _ASSETS.get(name)
-    if media_type is None:
-        raise Problem(404, "not_found", f"no asset {name}")
-    return FileResponse(STATIC / name, media_type=media_type, headers=PAGE_HEADERS)
+    return static_pages.asset(name, _ASSETS)

@@ -113,6 +113,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/warehouse/static/{name}"): PUBLIC,
     ("GET", "/dashboard"): PUBLIC,
     ("GET", "/dashboard/static/{name}"): PUBLIC,
+    ("GET", "/merchant"): PUBLIC,
+    ("GET", "/merchant/static/{name}"): PUBLIC,
     ("POST", "/v1/webhooks/payments/{provider}"): Row(None, body={}),
     ("POST", "/v1/webhooks/couriers/{carrier}"): Row(None, body={}),
     ("PUT", "/v1/orders/{order_id}"): Row(frozenset({P}), Owner.order, lambda w: w.order),

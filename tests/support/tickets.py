@@ -74,13 +74,21 @@ async def labelled(stack: Stack, label: str, ticket_no: str) -> dict[str, Any]:
 
 
 async def open_for_review(
-    stack: Stack, *, type: str = "return_refund", reason_code: str = "no_longer_needed"
+    stack: Stack,
+    *,
+    type: str = "return_refund",
+    reason_code: str = "no_longer_needed",
+    merchant: str = "m-1001",
 ) -> Opened:
-    """A fresh buyer's ticket on a recently delivered order of m-1001, awaiting the merchant."""
+    """A fresh buyer's ticket on a recently delivered order of `merchant`, awaiting its review."""
     buyer = await stack.new_buyer()
     order_id = new_order_id()
     order = order_body(
-        LINES, buyer=buyer.split(":")[1], status="delivered", delivered_at=recently()
+        LINES,
+        buyer=buyer.split(":")[1],
+        merchant=merchant,
+        status="delivered",
+        delivered_at=recently(),
     )
     async with stack.client("platform:shop") as platform, stack.client(buyer) as http:
         await put_order(platform, order_id, order)
