@@ -40,6 +40,7 @@ DUE_WITHIN = timedelta(hours=24)
 DUE_SHOWN = 10
 
 _ASSETS = {
+    "pages.js": ("pages.js", "text/javascript"),
     "dashboard.js": ("dashboard.js", "text/javascript"),
     "dashboard.css": ("dashboard.css", "text/css"),
     "chart.umd.min.js": ("vendor/chart.umd.min.js", "text/javascript"),

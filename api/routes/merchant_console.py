@@ -11,6 +11,7 @@ from api import static_pages
 router = APIRouter(tags=["merchant console"])
 
 _ASSETS = {
+    "pages.js": ("pages.js", "text/javascript"),
     "merchant.js": ("merchant.js", "text/javascript"),
     "merchant.css": ("merchant.css", "text/css"),
 }

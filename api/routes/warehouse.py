@@ -18,6 +18,7 @@ router = APIRouter(tags=["warehouse"])
 WarehouseDep = Annotated[Principal, Depends(require(Role.warehouse))]
 
 _ASSETS = {
+    "pages.js": ("pages.js", "text/javascript"),
     "station.js": ("station.js", "text/javascript"),
     "station.css": ("station.css", "text/css"),
 }

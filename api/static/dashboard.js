@@ -18,24 +18,8 @@ const $ = (id) => document.getElementById(id);
 const charts = new Map(); // canvas id -> Chart
 let viewer = null; // the role of the key, once the API has answered
 
-function apiKey() {
-  return window.localStorage.getItem(KEY_STORE);
-}
-
-function words(code) {
-  const text = String(code).replaceAll("_", " ");
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-// Exact, from the integer's digits (never a float), and written as domain.money.format_minor
-// writes it: "CNY 1,234.56", "JPY 3,000", "KWD 12.345".
-function money(minor, currency, exponent) {
-  const sign = minor < 0 ? "-" : "";
-  const digits = String(Math.abs(minor)).padStart(exponent + 1, "0");
-  const whole = digits.slice(0, digits.length - exponent).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  const fraction = exponent ? `.${digits.slice(digits.length - exponent)}` : "";
-  return `${currency} ${sign}${whole}${fraction}`;
-}
+const api = Pages.client(KEY_STORE, null); // a 401 is told where each call is made
+const { words, money } = Pages;
 
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "—";
@@ -88,18 +72,6 @@ function dueText(at, now) {
   return `${local} (in ${hours} h ${minutes} min)`;
 }
 
-async function call(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${apiKey()}` } });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const problem = new Error(data.detail || `${response.status} ${response.statusText}`);
-    problem.status = response.status;
-    problem.code = data.code;
-    throw problem;
-  }
-  return data;
-}
-
 function showProblem(text) {
   $("problem").textContent = text;
   $("problem").hidden = !text;
@@ -127,7 +99,7 @@ function ready() {
   $("key-form").hidden = true;
   $("filters").hidden = false;
   $("dashboard-key").hidden = false;
-  $("key-prefix").textContent = `${apiKey().slice(0, 14)}…`;
+  $("key-prefix").textContent = `${api.key().slice(0, 14)}…`;
   load();
 }
 
@@ -151,7 +123,7 @@ async function load() {
   $("board").setAttribute("aria-busy", "true");
   $("show").disabled = true;
   try {
-    const data = await call(`/v1/dashboard?${query}`);
+    const data = await api.call("GET", `/v1/dashboard?${query}`);
     showProblem("");
     render(data, fromDay, toDay);
   } catch (error) {
@@ -432,7 +404,7 @@ function onSaveKey(event) {
   event.preventDefault();
   const key = $("api-key").value.trim();
   if (!key) return;
-  window.localStorage.setItem(KEY_STORE, key);
+  api.save(key);
   viewer = null;
   $("api-key").value = "";
   showProblem("");
@@ -449,10 +421,10 @@ document.addEventListener("DOMContentLoaded", () => {
     load();
   });
   $("forget-key").addEventListener("click", () => {
-    window.localStorage.removeItem(KEY_STORE);
+    api.forget();
     viewer = null;
     askForKey();
   });
-  if (apiKey()) ready();
+  if (api.key()) ready();
   else askForKey();
 });

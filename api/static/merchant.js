@@ -13,42 +13,12 @@ let cursor = null; // the list's next page
 let current = null; // the ticket shown in the detail
 const selected = new Set(); // ticket numbers ticked for the bulk approve
 
-function apiKey() {
-  return window.localStorage.getItem(KEY_STORE);
-}
+const api = Pages.client(KEY_STORE, () =>
+  askForKey("The API key was refused: enter your shop's key again."));
+const words = Pages.words;
 
-async function call(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: { Authorization: `Bearer ${apiKey()}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({}));
-  if (response.status === 401) {
-    askForKey("The API key was refused: enter your shop's key again.");
-  }
-  if (!response.ok) {
-    const problem = new Error(data.detail || `${response.status} ${response.statusText}`);
-    problem.status = response.status;
-    problem.code = data.code;
-    throw problem;
-  }
-  return data;
-}
-
-function words(code) {
-  const text = String(code || "").replaceAll("_", " ");
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-// Exact, from the integer's digits (never a float): "CNY 1,234.56", "JPY 3,000".
 function money(minor, currency, exponent) {
-  if (minor === null || minor === undefined) return "—";
-  const sign = minor < 0 ? "-" : "";
-  const digits = String(Math.abs(minor)).padStart(exponent + 1, "0");
-  const whole = digits.slice(0, digits.length - exponent).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  const fraction = exponent ? `.${digits.slice(digits.length - exponent)}` : "";
-  return `${currency} ${sign}${whole}${fraction}`;
+  return minor === null || minor === undefined ? "—" : Pages.money(minor, currency, exponent);
 }
 
 // "12.5" in a currency of 2 digits is 1250 minor units; null when it is not an amount.
@@ -100,7 +70,7 @@ function ready() {
   $("key-form").hidden = true;
   $("desk").hidden = false;
   $("desk-key").hidden = false;
-  $("key-prefix").textContent = `${apiKey().slice(0, 12)}…`;
+  $("key-prefix").textContent = `${api.key().slice(0, 12)}…`;
   notice("");
   loadTickets(true);
 }
@@ -161,7 +131,7 @@ async function loadTickets(fresh) {
     $("select-all").checked = false;
   }
   try {
-    const page = await call("GET", `/v1/tickets?${query()}`);
+    const page = await api.call("GET", `/v1/tickets?${query()}`);
     const body = $("tickets").tBodies[0];
     for (const ticket of page.items) body.appendChild(ticketRow(ticket));
     cursor = page.next_cursor;
@@ -204,7 +174,7 @@ function showTimeline(timeline) {
 
 async function showTicket(ticketNo) {
   try {
-    current = await call("GET", `/v1/tickets/${encodeURIComponent(ticketNo)}`);
+    current = await api.call("GET", `/v1/tickets/${encodeURIComponent(ticketNo)}`);
   } catch (error) {
     if (error.status !== 401) notice(`Ticket not loaded: ${error.message}`);
     return;
@@ -245,7 +215,7 @@ async function act(action, body, button) {
   const ticketNo = current.ticket_no;
   button.disabled = true;
   try {
-    const detail = await call(
+    const detail = await api.call(
       "POST", `/v1/tickets/${encodeURIComponent(ticketNo)}/${action}`,
       { ...body, expected_version: current.version });
     await showTicket(ticketNo);
@@ -285,7 +255,7 @@ async function onBulkApprove() {
   $("bulk-run").hidden = false;
   let run;
   try {
-    run = await call("POST", "/v1/tickets/bulk/approve", { ticket_nos: ticketNos });
+    run = await api.call("POST", "/v1/tickets/bulk/approve", { ticket_nos: ticketNos });
   } catch (error) {
     $("bulk-status").textContent = `Bulk approve refused: ${error.message}`;
     showSelection();
@@ -298,13 +268,13 @@ async function onBulkApprove() {
     if (run.status === "finished") break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     try {
-      run = await call("GET", `/v1/tickets/bulk/${encodeURIComponent(run.bulk_id)}?limit=1`);
+      run = await api.call("GET", `/v1/tickets/bulk/${encodeURIComponent(run.bulk_id)}?limit=1`);
     } catch (error) {
       if (error.status !== 401) $("bulk-status").textContent = `Progress unknown: ${error.message}`;
       return;
     }
   }
-  const failed = await call(
+  const failed = await api.call(
     "GET", `/v1/tickets/bulk/${encodeURIComponent(run.bulk_id)}?outcome=failed&limit=1000`);
   for (const result of failed.results) {
     const item = document.createElement("li");
@@ -328,7 +298,7 @@ function onSaveKey(event) {
   event.preventDefault();
   const key = $("api-key").value.trim();
   if (!key) return;
-  window.localStorage.setItem(KEY_STORE, key);
+  api.save(key);
   $("api-key").value = "";
   ready();
 }
@@ -345,9 +315,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("approve-form").addEventListener("submit", onApprove);
   $("reject-form").addEventListener("submit", onReject);
   $("forget-key").addEventListener("click", () => {
-    window.localStorage.removeItem(KEY_STORE);
+    api.forget();
     askForKey();
   });
-  if (apiKey()) ready();
+  if (api.key()) ready();
   else askForKey();
 });

@@ -14,28 +14,8 @@ const LABELS = {
 const $ = (id) => document.getElementById(id);
 let current = null; // the ticket of the last scan that asked for an inspection
 
-function apiKey() {
-  return window.localStorage.getItem(KEY_STORE);
-}
-
-async function call(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: { Authorization: `Bearer ${apiKey()}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({}));
-  if (response.status === 401) {
-    askForKey("The API key was refused: enter the warehouse's key again.");
-  }
-  if (!response.ok) {
-    const problem = new Error(data.detail || `${response.status} ${response.statusText}`);
-    problem.status = response.status;
-    problem.code = data.code;
-    throw problem;
-  }
-  return data;
-}
+const api = Pages.client(KEY_STORE, () =>
+  askForKey("The API key was refused: enter the warehouse's key again."));
 
 function askForKey(why) {
   $("scan-form").hidden = true;
@@ -46,7 +26,7 @@ function askForKey(why) {
 }
 
 function ready() {
-  const key = apiKey();
+  const key = api.key();
   $("key-form").hidden = true;
   $("scan-form").hidden = false;
   $("station-key").hidden = false;
@@ -174,7 +154,7 @@ async function onScan(event) {
   closeInspection();
   $("result").hidden = true;
   try {
-    const answer = await call("POST", "/v1/warehouse/scans", { code });
+    const answer = await api.call("POST", "/v1/warehouse/scans", { code });
     showAnswer(answer);
     if (answer.outcome === "inspect" && answer.ticket) {
       openInspection(answer.ticket);
@@ -200,7 +180,7 @@ async function onInspect(event) {
   const ticketNo = current.ticket_no;
   $("record-inspection").disabled = true;
   try {
-    const detail = await call("POST", `/v1/tickets/${encodeURIComponent(ticketNo)}/inspection`, {
+    const detail = await api.call("POST", `/v1/tickets/${encodeURIComponent(ticketNo)}/inspection`, {
       lines,
       note,
       photos,
@@ -221,7 +201,7 @@ function onSaveKey(event) {
   event.preventDefault();
   const key = $("api-key").value.trim();
   if (!key) return;
-  window.localStorage.setItem(KEY_STORE, key);
+  api.save(key);
   $("api-key").value = "";
   $("result").hidden = true;
   ready();
@@ -232,15 +212,15 @@ document.addEventListener("DOMContentLoaded", () => {
   $("scan-form").addEventListener("submit", onScan);
   $("inspection-form").addEventListener("submit", onInspect);
   $("forget-key").addEventListener("click", () => {
-    window.localStorage.removeItem(KEY_STORE);
+    api.forget();
     askForKey();
   });
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && apiKey()) {
+    if (event.key === "Escape" && api.key()) {
       closeInspection();
       focusScan();
     }
   });
-  if (apiKey()) ready();
+  if (api.key()) ready();
   else askForKey();
 });

@@ -21,6 +21,7 @@ from tests.api.test_dashboard import (
     seed_shop,
     waiting_for_review,
 )
+from tests.browser.page_failures import watch
 from tests.browser.screenshots import keep, whole_page
 from tests.support.stack import Stack
 
@@ -165,25 +166,11 @@ async def _check_seeded_shop(page: Page, shop: Shop) -> None:
     assert refunds == pytest.approx({"CNY": 80.50, "JPY": 3000, "KWD": 12.345})
 
 
-def _watch(page: Page) -> list[str]:
-    """Script errors, failed requests and console errors (a CSP refusal is one)."""
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(f"error: {error}"))
-    page.on("requestfailed", lambda request: failures.append(f"failed: {request.url}"))
-    page.on(
-        "console",
-        lambda message: (
-            failures.append(f"console: {message.text}") if message.type == "error" else None
-        ),
-    )
-    return failures
-
-
 async def test_a_merchant_reads_its_own_shop_on_the_dashboard(
     stack: Stack, shop: Shop, browser: Browser, tmp_path: Path
 ) -> None:
     page = await browser.new_page(viewport=VIEWPORT)
-    failures = _watch(page)
+    failures = watch(page)
 
     board = await _open_with_key(page, f"{stack.api_url}/dashboard", stack.keys[shop.merchant])
 
@@ -215,7 +202,7 @@ async def test_support_reads_every_shop_and_filters_one_on_the_dashboard(
         waiting_for_review(stack, other),
     )
     page = await browser.new_page(viewport=VIEWPORT)
-    failures = _watch(page)
+    failures = watch(page)
 
     every = await _open_with_key(page, f"{stack.api_url}/dashboard", stack.keys["support:s-1"])
 

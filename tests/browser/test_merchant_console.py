@@ -8,8 +8,9 @@ import asyncio
 import re
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
+from tests.browser.page_failures import watch
 from tests.browser.screenshots import keep, whole_page
 from tests.support.shops import new_shop
 from tests.support.stack import Stack
@@ -24,28 +25,6 @@ READINGS = """() => {
   new MutationObserver(() => window.bulkReadings.push(status.textContent))
     .observe(status, { childList: true, characterData: true, subtree: true });
 }"""
-
-
-def _watch(page: Page) -> list[str]:
-    """Script errors, failed requests and console errors (a CSP refusal is one)."""
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(f"error: {error}"))
-    page.on("requestfailed", lambda request: failures.append(f"failed: {request.url}"))
-    page.on(
-        "response",
-        lambda response: (
-            failures.append(f"{response.status}: {response.url}")
-            if response.status >= 400
-            else None
-        ),
-    )
-    page.on(
-        "console",
-        lambda message: (
-            failures.append(f"console: {message.text}") if message.type == "error" else None
-        ),
-    )
-    return failures
 
 
 def _words(code: str) -> str:
@@ -72,7 +51,14 @@ async def test_a_merchant_works_its_returns_desk_in_the_browser(
     assert first["on_timeout"], first
 
     page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-    failures = _watch(page)
+    failures = watch(page)
+    # Every call the page makes here is one the API takes.
+    page.on(
+        "response",
+        lambda answer: (
+            failures.append(f"{answer.status}: {answer.url}") if answer.status >= 400 else None
+        ),
+    )
     await page.goto(f"{stack.api_url}/merchant")
 
     # Asked once for the key, which the page keeps.
