@@ -37,6 +37,8 @@ from persistence.tickets import Scope, find_ticket
 
 # How long one ticket's Update may take to be answered before the attempt is tried again.
 UPDATE_CALL = timedelta(seconds=30)
+# Well inside the batch's heartbeat timeout (workflows.timeouts.BULK_SILENCE).
+HEARTBEAT_EVERY = 10.0
 
 
 def update_id(run_id: str, ticket_no: str) -> str:
@@ -67,6 +69,13 @@ def _failed(ticket_no: str, code: str, message: str) -> BulkTicketResult:
     )
 
 
+async def _paced(until: float, position: int) -> None:
+    """Waits for the run's pace, telling Temporal the batch is alive meanwhile."""
+    while (left := until - time.monotonic()) > 0:
+        await asyncio.sleep(min(left, HEARTBEAT_EVERY))
+        activity.heartbeat(position)
+
+
 class BulkActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], temporal: Client) -> None:
         self._sessions = sessions
@@ -95,7 +104,7 @@ class BulkActivities:
                 )
             )
             activity.heartbeat(position)
-            await asyncio.sleep(max(0.0, spacing - (time.monotonic() - started)))
+            await _paced(started + spacing, position)
         return counts
 
     @activity.defn(name=FINISH_BULK)

@@ -4,6 +4,7 @@ so that one merchant's thousand tickets take a bounded share of the engine."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from temporalio import workflow
 
@@ -20,6 +21,7 @@ class BulkActionWorkflow:
         offsets = list(range(0, run.total, run.batch_size))
         offsets.reverse()  # taken from the end: the first batch first
         counts = BulkCounts()
+        pace = timedelta(seconds=run.batch_size * max(1, run.in_flight) / run.rate)
 
         async def take_batches() -> None:
             while offsets:
@@ -28,7 +30,8 @@ class BulkActionWorkflow:
                     APPLY_BULK_BATCH,
                     BulkBatch(run=run, offset=offset, size=run.batch_size),
                     result_type=BulkCounts,
-                    start_to_close_timeout=BULK_BATCH,
+                    # Time for the batch's Updates, plus the waits of the run's pace.
+                    start_to_close_timeout=BULK_BATCH + pace,
                     heartbeat_timeout=BULK_SILENCE,
                     retry_policy=DB_RETRY,
                     summary=f"{run.action} tickets {offset + 1}-"
