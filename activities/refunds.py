@@ -16,10 +16,17 @@ from temporalio.exceptions import ApplicationError
 import contracts as c
 from activities.refund_records import IN_FLIGHT, no_refund, status_change
 from adapters.rates.port import Rate, RatesSource, RateUnavailable
+from domain.exchanges import ExchangeTerms, quote_difference
 from domain.fx import Conversion, convert
 from domain.money import format_minor
 from domain.orders import after_sales_status
-from domain.refund_terms import RefundPolicy, RefundRequest, RefundRuleError, RequestedLine
+from domain.refund_terms import (
+    RefundPolicy,
+    RefundQuote,
+    RefundRequest,
+    RefundRuleError,
+    RequestedLine,
+)
 from domain.refunds import quote_refund
 from domain.rules import percent_of
 from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
@@ -77,6 +84,25 @@ def _destination(ticket: Ticket, request: c.GrantRequest) -> c.RefundDestination
     return c.RefundDestination(kind=ticket.destination, details=ticket.destination_details)
 
 
+def _difference_quote(
+    ticket: Ticket,
+    order: Order,
+    refunds: list[Refund],
+    request: c.GrantRequest,
+    policy: RefundPolicy,
+) -> RefundQuote:
+    """The refund of a cheaper replacement's price difference (an exchange for another item)."""
+    if ticket.exchange is None:
+        raise _refused("no_price_difference", f"ticket {ticket.ticket_no} exchanges no item")
+    return quote_difference(
+        to_snapshot(order),
+        counted_refunds(refunds),
+        ExchangeTerms.model_validate(ticket.exchange),
+        request.service_fee,
+        policy,
+    )
+
+
 def _refused(code: str, message: str) -> ApplicationError:
     return ApplicationError(message, code, type="RefundRuleError", non_retryable=True)
 
@@ -127,34 +153,40 @@ class RefundActivities:
             for existing in refunds:
                 if existing.ticket_no == request.ticket_no and existing.seq == request.refund_seq:
                     return _grant(existing)
+            policy = RefundPolicy(
+                refund_shipping_on_merchant_fault=ticket.policy[
+                    "refund_shipping_on_merchant_fault"
+                ],
+                second_approval_thresholds={
+                    order.currency: ticket.policy["second_approval_threshold"]
+                },
+            )
             try:
-                quote = quote_refund(
-                    to_snapshot(order),
-                    counted_refunds(refunds),
-                    RefundRequest(
-                        lines=[
-                            RequestedLine(
-                                line_id=line_id, quantity=quantity, reason_code=reasons.get(line_id)
-                            )
-                            for line_id, quantity in _refunded_lines(ticket, request).items()
-                        ],
-                        reason_code=ticket.reason_code,
-                        service_fee=request.service_fee,
-                        requested_amount=(
-                            request.requested_amount
-                            if request.requested_amount is not None
-                            else ticket.requested_amount
+                if request.price_difference:
+                    quote = _difference_quote(ticket, order, refunds, request, policy)
+                else:
+                    quote = quote_refund(
+                        to_snapshot(order),
+                        counted_refunds(refunds),
+                        RefundRequest(
+                            lines=[
+                                RequestedLine(
+                                    line_id=line_id,
+                                    quantity=quantity,
+                                    reason_code=reasons.get(line_id),
+                                )
+                                for line_id, quantity in _refunded_lines(ticket, request).items()
+                            ],
+                            reason_code=ticket.reason_code,
+                            service_fee=request.service_fee,
+                            requested_amount=(
+                                request.requested_amount
+                                if request.requested_amount is not None
+                                else ticket.requested_amount
+                            ),
                         ),
-                    ),
-                    RefundPolicy(
-                        refund_shipping_on_merchant_fault=ticket.policy[
-                            "refund_shipping_on_merchant_fault"
-                        ],
-                        second_approval_thresholds={
-                            order.currency: ticket.policy["second_approval_threshold"]
-                        },
-                    ),
-                )
+                        policy,
+                    )
             except RefundRuleError as refused:
                 raise _refused(refused.code, str(refused)) from refused
             conversion: Conversion | None = None
@@ -168,6 +200,8 @@ class RefundActivities:
                     as_of=rate.as_of,
                 )
             breakdown = quote.model_dump(mode="json")
+            if request.price_difference:
+                breakdown["price_difference"] = True
             bonus = _bonus(request, destination, quote.total, conversion)
             if bonus:
                 credited = conversion.to_currency if conversion else quote.currency

@@ -24,6 +24,7 @@ from temporalio.common import (
 from activities.refund_records import refund_state
 from contracts import RefundDestination, Reopening, TicketInput, TicketPolicy, TicketResult
 from contracts import search_attributes as sa
+from domain.exchanges import ExchangeTerms
 from domain.money import format_minor
 from domain.orders import OrderSnapshot, OrderStatus
 from domain.rules import TicketFacts
@@ -109,6 +110,7 @@ def opening_input(
         opened_at=opened_at,
         reopened=reopened,
         facts=None if ticket.facts is None else TicketFacts.model_validate(ticket.facts),
+        exchange=None if ticket.exchange is None else ExchangeTerms.model_validate(ticket.exchange),
     )
 
 
@@ -149,5 +151,6 @@ async def reopened_input(session: AsyncSession, ticket: Ticket, refund: Refund) 
             destination=RefundDestination(
                 kind=refund.destination, details=refund.destination_details
             ),
+            price_difference=bool(refund.breakdown.get("price_difference")),
         ),
     )

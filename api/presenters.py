@@ -9,8 +9,11 @@ from api.schemas.messages import MessageView
 from api.schemas.orders import OrderView
 from api.schemas.risk import RiskView
 from api.schemas.tickets import (
+    DifferencePaymentView,
+    ExchangeView,
     InspectionView,
     RefundView,
+    ReplacementView,
     ReturnLabelView,
     RulesView,
     ShipmentView,
@@ -24,6 +27,7 @@ from api.visibility import TICKET_FIELDS, TicketPart, sees, sees_data
 from domain.actions import Action
 from domain.bank_accounts import masked
 from domain.events import TicketEvent
+from domain.exchanges import ExchangeTerms
 from domain.risk_words import risk_reasons, without_risk
 from persistence.models import (
     Inspection,
@@ -98,6 +102,7 @@ def ticket_detail(
     the caller may leave a hidden part's rows unloaded."""
     reasons = [*ticket.risk_reasons, *risk_reasons(*(t.data.get("risk") for t in timeline))]
     summary = ticket_summary(ticket, role, reasons).model_dump()
+    replaced = {x["line_id"]: x["sku"] for x in (ticket.exchange or {}).get("lines", [])}
     fields: dict[str, Any] = {
         **summary,
         "description": ticket.description,
@@ -106,10 +111,16 @@ def ticket_detail(
         "destination_details": shown_details(ticket.destination_details),
         "requested_amount": ticket.requested_amount,
         "lines": [
-            TicketLineBody(line_id=x.line_id, quantity=x.quantity, reason_code=x.reason_code)
+            TicketLineBody(
+                line_id=x.line_id,
+                quantity=x.quantity,
+                reason_code=x.reason_code,
+                replacement_sku=replaced.get(x.line_id),
+            )
             for x in ticket.lines
         ],
         "breakdown": ticket.breakdown,
+        "exchange": exchange_view(ticket, timeline),
         "policy": {name: value for name, value in ticket.policy.items() if name != "rules"},
         "service_fee": ticket.service_fee,
         "refunds": [refund_view(r, role) for r in refunds],
@@ -145,6 +156,23 @@ def ticket_detail(
         "rules": rules_view(ticket, timeline),
     }
     return TicketDetail(**_shown(fields, role))
+
+
+def exchange_view(ticket: Ticket, timeline: list[TimelineEntry]) -> ExchangeView | None:
+    """The replacements and their difference; the payment once the workflow applied it."""
+    if ticket.exchange is None:
+        return None
+    terms = ExchangeTerms.model_validate(ticket.exchange)
+    paid = next((t.data for t in timeline if t.event == TicketEvent.difference_paid), None)
+    return ExchangeView(
+        currency=terms.currency,
+        lines=[ReplacementView.model_validate(line.model_dump()) for line in terms.lines],
+        difference=terms.difference,
+        direction=terms.direction,
+        refund=terms.refund,
+        due=terms.due,
+        payment=DifferencePaymentView.model_validate(paid) if paid else None,
+    )
 
 
 def rules_view(ticket: Ticket, timeline: list[TimelineEntry]) -> RulesView:

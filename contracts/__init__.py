@@ -66,7 +66,7 @@ from contracts.consistency import (
     DifferenceKind,
     TicketSnapshot,
 )
-from contracts.signals import PaymentSignal, TrackingSignal
+from contracts.signals import DifferencePayment, PaymentSignal, TrackingSignal
 from contracts.tickets import STATE_QUERY, Reopening, TicketInput, TicketPolicy, TicketResult
 
 __all__ = [
@@ -99,6 +99,7 @@ __all__ = [
     "ConsistencyRequest",
     "Difference",
     "DifferenceKind",
+    "DifferencePayment",
     "Escalate",
     "Evidence",
     "Grant",

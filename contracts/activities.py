@@ -121,6 +121,8 @@ class GrantRequest(BaseModel):
     destination: RefundDestination | None = None
     # A merchant rule's store-credit bonus: this share of a credit to the balance, on top.
     bonus_percent: int | None = None
+    # The refund of a cheaper replacement's price difference (an exchange): no unit is refunded.
+    price_difference: bool = False
 
 
 class Grant(BaseModel):

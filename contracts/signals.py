@@ -28,3 +28,12 @@ class TrackingSignal(BaseModel):
     status: Literal["picked_up", "in_transit", "delivered", "exception", "lost"]
     at: datetime
     description: str = ""
+
+
+class DifferencePayment(BaseModel):
+    """The platform's word that the buyer paid a dearer replacement's difference."""
+
+    reference: str
+    amount: int
+    currency: str
+    paid_at: datetime

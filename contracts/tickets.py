@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from contracts.activities import RefundDestination, RefundState
+from domain.exchanges import ExchangeTerms
 from domain.policy import Deadlines, RefundRules, ReturnShipping
 from domain.rules import RuleSet, TicketFacts
 from domain.tickets import Actor, TicketStatus, TicketType
@@ -49,6 +50,7 @@ class Reopening(BaseModel):
     requested_amount: int | None = None
     lines: dict[str, int] | None = None
     destination: RefundDestination | None = None
+    price_difference: bool = False
 
 
 class TicketInput(BaseModel):
@@ -71,6 +73,9 @@ class TicketInput(BaseModel):
     # What the merchant's rules read, the buyer's risk left out (None for tickets opened before
     # rules existed).
     facts: TicketFacts | None = None
+    # The replacements of an exchange for other items and their price difference (None: the
+    # same items back, or not an exchange).
+    exchange: ExchangeTerms | None = None
 
 
 class TicketResult(BaseModel):

@@ -51,6 +51,7 @@ RULES: Mapping[Action, Mapping[Actor, frozenset[TicketStatus]]] = {
                 S.rejected,
                 S.return_in_transit,
                 S.inspection_failed,
+                S.awaiting_difference_payment,
                 S.awaiting_reship,
                 S.replacement_in_transit,
             }

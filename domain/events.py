@@ -22,6 +22,10 @@ class TicketEvent(StrEnum):
     cancelled_by_buyer = "cancelled_by_buyer"
     checkin_timeout = "checkin_timeout"
     closed_after_rejection = "closed_after_rejection"
+    # A dearer replacement: the platform confirmed the buyer paid the difference, or it did not
+    # come in time (the returned goods are refunded instead).
+    difference_paid = "difference_paid"
+    difference_payment_timeout = "difference_payment_timeout"
     escalated_by_buyer = "escalated_by_buyer"
     # A merchant rule asks for evidence photos before review; the buyer adds them, or does not.
     evidence_requested = "evidence_requested"

@@ -353,6 +353,20 @@ _TEXTS: dict[TicketEvent, tuple[Template, Template]] = {
         Template("验收结果未处理，已转平台客服：{ticket_no}"),
         Template("Failed inspection of {ticket_no} unresolved: passed to support"),
     ),
+    TicketEvent.difference_paid: (
+        Template("换货差价已支付：{ticket_no}", "差价 {amount} 已确认，商家将发出换货。"),
+        Template(
+            "Difference paid on {ticket_no}",
+            "The difference of {amount} is confirmed; the merchant ships the replacement.",
+        ),
+    ),
+    TicketEvent.difference_payment_timeout: (
+        Template("换货差价未支付，改为退款：{ticket_no}", "退回商品的退款金额 {amount}。"),
+        Template(
+            "Difference on {ticket_no} not paid: refunded instead",
+            "The returned goods are refunded: {amount}.",
+        ),
+    ),
     TicketEvent.replacement_shipped: (
         Template("换货已发出：{ticket_no}", "快递：{carrier} {tracking_no}"),
         Template("Replacement shipped for {ticket_no}", "Parcel: {carrier} {tracking_no}"),
@@ -463,6 +477,7 @@ STATUS_LABELS: Mapping[str, Mapping[TicketStatus, str]] = MappingProxyType(
             TicketStatus.awaiting_buyer_return: "待买家寄回",
             TicketStatus.return_in_transit: "退货运输中",
             TicketStatus.awaiting_inspection: "待仓库验收",
+            TicketStatus.awaiting_difference_payment: "待买家支付换货差价",
             TicketStatus.awaiting_reship: "待商家换货发出",
             TicketStatus.replacement_in_transit: "换货运输中",
             TicketStatus.refunding: "退款中",

@@ -61,6 +61,11 @@ class Deadlines(BaseModel):
         timedelta(days=10),
         description="the buyer's confirmation of a replacement after reship; then completed",
     )
+    difference_payment: PolicyDuration = Field(
+        timedelta(days=3),
+        description="the buyer's payment of a dearer replacement's price difference once the "
+        "returned goods are accepted; then the returned goods are refunded instead",
+    )
     refund_settlement: PolicyDuration = Field(
         timedelta(days=7),
         description="a refund pending at the payment provider; then support is alerted",

@@ -49,7 +49,7 @@ def quote_refund(
     maximum = items + shipping
     fee = _service_fee(order, request, _fee_cap(request, lines, maximum), notes)
     total = _requested_total(order, request, maximum - fee, notes)
-    total = _cap_to_payment(order, prior, total, notes)
+    total = cap_to_payment(order, prior, total, notes)
     threshold = policy.threshold_for(order.currency)
     if total > threshold:
         notes.append(
@@ -250,7 +250,7 @@ def _requested_total(
     return asked
 
 
-def _cap_to_payment(order: OrderSnapshot, prior: PriorRefunds, total: int, notes: list[str]) -> int:
+def cap_to_payment(order: OrderSnapshot, prior: PriorRefunds, total: int, notes: list[str]) -> int:
     """Over all tickets, refunds never exceed what was paid."""
     remaining = max(0, order.payment.paid_total - prior.total_amount)
     if total <= remaining:

@@ -23,6 +23,8 @@ class TicketStatus(StrEnum):
     awaiting_buyer_return = auto()
     return_in_transit = auto()
     awaiting_inspection = auto()
+    # A dearer replacement: the platform confirms the buyer paid the difference.
+    awaiting_difference_payment = auto()
     awaiting_reship = auto()
     replacement_in_transit = auto()
     refunding = auto()

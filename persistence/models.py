@@ -206,6 +206,9 @@ class Ticket(Base):
     # What merchant rules read of the ticket when it opened (domain.rules.TicketFacts, the buyer's
     # risk left out: the workflow assesses it); a what-if re-decides the ticket from them.
     facts: Mapped[dict[str, Any] | None]
+    # An exchange for other items: the replacements and their price difference
+    # (domain.exchanges.ExchangeTerms); None for the same items back and other types.
+    exchange: Mapped[dict[str, Any] | None]
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_by_role: Mapped[str] = mapped_column(String(16))
     service_fee: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -540,6 +543,24 @@ class BulkResult(Base):
     code: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CatalogueItem(Base):
+    """An item a merchant sells, as the platform reports it: what an exchange may replace a
+    returned item with, at this price."""
+
+    __tablename__ = "catalogue_items"
+    __table_args__ = (CheckConstraint("unit_price >= 0", name="ck_catalogue_items_price"),)
+
+    merchant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(String(3))
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
 
 class WatchlistEntry(Base):

@@ -28,6 +28,14 @@ def approve(ticket: c.TicketInput, request: c.Approve) -> None:
             "service_fee_out_of_range",
             f"the service fee {request.service_fee} exceeds the refund {ticket.quoted_amount}",
         )
+    exchange = ticket.exchange
+    if exchange is not None and request.service_fee > exchange.refund:
+        # An exchange for another item refunds at most its price difference.
+        raise invalid(
+            "service_fee_out_of_range",
+            f"the service fee {request.service_fee} exceeds the refund of the replacement's "
+            f"price difference ({exchange.refund})",
+        )
 
 
 def inspection(ticket: c.TicketInput, request: c.Inspection) -> None:

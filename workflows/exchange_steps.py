@@ -1,6 +1,9 @@
-"""Exchange: the goods are back and accepted; the merchant reships, the buyer confirms receipt.
+"""Exchange: the goods are back and accepted; a replacement for another item first settles its
+price difference (a cheaper one refunds it, a dearer one waits for the buyer's payment); then the
+merchant reships and the buyer confirms receipt.
 
-Changes the record (through transitions) only.
+Changes the record (through transitions) and the difference payment; pays through the refund
+steps.
 """
 
 from __future__ import annotations
@@ -14,20 +17,126 @@ with workflow.unsafe.imports_passed_through():
     from domain.actions import Action
     from domain.durations import describe
     from domain.events import TicketEvent
+    from domain.money import format_minor
     from domain.tickets import Actor, TicketStatus
 
 from workflows import outcomes
 from workflows.actor_inbox import ActorInbox
+from workflows.refund_ledger import RefundLedger
+from workflows.refund_steps import RefundSteps
 from workflows.ticket_record import TicketRecord
 
 E = TicketEvent
+REFUND_INSTEAD = "refund the returned goods instead"
 
 
 class ExchangeSteps:
-    def __init__(self, ticket: c.TicketInput, record: TicketRecord, inbox: ActorInbox) -> None:
+    def __init__(
+        self,
+        ticket: c.TicketInput,
+        record: TicketRecord,
+        inbox: ActorInbox,
+        ledger: RefundLedger,
+        refunds: RefundSteps,
+    ) -> None:
+        self._ticket = ticket
         self._policy = ticket.policy
         self._record = record
         self._inbox = inbox
+        self._ledger = ledger
+        self._refunds = refunds
+        # The platform's confirmation that the buyer paid a dearer replacement's difference.
+        self.payment: c.DifferencePayment | None = None
+
+    def _money(self, amount: int) -> str:
+        return format_minor(amount, self._ticket.currency)
+
+    def apply_payment(self, payment: c.DifferencePayment) -> None:
+        """The first payment of the amount due counts; the platform may confirm it early (the
+        buyer paid while the goods were on their way back) or more than once."""
+        terms = self._ticket.exchange
+        if self.payment is not None or terms is None:
+            return
+        if payment.amount != terms.due or payment.currency != terms.currency:
+            workflow.logger.warning(
+                "difference payment %s of %s %s ignored: %s %s is due",
+                payment.reference,
+                payment.amount,
+                payment.currency,
+                terms.due,
+                terms.currency,
+            )
+            return
+        self.payment = payment
+
+    async def accepted(
+        self, event: TicketEvent, reason: str, actor: Actor, actor_id: str | None, **extra: Any
+    ) -> None:
+        """The returned goods are accepted: settle the replacement's difference, then reship."""
+        terms = self._ticket.exchange
+        if terms is None or terms.direction == "none":
+            await self.await_reship(event, reason, actor, actor_id, **extra)
+        elif terms.direction == "refund":
+            await self._refunds.pay(
+                event,
+                f"{reason}; the replacement is cheaper ({terms.describe()}): the difference of "
+                f"{self._money(terms.refund)} is refunded before the merchant ships it",
+                actor=actor,
+                actor_id=actor_id,
+                service_fee=self._ledger.service_fee,
+                price_difference=True,
+                **extra,
+            )
+        else:
+            await self._record.transition(
+                event,
+                TicketStatus.awaiting_difference_payment,
+                f"{reason}; the replacement is dearer ({terms.describe()}): the buyer pays the "
+                f"difference of {self._money(terms.due)} before the merchant ships it",
+                data={"difference": terms.difference, "currency": terms.currency},
+                actor=actor,
+                actor_id=actor_id,
+                next_actor=Actor.buyer,
+                deadline_at=workflow.now() + self._policy.difference_payment,
+                on_timeout=REFUND_INSTEAD,
+                **extra,
+            )
+
+    async def difference_step(self) -> None:
+        """Wait for the platform's word that the buyer paid; without it, refund the goods."""
+        terms = self._ticket.exchange
+        assert terms is not None
+        taken = await self._inbox.take(
+            self._record.deadline_at,
+            also=lambda: self.payment is not None,
+            also_means="the buyer's payment of the difference",
+        )
+        if taken is not None:
+            await outcomes.escalated_by(self._record, taken[1])
+            return
+        due = self._money(terms.due)
+        if self.payment is None:
+            await self._refunds.pay(
+                E.difference_payment_timeout,
+                f"the buyer did not pay the difference of {due} within "
+                f"{describe(self._policy.difference_payment)}: the returned goods are refunded "
+                "instead of exchanged",
+            )
+            return
+        payment = self.payment
+        await self.await_reship(
+            E.difference_paid,
+            f"the platform confirmed the buyer paid the difference of {due} "
+            f"(payment {payment.reference})",
+            Actor.platform,
+            None,
+            data={
+                "reference": payment.reference,
+                "amount": payment.amount,
+                "currency": payment.currency,
+                "paid_at": payment.paid_at.isoformat(),
+            },
+        )
 
     async def await_reship(
         self, event: TicketEvent, reason: str, actor: Actor, actor_id: str | None, **extra: Any

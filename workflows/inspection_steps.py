@@ -67,7 +67,7 @@ class InspectionSteps:
             f"{waited} of delivery"
         )
         if self._ticket.type is TicketType.exchange:
-            await self._exchange.await_reship(E.checkin_timeout, reason, Actor.system, None)
+            await self._exchange.accepted(E.checkin_timeout, reason, Actor.system, None)
         else:
             await self._refunds.pay(E.checkin_timeout, reason, service_fee=self._ledger.service_fee)
 
@@ -99,7 +99,7 @@ class InspectionSteps:
                 inspection=record,
             )
         elif self._ticket.type is TicketType.exchange:
-            await self._exchange.await_reship(
+            await self._exchange.accepted(
                 E.inspection_passed,
                 f"inspection passed: {accepted} unit(s) accepted{notes}",
                 Actor.warehouse,

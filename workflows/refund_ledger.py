@@ -59,6 +59,8 @@ class RefundLedger:
         }
         if reopened.destination is not None:
             self.terms["destination"] = reopened.destination
+        if reopened.price_difference:
+            self.terms["price_difference"] = True
 
     def details(self) -> list[tuple[str, str]]:
         refund = self.refund
@@ -126,9 +128,13 @@ class RefundLedger:
     async def grant_next(self, **terms: Any) -> c.Grant:
         """Record what is owed under the next refund sequence, before any money moves.
 
-        `terms`: service_fee, requested_amount, lines, destination (of `c.GrantRequest`)."""
+        `terms`: service_fee, requested_amount, lines, destination, price_difference (of
+        `c.GrantRequest`)."""
         self.refund_seq += 1
-        self.terms = {key: terms.get(key) for key in ("service_fee", "requested_amount", "lines")}
+        self.terms = {
+            key: terms.get(key)
+            for key in ("service_fee", "requested_amount", "lines", "price_difference")
+        }
         if terms.get("destination") is not None:
             self.terms["destination"] = terms["destination"]
         if self.bonus_percent:

@@ -57,16 +57,20 @@ class RefundSteps:
         requested_amount: int | None = None,
         lines: dict[str, int] | None = None,
         destination: c.RefundDestination | None = None,
+        price_difference: bool = False,
         close_on_refusal: bool = False,
         **extra: Any,
     ) -> None:
-        """Grant the refund, then move money at once or wait for a second approver."""
+        """Grant the refund, then move money at once or wait for a second approver.
+
+        `price_difference`: the refund of a cheaper replacement's difference (an exchange)."""
         try:
             grant = await self._ledger.grant_next(
                 service_fee=service_fee,
                 requested_amount=requested_amount,
                 lines=lines,
                 destination=destination,
+                price_difference=price_difference or None,
             )
         except ActivityError as error:
             if not isinstance(error.cause, ApplicationError):

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         describe_destination,
     )
 
+from workflows.exchange_steps import ExchangeSteps
 from workflows.refund_ledger import RefundLedger
 from workflows.refund_steps import RefundSteps
 from workflows.ticket_record import TicketRecord
@@ -46,11 +47,13 @@ class SettlementSteps:
         record: TicketRecord,
         ledger: RefundLedger,
         refunds: RefundSteps,
+        exchange: ExchangeSteps,
     ) -> None:
         self._policy = ticket.policy
         self._record = record
         self._ledger = ledger
         self._refunds = refunds
+        self._exchange = exchange
 
     async def refunding_step(self) -> None:
         """Send the granted refund, wait for the provider's final word, book it."""
@@ -76,11 +79,26 @@ class SettlementSteps:
         else:
             await ledger.settle(f"Book the {refund.status} refund of {amount} on the order")
         if settled:
+            reason = (
+                f"refund of {amount} settled at {refund.provider} ({refund.provider_refund_id})"
+            )
+            data = {"provider_refund_id": refund.provider_refund_id, "amount": grant.amount}
+            if ledger.terms.get("price_difference"):
+                # An exchange's price difference is back with the buyer: the replacement follows.
+                await self._exchange.await_reship(
+                    E.refund_settled,
+                    reason,
+                    Actor.system,
+                    None,
+                    data=data,
+                    settlement=settlement,
+                )
+                return
             await record.transition(
                 E.refund_settled,
                 TicketStatus.completed,
-                f"refund of {amount} settled at {refund.provider} ({refund.provider_refund_id})",
-                data={"provider_refund_id": refund.provider_refund_id, "amount": grant.amount},
+                reason,
+                data=data,
                 next_actor=None,
                 settlement=settlement,
             )

@@ -61,13 +61,13 @@ class TicketWorkflow:
         self._review = review = ReviewSteps(
             ticket, record, inbox, automation, rules, ledger, refunds
         )
-        exchange = ExchangeSteps(ticket, record, inbox)
+        self._exchange = exchange = ExchangeSteps(ticket, record, inbox, ledger, refunds)
         inspection = InspectionSteps(ticket, record, inbox, automation, ledger, refunds, exchange)
         returns = ReturnSteps(
             ticket, record, inbox, self._parcel, ledger, refunds, inspection, rules
         )
         support = SupportSteps(ticket, record, inbox, refunds)
-        self._settlement = settlement = SettlementSteps(ticket, record, ledger, refunds)
+        self._settlement = settlement = SettlementSteps(ticket, record, ledger, refunds, exchange)
         self._steps: dict[TicketStatus, Callable[[], Awaitable[None]]] = {
             S.awaiting_buyer_evidence: review.evidence_step,
             S.awaiting_merchant_review: review.review_step,
@@ -80,6 +80,7 @@ class TicketWorkflow:
             S.return_in_transit: returns.return_transit_step,
             S.awaiting_inspection: inspection.inspection_step,
             S.inspection_failed: inspection.failed_inspection_step,
+            S.awaiting_difference_payment: exchange.difference_step,
             S.awaiting_reship: exchange.reship_step,
             S.replacement_in_transit: exchange.receipt_step,
         }
@@ -128,6 +129,10 @@ class TicketWorkflow:
     @workflow.signal
     def tracking_event(self, event: c.TrackingSignal) -> None:
         self._parcel.apply_tracking_event(event)
+
+    @workflow.signal
+    def difference_paid(self, payment: c.DifferencePayment) -> None:
+        self._exchange.apply_payment(payment)
 
     # --- actor actions: Updates, refused by their validators before anything is written ------
 

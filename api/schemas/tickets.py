@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 
-from api.schemas.base import PositiveAmount, Quantity, RequestModel, Version
+from api.schemas.base import AwareDateTime, PositiveAmount, Quantity, RequestModel, Version
 from api.schemas.messages import MessageView
 from api.schemas.risk import RiskView
 from domain.bank_accounts import BankAccount
@@ -24,6 +24,15 @@ class TicketLineBody(RequestModel):
         None,
         description="this line's own reason (a shirt too small, a mug broken in one parcel); "
         "the ticket's `reason_code` otherwise. Shipping and fees follow each line's reason",
+    )
+    replacement_sku: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="an exchange for another item (size, colour or product of the same "
+        "merchant): its SKU in the merchant's catalogue (`PUT /v1/merchants/{id}/catalogue/"
+        "{sku}`), at its price; the same item back when left out. A cheaper one refunds the "
+        "difference, a dearer one is shipped once the buyer has paid the difference",
     )
 
 
@@ -188,6 +197,52 @@ class RulesView(BaseModel):
     facts: dict[str, Any] | None
 
 
+class ReplacementView(BaseModel):
+    line_id: str
+    quantity: int
+    original_sku: str
+    original_unit_price: int
+    returned_amount: int = Field(description="what the buyer paid for the units sent back")
+    sku: str
+    title: str
+    unit_price: int
+    replacement_amount: int = Field(description="the replacement's price times the units")
+    difference: int = Field(description="positive: the buyer pays it; negative: refunded")
+
+
+class DifferencePaymentView(BaseModel):
+    reference: str
+    amount: int
+    currency: str
+    paid_at: datetime
+
+
+class ExchangeView(BaseModel):
+    """An exchange for other items: the replacements, at their catalogue price, and the price
+    difference, exact in minor units of `currency`."""
+
+    currency: str
+    lines: list[ReplacementView]
+    difference: int = Field(
+        description="the lines together: positive, the buyer pays; negative, refunded"
+    )
+    direction: Literal["refund", "buyer_pays", "none"]
+    refund: int = Field(description="what a cheaper replacement refunds, before a service fee")
+    due: int = Field(description="what the buyer pays for a dearer replacement")
+    payment: DifferencePaymentView | None = Field(
+        description="the platform's confirmation that the buyer paid `due`, once it is applied"
+    )
+
+
+class DifferencePaymentBody(RequestModel):
+    """The platform confirms that the buyer paid a dearer replacement's price difference."""
+
+    reference: str = Field(min_length=1, max_length=128, description="the platform's payment id")
+    amount: PositiveAmount = Field(description="minor units; exactly the ticket's `exchange.due`")
+    currency: CurrencyCode
+    paid_at: AwareDateTime | None = Field(None, description="when the buyer paid; now by default")
+
+
 class TicketDetail(TicketSummary):
     """A part the caller's role does not see is `null` (README, "Who sees what")."""
 
@@ -200,6 +255,9 @@ class TicketDetail(TicketSummary):
     requested_amount: int | None
     lines: list[TicketLineBody]
     breakdown: dict[str, Any] | None
+    exchange: ExchangeView | None = Field(
+        description="an exchange for other items: replacements, prices and the difference"
+    )
     policy: dict[str, Any] | None
     service_fee: int
     refunds: list[RefundView] | None

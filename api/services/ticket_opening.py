@@ -28,11 +28,14 @@ from domain.eligibility import (
     check_order,
     check_window,
 )
-from domain.refund_terms import RefundRequest, RefundRuleError, RequestedLine
+from domain.exchanges import ExchangeError, ExchangeTerms, exchange_terms
+from domain.orders import OrderSnapshot
+from domain.refund_terms import PriorRefunds, RefundRequest, RefundRuleError, RequestedLine
 from domain.refunds import quote_refund
 from domain.ticket_facts import opening_facts
-from domain.tickets import Actor, Destination, TicketStatus
+from domain.tickets import Actor, Destination, TicketStatus, TicketType
 from persistence.applications import applications_per_line
+from persistence.catalogue import offers
 from persistence.models import Ticket, TicketLine
 from persistence.orders import get_order, prior_refunds, to_snapshot
 from persistence.tickets import lines_with_open_tickets, next_ticket_no
@@ -41,8 +44,40 @@ from settings import Settings
 _SCOPE = "POST /v1/tickets"
 
 
-def _refused(error: EligibilityError | RefundRuleError) -> Problem:
+def _refused(error: EligibilityError | RefundRuleError | ExchangeError) -> Problem:
     return Problem(422, error.code, error.message, field=error.field)
+
+
+async def _replacements(
+    session: AsyncSession,
+    body: TicketCreate,
+    order: OrderSnapshot,
+    prior: PriorRefunds,
+    requested: list[RequestedLine],
+) -> ExchangeTerms | None:
+    """The terms of the other items an exchange asks for, priced from the catalogue."""
+    wanted = {x.line_id: x.replacement_sku for x in body.lines if x.replacement_sku}
+    if not wanted:
+        return None
+    fields = {x.line_id: f"lines[{i}].replacement_sku" for i, x in enumerate(body.lines)}
+    if body.type is not TicketType.exchange:
+        first = next(iter(wanted))
+        raise ExchangeError(
+            "replacement_not_allowed",
+            f"only an exchange asks for another item; this ticket is {body.type}",
+            fields[first],
+        )
+    listed = await offers(session, order.merchant_id, wanted.values())
+    for line_id, sku in wanted.items():
+        if sku not in listed:
+            raise ExchangeError(
+                "replacement_not_offered",
+                f"merchant {order.merchant_id} lists no item {sku!r} in its catalogue",
+                fields[line_id],
+            )
+    return exchange_terms(
+        order, prior, requested, {line_id: listed[sku] for line_id, sku in wanted.items()}
+    )
 
 
 async def open_ticket(
@@ -100,7 +135,8 @@ async def open_ticket(
             ),
             refund_policy(settings, order.currency, applied),
         )
-    except (EligibilityError, RefundRuleError) as error:
+        exchange = await _replacements(session, body, order, prior, requested)
+    except (EligibilityError, RefundRuleError, ExchangeError) as error:
         raise _refused(error) from error
     await check_balance_currency(settings, order.currency, body)
     # Nothing is written yet: a Temporal that does not answer refuses the ticket cleanly.
@@ -126,6 +162,7 @@ async def open_ticket(
         next_actor=Actor.system,
         policy=policy.model_dump(mode="json"),
         channel=channel,
+        exchange=None if exchange is None else exchange.model_dump(mode="json"),
         facts=opening_facts(
             order,
             quote,

@@ -34,6 +34,7 @@ DOCUMENTED_VARIABLES = {
     "resolve_inspection": "DEADLINE_RESOLVE_INSPECTION",
     "reship": "DEADLINE_RESHIP",
     "confirm_receipt": "DEADLINE_CONFIRM_RECEIPT",
+    "difference_payment": "DEADLINE_DIFFERENCE_PAYMENT",
     "refund_settlement": "DEADLINE_REFUND_SETTLEMENT",
     "review_reminders": "REMINDERS_BEFORE_REVIEW_DEADLINE",
     "no_reason_return_window": "POLICY_NO_REASON_RETURN_WINDOW",
@@ -160,14 +161,18 @@ def test_a_recorded_payload_with_every_field_encodes_back_to_the_same_json() -> 
     # Recorded before tickets carried their merchant's rules: those decode as none. Return labels
     # decode as the default, on; the ticket asks for none all the same (its history has no
     # `return-labels` marker: workflows/return_steps.py).
-    assert set(recorded) | {"rules", "buyer_evidence", "return_labels"} == set(
-        TicketPolicy.model_fields
-    )
+    assert set(recorded) | {
+        "rules",
+        "buyer_evidence",
+        "return_labels",
+        "difference_payment",
+    } == set(TicketPolicy.model_fields)
     assert started.policy.model_dump(mode="json") == {
         **recorded,
         "rules": None,
         "buyer_evidence": "P3D",
         "return_labels": True,
+        "difference_payment": "P3D",
     }
 
 
@@ -186,6 +191,7 @@ def test_a_payload_from_before_the_newer_fields_decodes_with_the_spec_defaults()
         "rules": None,
         "buyer_evidence": "P3D",
         "return_labels": True,
+        "difference_payment": "P3D",
     }
     assert started.policy == TicketPolicy(
         version="test",

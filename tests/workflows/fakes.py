@@ -65,6 +65,9 @@ class FakeProvider:
     # Label requests that fail as a courier outage does (retried) before one is answered.
     label_outages: int = 0
     label_requests: list[c.LabelRequest] = field(default_factory=list)
+    # What the refund of an exchange's price difference grants (the database reads the ticket's
+    # replacement terms; this fake has none).
+    price_difference: int = 0
     assessments: int = 0
     polls: int = 0
     executions: int = 0
@@ -137,6 +140,8 @@ class FakeProvider:
             await self._held(c.GRANT_REFUND)
             self.grants.append(request)
             decided = AMOUNT if request.requested_amount is None else request.requested_amount
+            if request.price_difference:
+                decided = self.price_difference
             return c.Grant(
                 ticket_no=request.ticket_no,
                 refund_seq=request.refund_seq,
