@@ -32,7 +32,7 @@ def order(currency: str = "CNY") -> OrderSnapshot:
 
 
 def offer(sku: str, price: int, **extra: object) -> Offer:
-    return Offer(sku=sku, title=f"{sku} item", currency="CNY", unit_price=price, **extra)  # type: ignore[arg-type]
+    return Offer(sku=sku, title=f"{sku} item", currency="CNY", unit_price=price, **extra)
 
 
 def lines(*wanted: tuple[str, int]) -> list[RequestedLine]:
