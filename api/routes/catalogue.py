@@ -61,9 +61,7 @@ async def read_item(
     merchant_id: MerchantId,
     sku: Sku,
     session: SessionDep,
-    principal: Annotated[
-        Principal, Depends(require(Role.platform, Role.merchant, Role.support, Role.buyer))
-    ],
+    principal: Annotated[Principal, Depends(require(Role.platform, Role.merchant, Role.support))],
 ) -> CatalogueItemView:
     """An item and its price as an exchange would charge it; a merchant reads only its own."""
     foreign = principal.role is Role.merchant and principal.subject_id != merchant_id

@@ -43,6 +43,7 @@ class Owner(StrEnum):
     buyer = "buyer_not_found"
     notification = "notification_not_found"
     bulk = "bulk_not_found"
+    catalogue_item = "catalogue_item_not_found"
 
 
 @dataclass
@@ -90,6 +91,13 @@ def _watched(world: World) -> dict[str, str]:
 
 def _what_if(world: World) -> dict[str, str]:
     return {"run_id": world.what_if}
+
+
+CATALOGUE_SKU = "MATRIX-TEE-L"
+
+
+def _catalogue_item(world: World) -> dict[str, str]:
+    return {"sku": CATALOGUE_SKU}
 
 
 def _bulk_of(world: World) -> dict[str, Any]:
@@ -180,6 +188,18 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/v1/tickets/bulk/inspection-pass"): Row(frozenset({W}), body=_bulk_of),
     ("GET", "/v1/tickets/bulk/{bulk_id}"): Row(frozenset({M, W}), Owner.bulk),
+    ("PUT", "/v1/merchants/{merchant_id}/catalogue/{sku}"): Row(
+        frozenset({P}),
+        body={"title": "matrix tee", "currency": "CNY", "unit_price": 1500},
+        params=_catalogue_item,
+    ),
+    ("GET", "/v1/merchants/{merchant_id}/catalogue/{sku}"): Row(
+        frozenset({P, M, S}), Owner.catalogue_item, params=_catalogue_item
+    ),
+    # The ticket owes no price difference: the platform's call is answered 409.
+    ("POST", "/v1/tickets/{ticket_no}/difference-payment"): Row(
+        frozenset({P}), Owner.ticket, {"reference": "matrix", "amount": 1, "currency": "CNY"}
+    ),
     ("GET", "/v1/watchlist"): Row(frozenset({S})),
     ("PUT", "/v1/watchlist/{buyer_id}"): Row(
         frozenset({S}), body={"reason": "matrix"}, params=_watched
@@ -277,6 +297,12 @@ async def world(stack: Stack) -> World:
         )
     assert approved.status_code == 200, approved.text
     assert (await labelled(stack, buyer, ticket_no))["return_label"] is not None
+    async with stack.client("platform:shop") as platform:
+        listed = await platform.put(
+            f"/v1/merchants/{merchant.partition(':')[2]}/catalogue/{CATALOGUE_SKU}",
+            json={"title": "matrix tee", "currency": "CNY", "unit_price": 1500},
+        )
+    assert listed.status_code == 200, listed.text
     async with stack.client("support:s-1") as support:
         put = await support.put(f"/v1/watchlist/{buyer_id(watched)}", json={"reason": "matrix"})
     assert put.status_code == 200, put.text

@@ -42,7 +42,8 @@ WATCHED_FOR = "resells refunded goods"
 # What the risk assessment says of a watched buyer, in the workflow's words.
 RISK_WORDS = ("watchlist", "buyer risk", WATCHED_FOR)
 # Visible fields that are empty once a ticket is done, or that are numbers and flags.
-MAY_BE_EMPTY = {"next_actor", "deadline_at", "on_timeout", "allowed_actions"}
+# `exchange`: only an exchange for another item has one.
+MAY_BE_EMPTY = {"next_actor", "deadline_at", "on_timeout", "allowed_actions", "exchange"}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import contracts as c
 from domain.text import refuse_unstorable
 from domain.tickets import Actor, TicketStatus, TicketType
 from tests.support.temporal import register_search_attributes, test_server_path
+from tests.workflows import test_exchanges as exchanges
 from tests.workflows.fakes import (
     LABEL_TRACKING,
     FakeProvider,
@@ -158,6 +159,28 @@ async def _exchanged(env: WorkflowEnvironment, handle: Handle) -> None:
     await handle.execute_update(
         TicketWorkflow.confirm_receipt, c.ConfirmReceipt(actor=Actor.buyer, actor_id="b-1")
     )
+
+
+async def _replacement_received(env: WorkflowEnvironment, handle: Handle) -> None:
+    await until_status(env, handle, TicketStatus.awaiting_reship)
+    await reship(handle)
+    await handle.execute_update(
+        TicketWorkflow.confirm_receipt, c.ConfirmReceipt(actor=Actor.buyer, actor_id="b-1")
+    )
+
+
+async def _cheaper_exchanged(env: WorkflowEnvironment, handle: Handle) -> None:
+    """Inspected, the difference refunded (settled by a poll), reshipped, received."""
+    await _return_refunded(env, handle)
+    await _replacement_received(env, handle)
+
+
+async def _dearer_exchanged(env: WorkflowEnvironment, handle: Handle) -> None:
+    """Inspected, the difference paid through the platform, reshipped, received."""
+    await _return_refunded(env, handle)
+    await until_status(env, handle, TicketStatus.awaiting_difference_payment)
+    await handle.signal(TicketWorkflow.difference_paid, exchanges.paid())
+    await _replacement_received(env, handle)
 
 
 async def _inspection_failed(env: WorkflowEnvironment, handle: Handle) -> None:
@@ -446,6 +469,22 @@ async def main() -> None:
             _return_refunded,
         ),
         "exchange_completed": (FakeProvider(), EXCHANGE, _exchanged),
+        "exchange_cheaper_difference_refunded": (
+            FakeProvider(settle_after_polls=1, price_difference=2900),
+            exchanges.exchange(exchanges.CHEAPER),
+            _cheaper_exchanged,
+        ),
+        "exchange_dearer_difference_paid": (
+            FakeProvider(),
+            exchanges.exchange(exchanges.DEARER),
+            _dearer_exchanged,
+        ),
+        # Not paid within 3 days: the returned goods are refunded instead.
+        "exchange_dearer_unpaid_refunded": (
+            FakeProvider(settle_after_polls=1),
+            exchanges.exchange(exchanges.DEARER),
+            _return_refunded,
+        ),
         "return_shipped_by_label_refunded": (
             FakeProvider(settle_after_polls=1),
             LABELLED,
