@@ -104,8 +104,12 @@ class Tour:
         order_id: str,
         type_: str,
         reason: str = "quality_issue",
+        replacement_sku: str | None = None,
         **destination: Any,
     ) -> str:
+        line: dict[str, Any] = {"line_id": "L1", "quantity": 2}
+        if replacement_sku is not None:
+            line["replacement_sku"] = replacement_sku
         ticket = self.call(
             f"buyer:{buyer}",
             "POST",
@@ -113,7 +117,7 @@ class Tour:
             {
                 "order_id": order_id,
                 "type": type_,
-                "lines": [{"line_id": "L1", "quantity": 2}],
+                "lines": [line],
                 "reason_code": reason,
                 "description": "from the guided tour",
                 **destination,
@@ -216,6 +220,51 @@ def exchange(tour: Tour) -> Ticket:
     tour.act("merchant:m-1001", ticket_no, "reship", {"carrier": "sf", "tracking_no": _no()})
     tour.act("buyer:b-502", ticket_no, "confirm-receipt")
     return tour.until(ticket_no, "completed")
+
+
+def _exchanged_for(tour: Tour, sku: str, unit_price: int) -> str:
+    """An exchange of the two tea sets for two of another item the platform lists at
+    `unit_price`, brought to the accepted goods."""
+    tour.call(
+        "platform:shop",
+        "PUT",
+        f"/v1/merchants/m-1001/catalogue/{sku}",
+        {"title": f"Tea set ({sku})", "currency": "CNY", "unit_price": unit_price},
+    )
+    order_id = tour.order("b-502", "delivered")
+    ticket_no = tour.open("b-502", order_id, "exchange", "wrong_size_or_model", sku)
+    tour.until(ticket_no, "awaiting_merchant_review")
+    tour.act("merchant:m-1001", ticket_no, "approve")
+    tour.act("buyer:b-502", ticket_no, "return-shipment", {"carrier": "sf", "tracking_no": _no()})
+    tour.act("warehouse:wh-1001", ticket_no, "inspection", _inspection(accepted=2, rejected=0))
+    return ticket_no
+
+
+def _replacement_received(tour: Tour, ticket_no: str) -> Ticket:
+    tour.until(ticket_no, "awaiting_reship")
+    tour.act("merchant:m-1001", ticket_no, "reship", {"carrier": "sf", "tracking_no": _no()})
+    tour.act("buyer:b-502", ticket_no, "confirm-receipt")
+    return tour.until(ticket_no, "completed")
+
+
+def exchange_for_a_cheaper_item(tour: Tour) -> Ticket:
+    """2 x (129.00 - 159.00): the 60.00 difference is refunded before the replacement ships."""
+    ticket_no = _exchanged_for(tour, "TEA-SET-SMALL", 12900)
+    return _replacement_received(tour, ticket_no)
+
+
+def exchange_for_a_dearer_item(tour: Tour) -> Ticket:
+    """2 x (169.00 - 159.00): the platform confirms the buyer paid 20.00, then it ships."""
+    ticket_no = _exchanged_for(tour, "TEA-SET-DELUXE", 16900)
+    waiting = tour.until(ticket_no, "awaiting_difference_payment")
+    due = waiting["exchange"]["due"]
+    tour.call(
+        "platform:shop",
+        "POST",
+        f"/v1/tickets/{ticket_no}/difference-payment",
+        {"reference": f"pay_{ticket_no.lower()}_diff", "amount": due, "currency": "CNY"},
+    )
+    return _replacement_received(tour, ticket_no)
 
 
 def failed_inspection(tour: Tour) -> Ticket:
@@ -376,6 +425,8 @@ FLOWS: dict[str, Callable[[Tour], Ticket]] = {
     "refund after shipment": refund_after_shipment,
     "return and refund, with service fee": return_and_refund,
     "exchange": exchange,
+    "exchange for a cheaper item: the difference refunded": exchange_for_a_cheaper_item,
+    "exchange for a dearer item: the difference paid": exchange_for_a_dearer_item,
     "failed inspection, partial refund": failed_inspection,
     "rejection, escalation, arbitration": rejection_and_arbitration,
     "refund to store credit in USD": refund_to_balance_in_usd,

@@ -47,6 +47,9 @@ class ExchangeSteps:
         self._refunds = refunds
         # The platform's confirmation that the buyer paid a dearer replacement's difference.
         self.payment: c.DifferencePayment | None = None
+        # A cheaper replacement's difference is being refunded; once it settles, the merchant
+        # ships (not for a refund sent again after the replacement went out).
+        self.reship_after_refund = False
 
     def _money(self, amount: int) -> str:
         return format_minor(amount, self._ticket.currency)
@@ -77,6 +80,7 @@ class ExchangeSteps:
         if terms is None or terms.direction == "none":
             await self.await_reship(event, reason, actor, actor_id, **extra)
         elif terms.direction == "refund":
+            self.reship_after_refund = True
             await self._refunds.pay(
                 event,
                 f"{reason}; the replacement is cheaper ({terms.describe()}): the difference of "
@@ -141,6 +145,7 @@ class ExchangeSteps:
     async def await_reship(
         self, event: TicketEvent, reason: str, actor: Actor, actor_id: str | None, **extra: Any
     ) -> None:
+        self.reship_after_refund = False
         await self._record.transition(
             event,
             TicketStatus.awaiting_reship,

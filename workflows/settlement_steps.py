@@ -83,7 +83,7 @@ class SettlementSteps:
                 f"refund of {amount} settled at {refund.provider} ({refund.provider_refund_id})"
             )
             data = {"provider_refund_id": refund.provider_refund_id, "amount": grant.amount}
-            if ledger.terms.get("price_difference"):
+            if ledger.terms.get("price_difference") and self._exchange.reship_after_refund:
                 # An exchange's price difference is back with the buyer: the replacement follows.
                 await self._exchange.await_reship(
                     E.refund_settled,

@@ -150,6 +150,9 @@ async def test_every_flow_runs_through_the_api_on_the_run_command_with_short_dea
         # 2 x 159.00 - 10.00 discount, no shipping (buyer fault), 15.00 service fee.
         ("return and refund, with service fee", "completed, refunded 29300 CNY"),
         ("exchange", "completed, refunded 0 CNY"),
+        # 2 x (129.00 - 159.00) back; 2 x (169.00 - 159.00) paid through the platform.
+        ("exchange for a cheaper item: the difference refunded", "completed, refunded 6000 CNY"),
+        ("exchange for a dearer item: the difference paid", "completed, refunded 0 CNY"),
         ("failed inspection, partial refund", "completed, refunded 10000 CNY"),
         ("rejection, escalation, arbitration", "completed, refunded 20000 CNY"),
         ("merchant silent: approved automatically", "completed, refunded 31600 CNY"),

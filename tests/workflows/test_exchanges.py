@@ -25,7 +25,9 @@ from tests.workflows.fakes import (
     courier,
     events,
     inspect,
+    new_ticket_no,
     recorded,
+    reopened_after_reversal,
     reship,
     ship_back,
     start,
@@ -252,6 +254,69 @@ async def test_the_buyer_may_escalate_instead_of_paying(time_env: WorkflowEnviro
             TicketWorkflow.escalate,
             c.Escalate(actor=Actor.buyer, actor_id="b-1", reason="the price changed"),
         )
+        # Support decides: the goods go back to the buyer, and the ticket ends.
+        await handle.execute_update(
+            TicketWorkflow.arbitrate,
+            c.Arbitration(actor=Actor.support, actor_id="s-1", decision="return_to_buyer"),
+        )
+        result = await handle.result()
 
     assert escalated.status is S.under_arbitration
     assert recorded(provider, "escalated_by_buyer").from_status is S.awaiting_difference_payment
+    assert result.status is S.closed and result.refunded_amount == 0
+
+
+async def test_a_difference_refund_sent_again_after_a_failure_still_ships_the_replacement(
+    time_env: WorkflowEnvironment,
+) -> None:
+    provider = FakeProvider(settle_after_polls=1, price_difference=2900, refuse=True)
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue, **exchange(CHEAPER))
+        await returned_and_inspected(time_env, handle)
+        await until_status(time_env, handle, S.refund_failed)
+        provider.refuse = False  # the provider pays the second attempt
+        await handle.execute_update(
+            TicketWorkflow.retry_refund, c.RetryRefund(actor=Actor.support, actor_id="s-1")
+        )
+        result = await reshipped_and_received(time_env, handle)
+
+    assert [g.price_difference for g in provider.grants] == [True, True]
+    assert result.status is S.completed and result.refunded_amount == 2900
+    assert statuses(provider)[4:8] == [
+        S.refunding,
+        S.refund_failed,
+        S.refunding,
+        S.awaiting_reship,
+    ]
+
+
+async def test_a_difference_refund_reversed_after_the_exchange_ended_is_paid_again_without_reship(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """The bank sent the difference back after the buyer had the replacement: support pays it
+    again, and the ticket completes; the replacement is not shipped a second time."""
+    provider = FakeProvider(price_difference=2900)
+    start_options = reopened_after_reversal(new_ticket_no())
+    start_options["reopened"] = start_options["reopened"].model_copy(
+        update={
+            "refunded_amount": 2900,
+            "amount": 2900,
+            "requested_amount": 2900,
+            "lines": {},
+            "price_difference": True,
+        }
+    )
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue, **exchange(CHEAPER), **start_options)
+        await until_status(time_env, handle, S.refund_failed)
+        await handle.execute_update(
+            TicketWorkflow.retry_refund,
+            c.RetryRefund(actor=Actor.support, actor_id="s-1", destination="balance"),
+        )
+        result = await handle.result()
+
+    (grant,) = provider.grants
+    assert grant.price_difference is True
+    assert events(provider) == ["refund_reversed", "refund_retried", "refund_settled"]
+    assert recorded(provider, "refund_settled").to_status is S.completed
+    assert result.status is S.completed and result.refunded_amount == 2900
