@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from domain.money import CurrencyCode, MinorUnits, format_minor
 from domain.orders import OrderSnapshot
 from domain.refund_terms import PriorRefunds, RefundPolicy, RefundQuote, RequestedLine
-from domain.refunds import cap_to_payment, line_share
+from domain.refunds import cap_to_payment, line_share, needs_second_approval
 
 Direction = Literal["refund", "buyer_pays", "none"]
 
@@ -164,11 +164,7 @@ def quote_difference(
     if fee:
         notes.append(f"service fee of {format_minor(fee, currency)} deducted")
     total = cap_to_payment(order, prior, refund - fee, notes)
-    threshold = policy.threshold_for(currency)
-    if total > threshold:
-        notes.append(
-            f"second approval needed: above the threshold of {format_minor(threshold, currency)}"
-        )
+    second = needs_second_approval(currency, total, policy, notes)
     return RefundQuote(
         currency=currency,
         lines=[],
@@ -177,7 +173,7 @@ def quote_difference(
         service_fee=fee,
         maximum=refund,
         total=total,
-        needs_second_approval=total > threshold,
+        needs_second_approval=second,
         completes_order=False,
         notes=notes,
     )

@@ -50,12 +50,7 @@ def quote_refund(
     fee = _service_fee(order, request, _fee_cap(request, lines, maximum), notes)
     total = _requested_total(order, request, maximum - fee, notes)
     total = cap_to_payment(order, prior, total, notes)
-    threshold = policy.threshold_for(order.currency)
-    if total > threshold:
-        notes.append(
-            "second approval needed: above the threshold of "
-            f"{format_minor(threshold, order.currency)}"
-        )
+    second = needs_second_approval(order.currency, total, policy, notes)
     return RefundQuote(
         currency=order.currency,
         lines=lines,
@@ -64,10 +59,24 @@ def quote_refund(
         service_fee=fee,
         maximum=maximum,
         total=total,
-        needs_second_approval=total > threshold,
+        needs_second_approval=second,
         completes_order=completes,
         notes=notes,
     )
+
+
+def needs_second_approval(
+    currency: str, total: int, policy: RefundPolicy, notes: list[str]
+) -> bool:
+    """Above the currency's threshold a second approver is needed (SPEC §4); says so in
+    `notes`."""
+    threshold = policy.threshold_for(currency)
+    if total <= threshold:
+        return False
+    notes.append(
+        f"second approval needed: above the threshold of {format_minor(threshold, currency)}"
+    )
+    return True
 
 
 def add_to_prior(prior: PriorRefunds, quote: RefundQuote) -> PriorRefunds:

@@ -39,14 +39,4 @@ async def offers(session: AsyncSession, merchant_id: str, skus: Iterable[str]) -
             CatalogueItem.merchant_id == merchant_id, CatalogueItem.sku.in_(wanted)
         )
     )
-    return {row.sku: to_offer(row) for row in rows}
-
-
-def to_offer(row: CatalogueItem) -> Offer:
-    return Offer(
-        sku=row.sku,
-        title=row.title,
-        currency=row.currency,
-        unit_price=row.unit_price,
-        available=row.available,
-    )
+    return {row.sku: Offer.model_validate(row, from_attributes=True) for row in rows}
