@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningUpdate
 from temporalio import activity
 
 import contracts as c
@@ -34,6 +36,7 @@ from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
 from observability import metrics
 from persistence import ledger
 from persistence.models import Order, Refund, Ticket
+from persistence.tables import REFUNDS, new_values
 
 # Provider names of the destinations our own ledger pays out.
 LEDGER_PROVIDERS = {Destination.balance: "balance", Destination.coupon: "coupon"}
@@ -223,16 +226,13 @@ class RefundExecutionActivities:
                 if changed:
                     stored = (
                         await session.execute(
-                            update(Refund)
-                            .where(
-                                Refund.idempotency_key == key,
-                                Refund.status == seen.status,
-                                # The history only grows: the same length is the same history.
-                                func.jsonb_array_length(Refund.status_history)
-                                == len(seen.status_history),
-                            )
-                            .values(changed)
-                            .returning(*STATE_COLUMNS)
+                            _change_as_seen(tuple(sorted(changed))),
+                            {f"new_{column}": value for column, value in changed.items()}
+                            | {
+                                "key": key,
+                                "seen_status": seen.status,
+                                "seen_length": len(seen.status_history),
+                            },
                         )
                     ).one_or_none()
                     if stored is not None:
@@ -247,3 +247,21 @@ class RefundExecutionActivities:
                 record_status(refund, status, source, reason)
                 written = refund.status_history
             return refund_state(refund, failure_code), written
+
+
+@cache
+def _change_as_seen(columns: tuple[str, ...]) -> ReturningUpdate[*tuple[Any, ...]]:
+    """The refund's change of `columns` (each bound as `new_<column>`) if it is still as seen:
+    its status `seen_status` and its history `seen_length` entries long (the history only
+    grows: the same length is the same history)."""
+    refunds = REFUNDS.c
+    return (
+        update(REFUNDS)
+        .where(
+            refunds.idempotency_key == bindparam("key"),
+            refunds.status == bindparam("seen_status"),
+            func.jsonb_array_length(refunds.status_history) == bindparam("seen_length"),
+        )
+        .values(new_values(REFUNDS, columns))
+        .returning(*STATE_COLUMNS)
+    )

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 import contracts as c
 from domain.tickets import RefundStatus
 from persistence.models import Refund
+from persistence.tables import REFUNDS
 
 # Granted or sent, and not answered for good yet: the order still awaits this money.
 IN_FLIGHT = frozenset({RefundStatus.granted, RefundStatus.pending})
@@ -36,12 +37,12 @@ class StoredRefund(Protocol):
 
 # The columns of `StoredRefund`, for statements that return them.
 STATE_COLUMNS = (
-    Refund.idempotency_key,
-    Refund.provider,
-    Refund.provider_refund_id,
-    Refund.status,
-    Refund.failure_reason,
-    Refund.destination,
+    REFUNDS.c.idempotency_key,
+    REFUNDS.c.provider,
+    REFUNDS.c.provider_refund_id,
+    REFUNDS.c.status,
+    REFUNDS.c.failure_reason,
+    REFUNDS.c.destination,
 )
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, Update, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -33,6 +34,7 @@ from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
 from observability import metrics
 from persistence.models import Order, Refund, Ticket
 from persistence.orders import counted_refunds, get_order, order_refunds, to_snapshot
+from persistence.tables import ORDERS, REFUNDS, TICKETS, new_values
 
 
 def _grant(refund: Refund) -> c.Grant:
@@ -260,9 +262,8 @@ class RefundActivities:
         async with self._sessions.begin() as session:
             booked = await book_refund(session, event, status, only_from)
             await session.execute(
-                update(Ticket)
-                .where(Ticket.ticket_no == booked.ticket_no)
-                .values(refunded_amount=booked.ticket_refunded)
+                set_refunded(),
+                {"which_ticket": booked.ticket_no, "refunded": booked.ticket_refunded},
             )
         if booked.reached is not None:
             metrics.refund_reached(booked.reached, booked.destination, booked.since_grant)
@@ -291,21 +292,7 @@ async def book_refund(
     runs with the step of every refund that settles); the caller writes the ticket's refunded
     amount with its own change of the ticket."""
     refund = (
-        await session.execute(
-            select(
-                Refund.ticket_no,
-                Refund.order_id,
-                Refund.status,
-                Refund.status_history,
-                Refund.destination,
-                Order.payment,
-                Order.closed_at,
-            )
-            .join(Order, Order.order_id == Refund.order_id)
-            .where(Refund.idempotency_key == event.idempotency_key)
-            # Serialises everything that touches one order's money (SPEC §4 caps).
-            .with_for_update(of=Order)
-        )
+        await session.execute(_refund_and_order(), {"key": event.idempotency_key})
     ).one_or_none()
     if refund is None:
         raise no_refund(event.idempotency_key)
@@ -315,20 +302,14 @@ async def book_refund(
     reached: RefundStatus | None = None
     if changed is not None and (only_from is None or refund.status == only_from):
         await session.execute(
-            update(Refund).where(Refund.idempotency_key == event.idempotency_key).values(changed)
+            _refund_change(tuple(sorted(changed))),
+            {f"new_{column}": value for column, value in changed.items()}
+            | {"key": event.idempotency_key},
         )
         reached = status
-    succeeded = Refund.status == RefundStatus.succeeded
     ticket_total, order_total, in_flight = (
         await session.execute(
-            select(
-                func.coalesce(
-                    func.sum(Refund.amount).filter(succeeded, Refund.ticket_no == refund.ticket_no),
-                    0,
-                ),
-                func.coalesce(func.sum(Refund.amount).filter(succeeded), 0),
-                func.count().filter(Refund.status.in_(IN_FLIGHT)),
-            ).where(Refund.order_id == refund.order_id)
+            _refunded_totals(), {"ticket_no": refund.ticket_no, "order_id": refund.order_id}
         )
     ).one()
     after_sales = after_sales_status(
@@ -343,7 +324,11 @@ async def book_refund(
             booked["closed_at"] = datetime.now(UTC)
     else:
         booked["closed_at"] = None  # money came back (a reversal): the order is open again
-    await session.execute(update(Order).where(Order.order_id == refund.order_id).values(booked))
+    await session.execute(
+        _order_change(tuple(sorted(booked))),
+        {f"new_{column}": value for column, value in booked.items()}
+        | {"which_order": refund.order_id},
+    )
     return BookedRefund(
         ticket_no=refund.ticket_no,
         ticket_refunded=int(ticket_total),
@@ -355,6 +340,62 @@ async def book_refund(
     )
 
 
+@cache
+def _refund_and_order() -> Select[*tuple[Any, ...]]:
+    refunds, orders = REFUNDS.c, ORDERS.c
+    return (
+        select(
+            refunds.ticket_no,
+            refunds.order_id,
+            refunds.status,
+            refunds.status_history,
+            refunds.destination,
+            orders.payment,
+            orders.closed_at,
+        )
+        .join(ORDERS, orders.order_id == refunds.order_id)
+        .where(refunds.idempotency_key == bindparam("key"))
+        # Serialises everything that touches one order's money (SPEC §4 caps).
+        .with_for_update(of=ORDERS)
+    )
+
+
+@cache
+def _refund_change(columns: tuple[str, ...]) -> Update:
+    """The refund's change of `columns`, each bound as `new_<column>`."""
+    return (
+        update(REFUNDS)
+        .where(REFUNDS.c.idempotency_key == bindparam("key"))
+        .values(new_values(REFUNDS, columns))
+    )
+
+
+@cache
+def _refunded_totals() -> Select[int, int, int]:
+    """What one ticket and its whole order have been refunded, and the order's refunds still
+    under way."""
+    refunds = REFUNDS.c
+    succeeded = refunds.status == RefundStatus.succeeded
+    return select(
+        func.coalesce(
+            func.sum(refunds.amount).filter(succeeded, refunds.ticket_no == bindparam("ticket_no")),
+            0,
+        ),
+        func.coalesce(func.sum(refunds.amount).filter(succeeded), 0),
+        func.count().filter(refunds.status.in_(IN_FLIGHT)),
+    ).where(refunds.order_id == bindparam("order_id"))
+
+
+@cache
+def _order_change(columns: tuple[str, ...]) -> Update:
+    """The order's change of `columns`, each bound as `new_<column>`."""
+    return (
+        update(ORDERS)
+        .where(ORDERS.c.order_id == bindparam("which_order"))
+        .values(new_values(ORDERS, columns))
+    )
+
+
 def since_grant(history: list[Any]) -> timedelta | None:
     """From the grant, the history's first entry, to now (the entry just written)."""
     granted = next(
@@ -363,3 +404,13 @@ def since_grant(history: list[Any]) -> timedelta | None:
     if granted is None:
         return None
     return datetime.now(UTC) - datetime.fromisoformat(granted["at"])
+
+
+@cache
+def set_refunded() -> Update:
+    """The ticket's refunded amount (`refunded`) of the ticket `which_ticket`."""
+    return (
+        update(TICKETS)
+        .where(TICKETS.c.ticket_no == bindparam("which_ticket"))
+        .values(refunded_amount=bindparam("refunded"))
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import raiseload
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -15,6 +16,35 @@ from domain.reasons import DISPUTED_REASONS
 from domain.risk import score
 from persistence.models import Ticket
 from persistence.risk import buyer_history, evidence_summary
+from persistence.tables import TICKETS
+
+
+@cache
+def _locked_ticket() -> Select[str, str, str, datetime, str]:
+    """What the assessment reads of the ticket, locked until its result is written."""
+    tickets = TICKETS.c
+    return (
+        select(
+            tickets.ticket_no,
+            tickets.buyer_id,
+            tickets.order_id,
+            tickets.created_at,
+            tickets.reason_code,
+        )
+        .where(tickets.ticket_no == bindparam("ticket_no"))
+        .with_for_update()
+    )
+
+
+@cache
+def _assessed(with_summary: bool) -> Update:
+    values: dict[str, Any] = {
+        "risk_level": bindparam("level"),
+        "risk_reasons": bindparam("reasons", type_=TICKETS.c.risk_reasons.type),
+    }
+    if with_summary:
+        values["evidence_summary"] = bindparam("summary", type_=TICKETS.c.evidence_summary.type)
+    return update(TICKETS).where(TICKETS.c.ticket_no == bindparam("which_ticket")).values(values)
 
 
 class RiskActivities:
@@ -25,20 +55,26 @@ class RiskActivities:
     async def assess_risk(self, request: c.RiskRequest) -> c.RiskAssessment:
         """Idempotent: every run recomputes from the database and overwrites the last result."""
         async with self._sessions.begin() as session:
-            ticket = await session.get(
-                Ticket, request.ticket_no, with_for_update=True, options=[raiseload(Ticket.lines)]
-            )
+            ticket = (
+                await session.execute(_locked_ticket(), {"ticket_no": request.ticket_no})
+            ).one_or_none()
             if ticket is None:
                 # The API commits the ticket just after starting its workflow: retry until it has.
                 raise ApplicationError(f"ticket {request.ticket_no} is not stored yet")
             history = await buyer_history(session, ticket, datetime.now(UTC))
             result = score(history)
             summary: dict[str, Any] | None = None
+            assessed: dict[str, Any] = {
+                "which_ticket": request.ticket_no,
+                "level": result.level.value,
+                "reasons": list(result.reasons),
+            }
             if ticket.reason_code in DISPUTED_REASONS:
-                summary = await evidence_summary(session, ticket, history)
-                ticket.evidence_summary = summary
-            ticket.risk_level = result.level.value
-            ticket.risk_reasons = list(result.reasons)
+                disputed = await session.get(Ticket, request.ticket_no)
+                assert disputed is not None  # locked above
+                summary = await evidence_summary(session, disputed, history)
+                assessed["summary"] = summary
+            await session.execute(_assessed("summary" in assessed), assessed)
         return c.RiskAssessment(
             level=result.level.value,
             reasons=result.reasons,

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import literal, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 from temporalio import activity
 
 import contracts as c
-from activities.refunds import BookedRefund, book_refund
+from activities.refunds import BookedRefund, book_refund, set_refunded
 from domain.notifications import FixedRecipients
 from domain.tickets import TERMINAL_STATUSES, TicketStatus
 from observability import metrics
-from persistence.models import Inspection, Shipment, Ticket, TimelineEntry, Warehouse
+from persistence.models import Inspection, Shipment, Ticket, Warehouse
 from persistence.notifications import (
     RECIPIENT_FACTS,
     plan_notifications,
@@ -20,6 +24,7 @@ from persistence.notifications import (
     undelivered_ids,
     with_recipients,
 )
+from persistence.tables import TICKETS, TIMELINE, new_values
 from settings import NotificationSettings
 
 
@@ -41,22 +46,20 @@ class TicketActivities:
         notifications are still to be sent (none: nothing to deliver)."""
         async with self._sessions.begin() as session:
             inserted = await session.execute(
-                insert(TimelineEntry)
-                .values(
-                    ticket_no=transition.ticket_no,
-                    seq=transition.seq,
-                    at=transition.at,
-                    actor_role=transition.actor_role,
-                    actor_id=transition.actor_id,
-                    event=transition.event,
-                    from_status=transition.from_status,
-                    to_status=transition.to_status,
-                    reason=transition.reason,
-                    data=transition.data,
-                    deadline_at=transition.deadline_at,
-                )
-                .on_conflict_do_nothing(index_elements=["ticket_no", "seq"])
-                .returning(TimelineEntry.entry_id)
+                _insert_entry(),
+                {
+                    "ticket_no": transition.ticket_no,
+                    "seq": transition.seq,
+                    "at": transition.at,
+                    "actor_role": transition.actor_role,
+                    "actor_id": transition.actor_id,
+                    "event": transition.event,
+                    "from_status": transition.from_status,
+                    "to_status": transition.to_status,
+                    "reason": transition.reason,
+                    "data": transition.data,
+                    "deadline_at": transition.deadline_at,
+                },
             )
             if inserted.scalar_one_or_none() is None:
                 return len(await undelivered_ids(session, transition.ticket_no, transition.seq))
@@ -68,23 +71,20 @@ class TicketActivities:
                 booked = await book_refund(session, settlement, settlement.status)
                 values["refunded_amount"] = booked.ticket_refunded
             # The ticket's new state, read back with its buyer and merchant for the messages.
-            changed = (
-                update(Ticket)
-                .where(Ticket.ticket_no == transition.ticket_no)
-                .where(Ticket.version < transition.version)
-                .values(**values)
-                .returning(*RECIPIENT_FACTS)
-                .cte("changed")
-            )
-            ticket = (await session.execute(with_recipients(select(changed)))).one_or_none()
+            ticket = (
+                await session.execute(
+                    _change_ticket(tuple(sorted(values))),
+                    {f"new_{key}": value for key, value in values.items()}
+                    | {"which_ticket": transition.ticket_no, "older_than": transition.version},
+                )
+            ).one_or_none()
             if ticket is None:
                 # A later step is written already: this one keeps its timeline entry and
                 # messages, and the money it books.
                 if booked is not None:
                     await session.execute(
-                        update(Ticket)
-                        .where(Ticket.ticket_no == transition.ticket_no)
-                        .values(refunded_amount=booked.ticket_refunded)
+                        set_refunded(),
+                        {"which_ticket": transition.ticket_no, "refunded": booked.ticket_refunded},
                     )
                 ticket = await ticket_with_recipients(session, transition.ticket_no)
             if transition.shipment is not None:
@@ -105,7 +105,40 @@ async def _type_if_counted(session: AsyncSession, transition: c.Transition) -> s
     """The ticket's type, for a step that opens or ends it (the metrics count those by type)."""
     if not (metrics.opens_ticket(transition) or metrics.ends_ticket(transition)):
         return None
-    return await session.scalar(select(Ticket.type).where(Ticket.ticket_no == transition.ticket_no))
+    return await session.scalar(_ticket_type(), {"ticket_no": transition.ticket_no})
+
+
+@cache
+def _insert_entry() -> ReturningInsert[tuple[int]]:
+    return (
+        insert(TIMELINE)
+        .on_conflict_do_nothing(index_elements=["ticket_no", "seq"])
+        .returning(TIMELINE.c.entry_id)
+    )
+
+
+@cache
+def _change_ticket(columns: tuple[str, ...]) -> Select[*tuple[Any, ...]]:
+    """The ticket's change of `columns` (each value bound as `new_<column>`; new evidence is
+    appended to the ticket's) unless a later step is written already, read back with its buyer
+    and merchant: one statement for each set of columns a step changes."""
+    values: dict[str, Any] = dict(new_values(TICKETS, columns))
+    if "evidence" in values:
+        values["evidence"] = TICKETS.c.evidence.op("||")(values["evidence"])
+    changed = (
+        update(TICKETS)
+        .where(TICKETS.c.ticket_no == bindparam("which_ticket"))
+        .where(TICKETS.c.version < bindparam("older_than"))
+        .values(values)
+        .returning(*RECIPIENT_FACTS)
+        .cte("changed")
+    )
+    return with_recipients(select(changed))
+
+
+@cache
+def _ticket_type() -> Select[tuple[str]]:
+    return select(TICKETS.c.type).where(TICKETS.c.ticket_no == bindparam("ticket_no"))
 
 
 async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dict[str, object]:
@@ -123,7 +156,7 @@ async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dic
     if transition.escalated is not None:
         values["escalated"] = transition.escalated
     if transition.evidence:
-        values["evidence"] = Ticket.evidence.op("||")(literal(transition.evidence, JSONB))
+        values["evidence"] = transition.evidence  # appended to the ticket's (`_change_ticket`)
     if transition.to_status in TERMINAL_STATUSES:
         values["closed_at"] = transition.at
     elif transition.from_status in TERMINAL_STATUSES:

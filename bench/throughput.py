@@ -473,6 +473,9 @@ def sampling(pid: int, into: Path | None) -> Iterator[None]:
             "--output",
             str(into),
             "--nonblocking",
+            # Only the thread holding the GIL: where the worker's CPU goes, not the threads
+            # waiting for the GIL or blocked in a socket call.
+            "--gil",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

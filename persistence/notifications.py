@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select, update
+from sqlalchemy import Row, Select, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 import contracts as c
 from domain import notifications as n
-from persistence.models import Buyer, Merchant, Notification, Order, Ticket
+from persistence.models import Notification, Order
+from persistence.tables import BUYERS, MERCHANTS, NOTIFICATIONS, TICKETS
 
 PENDING, SENT, FAILED, DELIVERED = "pending", "sent", "failed", "delivered"
 # Recipients that are not a buyer or a merchant still need an id: NULLs never collide in a
@@ -31,12 +34,12 @@ def event_key(ticket_no: str, seq: int) -> str:
 
 # The ticket's columns its messages read; `with_recipients` adds its buyer's and merchant's.
 RECIPIENT_FACTS = (
-    Ticket.order_id,
-    Ticket.buyer_id,
-    Ticket.merchant_id,
-    Ticket.currency,
-    Ticket.quoted_amount,
-    Ticket.granted_amount,
+    TICKETS.c.order_id,
+    TICKETS.c.buyer_id,
+    TICKETS.c.merchant_id,
+    TICKETS.c.currency,
+    TICKETS.c.quoted_amount,
+    TICKETS.c.granted_amount,
 )
 
 
@@ -46,24 +49,42 @@ def with_recipients(tickets: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...
     row = tickets.selected_columns
     return (
         tickets.add_columns(
-            Buyer.buyer_id.label("buyer_found"),
-            Buyer.locale.label("buyer_locale"),
-            Buyer.email.label("buyer_email"),
-            Buyer.phone.label("buyer_phone"),
-            Merchant.merchant_id.label("merchant_found"),
-            Merchant.locale.label("merchant_locale"),
-            Merchant.email.label("merchant_email"),
-            Merchant.webhook_url.label("merchant_webhook_url"),
+            BUYERS.c.buyer_id.label("buyer_found"),
+            BUYERS.c.locale.label("buyer_locale"),
+            BUYERS.c.email.label("buyer_email"),
+            BUYERS.c.phone.label("buyer_phone"),
+            MERCHANTS.c.merchant_id.label("merchant_found"),
+            MERCHANTS.c.locale.label("merchant_locale"),
+            MERCHANTS.c.email.label("merchant_email"),
+            MERCHANTS.c.webhook_url.label("merchant_webhook_url"),
         )
-        .outerjoin(Buyer, Buyer.buyer_id == row.buyer_id)
-        .outerjoin(Merchant, Merchant.merchant_id == row.merchant_id)
+        .outerjoin(BUYERS, BUYERS.c.buyer_id == row.buyer_id)
+        .outerjoin(MERCHANTS, MERCHANTS.c.merchant_id == row.merchant_id)
+    )
+
+
+@cache
+def _ticket_with_recipients() -> Select[*tuple[Any, ...]]:
+    return with_recipients(
+        select(*RECIPIENT_FACTS).where(TICKETS.c.ticket_no == bindparam("ticket_no"))
     )
 
 
 async def ticket_with_recipients(session: AsyncSession, ticket_no: str) -> Row[Any] | None:
     """One ticket's RECIPIENT_FACTS and contact details, in one statement."""
-    query = select(*RECIPIENT_FACTS).where(Ticket.ticket_no == ticket_no)
-    return (await session.execute(with_recipients(query))).one_or_none()
+    found = await session.execute(_ticket_with_recipients(), {"ticket_no": ticket_no})
+    return found.one_or_none()
+
+
+@cache
+def _insert_notifications() -> ReturningInsert[tuple[str]]:
+    return (
+        insert(NOTIFICATIONS)
+        .on_conflict_do_nothing(
+            index_elements=["event_key", "recipient_role", "recipient_id", "channel"]
+        )
+        .returning(NOTIFICATIONS.c.status)
+    )
 
 
 async def plan_notifications(
@@ -95,14 +116,8 @@ async def plan_notifications(
     rows += await _order_system_rows(session, key, transition, ticket.order_id, fixed)
     if not rows:
         return 0
-    inserted = await session.execute(
-        insert(Notification)
-        .values(rows)
-        .on_conflict_do_nothing(
-            index_elements=["event_key", "recipient_role", "recipient_id", "channel"]
-        )
-        .returning(Notification.status)
-    )
+    # One statement for every row (SQLAlchemy's "insert many values" with RETURNING).
+    inserted = await session.execute(_insert_notifications(), rows)
     return sum(1 for status in inserted.scalars() if status == PENDING)
 
 

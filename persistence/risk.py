@@ -3,48 +3,44 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Row, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.risk import HISTORY_WINDOW, REPEAT_TICKET_WINDOW, BuyerHistory
 from domain.tickets import RefundStatus
-from persistence.models import Order, Refund, Shipment, Ticket, WatchlistEntry
+from persistence.models import Order, Shipment, Ticket, WatchlistEntry
+from persistence.tables import ORDERS, REFUNDS, TICKETS, WATCHLIST
 
 
-async def buyer_history(session: AsyncSession, ticket: Ticket, now: datetime) -> BuyerHistory:
-    """The history of `ticket`'s buyer over `HISTORY_WINDOW` before `now`, without `ticket`."""
+async def buyer_history(
+    session: AsyncSession, ticket: Ticket | Row[*tuple[Any, ...]], now: datetime
+) -> BuyerHistory:
+    """The history of `ticket`'s buyer over `HISTORY_WINDOW` before `now`, without `ticket`
+    (its `ticket_no`, `buyer_id`, `order_id` and `created_at` are read)."""
     since = now - HISTORY_WINDOW
-    rows = await session.execute(_refunded_tickets(ticket.buyer_id, since, ticket.ticket_no))
+    rows = await session.execute(
+        _refunded_tickets(),
+        {"buyer": ticket.buyer_id, "since": since, "excluding": ticket.ticket_no},
+    )
     refunded = [(order_id, currency, int(amount)) for order_id, currency, amount in rows]
     amounts: dict[str, int] = {}
     for _, currency, amount in refunded:
         amounts[currency] = amounts.get(currency, 0) + amount
-    # The counts and the watchlist in one round trip.
     orders, repeats, watched = (
         await session.execute(
-            select(
-                select(func.count())
-                .select_from(Order)
-                .where(Order.buyer_id == ticket.buyer_id, Order.created_at >= since)
-                .scalar_subquery(),
-                select(func.count())
-                .select_from(Ticket)
-                .where(
-                    Ticket.order_id == ticket.order_id,
-                    Ticket.ticket_no != ticket.ticket_no,
-                    Ticket.created_at.between(
-                        ticket.created_at - REPEAT_TICKET_WINDOW,
-                        ticket.created_at + REPEAT_TICKET_WINDOW,
-                    ),
-                )
-                .scalar_subquery(),
-                select(WatchlistEntry.reason)
-                .where(WatchlistEntry.buyer_id == ticket.buyer_id)
-                .scalar_subquery(),
-            )
+            _counts_and_watchlist(),
+            {
+                "buyer": ticket.buyer_id,
+                "since": since,
+                "order": ticket.order_id,
+                "excluding": ticket.ticket_no,
+                "opened_from": ticket.created_at - REPEAT_TICKET_WINDOW,
+                "opened_to": ticket.created_at + REPEAT_TICKET_WINDOW,
+            },
         )
     ).one()
     return BuyerHistory(
@@ -57,24 +53,51 @@ async def buyer_history(session: AsyncSession, ticket: Ticket, now: datetime) ->
     )
 
 
-def _refunded_tickets(buyer_id: str, since: datetime, excluding: str) -> Select[str, str, int]:
-    """(order_id, currency, refunded amount) of the buyer's other tickets opened since `since`
-    that returned money: a succeeded refund, or completed with a refunded amount."""
+@cache
+def _refunded_tickets() -> Select[str, str, int]:
+    """(order_id, currency, refunded amount) of the buyer's other tickets (`excluding`) opened
+    since `since` that returned money: a succeeded refund, or completed with a refunded
+    amount."""
+    tickets, refunds = TICKETS.c, REFUNDS.c
     succeeded = (
-        select(func.coalesce(func.sum(Refund.amount), 0))
-        .where(Refund.ticket_no == Ticket.ticket_no, Refund.status == RefundStatus.succeeded)
+        select(func.coalesce(func.sum(refunds.amount), 0))
+        .where(refunds.ticket_no == tickets.ticket_no, refunds.status == RefundStatus.succeeded)
         .scalar_subquery()
     )
     any_succeeded = exists().where(
-        Refund.ticket_no == Ticket.ticket_no, Refund.status == RefundStatus.succeeded
+        refunds.ticket_no == tickets.ticket_no, refunds.status == RefundStatus.succeeded
     )
     return select(
-        Ticket.order_id, Ticket.currency, func.greatest(Ticket.refunded_amount, succeeded)
+        tickets.order_id, tickets.currency, func.greatest(tickets.refunded_amount, succeeded)
     ).where(
-        Ticket.buyer_id == buyer_id,
-        Ticket.ticket_no != excluding,
-        Ticket.created_at >= since,
-        or_(any_succeeded, and_(Ticket.status == "completed", Ticket.refunded_amount > 0)),
+        tickets.buyer_id == bindparam("buyer"),
+        tickets.ticket_no != bindparam("excluding"),
+        tickets.created_at >= bindparam("since"),
+        or_(any_succeeded, and_(tickets.status == "completed", tickets.refunded_amount > 0)),
+    )
+
+
+@cache
+def _counts_and_watchlist() -> Select[int, int, str | None]:
+    """The buyer's orders since `since`, the other tickets on the same order opened near this
+    one, and the buyer's watchlist reason, in one round trip."""
+    tickets = TICKETS.c
+    return select(
+        select(func.count())
+        .select_from(ORDERS)
+        .where(ORDERS.c.buyer_id == bindparam("buyer"), ORDERS.c.created_at >= bindparam("since"))
+        .scalar_subquery(),
+        select(func.count())
+        .select_from(TICKETS)
+        .where(
+            tickets.order_id == bindparam("order"),
+            tickets.ticket_no != bindparam("excluding"),
+            tickets.created_at.between(bindparam("opened_from"), bindparam("opened_to")),
+        )
+        .scalar_subquery(),
+        select(WATCHLIST.c.reason)
+        .where(WATCHLIST.c.buyer_id == bindparam("buyer"))
+        .scalar_subquery(),
     )
 
 
