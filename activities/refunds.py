@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, func, select, update
+from sqlalchemy import Insert, Row, Select, Update, bindparam, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -32,9 +33,94 @@ from domain.refunds import quote_refund
 from domain.rules import percent_of
 from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
 from observability import metrics
-from persistence.models import Order, Refund, Ticket
+from persistence.models import Order, Refund
 from persistence.orders import counted_refunds, get_order, order_refunds, to_snapshot
-from persistence.tables import ORDERS, REFUNDS, TICKETS, new_values
+from persistence.tables import ORDERS, REFUNDS, TICKET_LINES, TICKETS, new_values
+
+
+@dataclass(frozen=True)
+class GrantedLine:
+    line_id: str
+    quantity: int
+    reason_code: str | None
+
+
+@dataclass(frozen=True)
+class GrantedTicket:
+    """What a grant reads of its ticket (`_ticket_terms`)."""
+
+    ticket_no: str
+    order_id: str
+    currency: str
+    policy: dict[str, Any]
+    requested_amount: int | None
+    reason_code: str
+    destination: str
+    destination_details: dict[str, Any] | None
+    exchange: dict[str, Any] | None
+    breakdown: dict[str, Any] | None
+    lines: tuple[GrantedLine, ...]
+
+    @classmethod
+    def of(cls, row: Row[*tuple[Any, ...]]) -> GrantedTicket:
+        fields = row._asdict()
+        lines = tuple(GrantedLine(**line) for line in fields.pop("lines"))
+        return cls(**fields, lines=lines)
+
+
+@cache
+def _ticket_terms() -> Select[*tuple[Any, ...]]:
+    """The ticket's `GrantedTicket` in one statement, its lines by line id."""
+    tickets, lines = TICKETS.c, TICKET_LINES.c
+    its_lines = (
+        select(
+            func.coalesce(
+                func.jsonb_agg(
+                    aggregate_order_by(
+                        func.jsonb_build_object(
+                            "line_id",
+                            lines.line_id,
+                            "quantity",
+                            lines.quantity,
+                            "reason_code",
+                            lines.reason_code,
+                        ),
+                        lines.line_id,
+                    )
+                ),
+                literal([], JSONB),
+            )
+        )
+        .where(lines.ticket_no == tickets.ticket_no)
+        .scalar_subquery()
+    )
+    return select(
+        tickets.ticket_no,
+        tickets.order_id,
+        tickets.currency,
+        tickets.policy,
+        tickets.requested_amount,
+        tickets.reason_code,
+        tickets.destination,
+        tickets.destination_details,
+        tickets.exchange,
+        tickets.breakdown,
+        its_lines.label("lines"),
+    ).where(tickets.ticket_no == bindparam("ticket_no"))
+
+
+@cache
+def _insert_refund() -> Insert:
+    return insert(REFUNDS)
+
+
+@cache
+def _ticket_breakdown() -> Update:
+    return (
+        update(TICKETS)
+        .where(TICKETS.c.ticket_no == bindparam("which_ticket"))
+        .values(new_values(TICKETS, ("breakdown",)))
+    )
 
 
 def _grant(refund: Refund) -> c.Grant:
@@ -58,7 +144,7 @@ def _grant(refund: Refund) -> c.Grant:
     )
 
 
-def _refunded_lines(ticket: Ticket, request: c.GrantRequest) -> dict[str, int]:
+def _refunded_lines(ticket: GrantedTicket, request: c.GrantRequest) -> dict[str, int]:
     """The ticket's quantities, unless the decision names others (units accepted at inspection)."""
     if request.lines is not None:
         return {line_id: qty for line_id, qty in request.lines.items() if qty > 0}
@@ -80,14 +166,14 @@ def _bonus(
     return percent_of(credited, request.bonus_percent)
 
 
-def _destination(ticket: Ticket, request: c.GrantRequest) -> c.RefundDestination:
+def _destination(ticket: GrantedTicket, request: c.GrantRequest) -> c.RefundDestination:
     if request.destination is not None:
         return request.destination
     return c.RefundDestination(kind=ticket.destination, details=ticket.destination_details)
 
 
 def _difference_quote(
-    ticket: Ticket,
+    ticket: GrantedTicket,
     order: Order,
     refunds: list[Refund],
     request: c.GrantRequest,
@@ -142,9 +228,12 @@ class RefundActivities:
     async def grant_refund(self, request: c.GrantRequest) -> c.Grant:
         """Decide what we owe and record it before any money moves."""
         async with self._sessions.begin() as session:
-            ticket = await session.get(Ticket, request.ticket_no)
-            if ticket is None:
+            found = (
+                await session.execute(_ticket_terms(), {"ticket_no": request.ticket_no})
+            ).one_or_none()
+            if found is None:
                 raise ApplicationError(f"ticket {request.ticket_no} is not stored")
+            ticket = GrantedTicket.of(found)
             destination = _destination(ticket, request)
             # Asked before the order is locked: no other grant waits on the rate source.
             rate = await self._rate_for(ticket.currency, destination)
@@ -212,7 +301,7 @@ class RefundActivities:
                     f"store credit bonus {format_minor(bonus, credited)}: "
                     f"{request.bonus_percent} % of the credit, rounded down"
                 )
-            refund = Refund(
+            refund = dict(
                 ticket_no=ticket.ticket_no,
                 order_id=order.order_id,
                 seq=request.refund_seq,
@@ -237,11 +326,18 @@ class RefundActivities:
                     }
                 ],
             )
-            session.add(refund)
-            ticket.breakdown = breakdown
-            order.after_sales_status = "refunding"
-            await session.flush()
-            grant = _grant(refund)
+            await session.execute(_insert_refund(), refund)
+            if breakdown != ticket.breakdown:
+                await session.execute(
+                    _ticket_breakdown(),
+                    {"which_ticket": ticket.ticket_no, "new_breakdown": breakdown},
+                )
+            if order.after_sales_status != "refunding":
+                await session.execute(
+                    _order_change(("after_sales_status",)),
+                    {"which_order": order.order_id, "new_after_sales_status": "refunding"},
+                )
+            grant = _grant(Refund(**refund))
         # A retry returns the refund it finds above: only the attempt that wrote it counts it.
         metrics.refund_reached(RefundStatus.granted, grant.destination)
         return grant

@@ -20,6 +20,7 @@ from persistence.models import (
     Order,
     Refund,
     Ticket,
+    TicketLine,
     TimelineEntry,
     Warehouse,
     WatchlistEntry,
@@ -31,6 +32,7 @@ NOTIFICATIONS = cast(Table, Notification.__table__)
 ORDERS = cast(Table, Order.__table__)
 REFUNDS = cast(Table, Refund.__table__)
 TICKETS = cast(Table, Ticket.__table__)
+TICKET_LINES = cast(Table, TicketLine.__table__)
 TIMELINE = cast(Table, TimelineEntry.__table__)
 WAREHOUSES = cast(Table, Warehouse.__table__)
 WATCHLIST = cast(Table, WatchlistEntry.__table__)
