@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import ReturningInsert
@@ -91,7 +91,7 @@ class TicketActivities:
                 await _record_shipment(session, transition.ticket_no, transition.shipment)
             if transition.inspection is not None:
                 await _record_inspection(session, transition.ticket_no, transition.inspection)
-            counted_type = await _type_if_counted(session, transition)
+            counted_type = _type_if_counted(transition, ticket)
             # In the same transaction: a recorded step always has its notifications planned.
             to_send = await plan_notifications(session, transition, self._recipients, ticket)
         # Counted once committed, by the attempt whose timeline entry landed.
@@ -101,11 +101,11 @@ class TicketActivities:
         return to_send
 
 
-async def _type_if_counted(session: AsyncSession, transition: c.Transition) -> str | None:
+def _type_if_counted(transition: c.Transition, ticket: Row[*tuple[Any, ...]] | None) -> str | None:
     """The ticket's type, for a step that opens or ends it (the metrics count those by type)."""
-    if not (metrics.opens_ticket(transition) or metrics.ends_ticket(transition)):
+    if ticket is None or not (metrics.opens_ticket(transition) or metrics.ends_ticket(transition)):
         return None
-    return await session.scalar(_ticket_type(), {"ticket_no": transition.ticket_no})
+    return str(ticket.type)
 
 
 @cache
@@ -134,11 +134,6 @@ def _change_ticket(columns: tuple[str, ...]) -> Select[*tuple[Any, ...]]:
         .cte("changed")
     )
     return with_recipients(select(changed))
-
-
-@cache
-def _ticket_type() -> Select[tuple[str]]:
-    return select(TICKETS.c.type).where(TICKETS.c.ticket_no == bindparam("ticket_no"))
 
 
 async def _ticket_values(session: AsyncSession, transition: c.Transition) -> dict[str, object]:

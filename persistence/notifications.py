@@ -32,8 +32,10 @@ def event_key(ticket_no: str, seq: int) -> str:
     return f"{ticket_no}:{seq}"
 
 
-# The ticket's columns its messages read; `with_recipients` adds its buyer's and merchant's.
+# The ticket's columns its messages (and the metrics of its step) read; `with_recipients` adds
+# its buyer's and merchant's.
 RECIPIENT_FACTS = (
+    TICKETS.c.type,
     TICKETS.c.order_id,
     TICKETS.c.buyer_id,
     TICKETS.c.merchant_id,
