@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Row, Select, Update, bindparam, func, insert, literal, select, update
+from sqlalchemy import Insert, Row, Select, Update, bindparam, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -35,7 +35,7 @@ from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
 from observability import metrics
 from persistence.models import Order, Refund
 from persistence.orders import counted_refunds, get_order, order_refunds, to_snapshot
-from persistence.tables import ORDERS, REFUNDS, TICKET_LINES, TICKETS, new_values
+from persistence.tables import ORDERS, REFUNDS, TICKET_LINES, TICKETS, change, changed
 
 
 @dataclass(frozen=True)
@@ -112,15 +112,6 @@ def _ticket_terms() -> Select[*tuple[Any, ...]]:
 @cache
 def _insert_refund() -> Insert:
     return insert(REFUNDS)
-
-
-@cache
-def _ticket_breakdown() -> Update:
-    return (
-        update(TICKETS)
-        .where(TICKETS.c.ticket_no == bindparam("which_ticket"))
-        .values(new_values(TICKETS, ("breakdown",)))
-    )
 
 
 def _grant(refund: Refund) -> c.Grant:
@@ -329,13 +320,13 @@ class RefundActivities:
             await session.execute(_insert_refund(), refund)
             if breakdown != ticket.breakdown:
                 await session.execute(
-                    _ticket_breakdown(),
-                    {"which_ticket": ticket.ticket_no, "new_breakdown": breakdown},
+                    change(TICKETS, "ticket_no", ("breakdown",)),
+                    changed(ticket.ticket_no, {"breakdown": breakdown}),
                 )
             if order.after_sales_status != "refunding":
                 await session.execute(
-                    _order_change(("after_sales_status",)),
-                    {"which_order": order.order_id, "new_after_sales_status": "refunding"},
+                    change(ORDERS, "order_id", ("after_sales_status",)),
+                    changed(order.order_id, {"after_sales_status": "refunding"}),
                 )
             grant = _grant(Refund(**refund))
         # A retry returns the refund it finds above: only the attempt that wrote it counts it.
@@ -357,10 +348,7 @@ class RefundActivities:
     ) -> None:
         async with self._sessions.begin() as session:
             booked = await book_refund(session, event, status, only_from)
-            await session.execute(
-                set_refunded(),
-                {"which_ticket": booked.ticket_no, "refunded": booked.ticket_refunded},
-            )
+            await session.execute(*set_refunded(booked.ticket_no, booked.ticket_refunded))
         if booked.reached is not None:
             metrics.refund_reached(booked.reached, booked.destination, booked.since_grant)
 
@@ -392,15 +380,14 @@ async def book_refund(
     ).one_or_none()
     if refund is None:
         raise no_refund(event.idempotency_key)
-    changed = status_change(
+    status_changed = status_change(
         refund.status, refund.status_history, status, event.source, event.failure_reason
     )
     reached: RefundStatus | None = None
-    if changed is not None and (only_from is None or refund.status == only_from):
+    if status_changed is not None and (only_from is None or refund.status == only_from):
         await session.execute(
-            _refund_change(tuple(sorted(changed))),
-            {f"new_{column}": value for column, value in changed.items()}
-            | {"key": event.idempotency_key},
+            change(REFUNDS, "idempotency_key", tuple(sorted(status_changed))),
+            changed(event.idempotency_key, status_changed),
         )
         reached = status
     ticket_total, order_total, in_flight = (
@@ -421,9 +408,7 @@ async def book_refund(
     else:
         booked["closed_at"] = None  # money came back (a reversal): the order is open again
     await session.execute(
-        _order_change(tuple(sorted(booked))),
-        {f"new_{column}": value for column, value in booked.items()}
-        | {"which_order": refund.order_id},
+        change(ORDERS, "order_id", tuple(sorted(booked))), changed(refund.order_id, booked)
     )
     return BookedRefund(
         ticket_no=refund.ticket_no,
@@ -457,16 +442,6 @@ def _refund_and_order() -> Select[*tuple[Any, ...]]:
 
 
 @cache
-def _refund_change(columns: tuple[str, ...]) -> Update:
-    """The refund's change of `columns`, each bound as `new_<column>`."""
-    return (
-        update(REFUNDS)
-        .where(REFUNDS.c.idempotency_key == bindparam("key"))
-        .values(new_values(REFUNDS, columns))
-    )
-
-
-@cache
 def _refunded_totals() -> Select[int, int, int]:
     """What one ticket and its whole order have been refunded, and the order's refunds still
     under way."""
@@ -482,16 +457,6 @@ def _refunded_totals() -> Select[int, int, int]:
     ).where(refunds.order_id == bindparam("order_id"))
 
 
-@cache
-def _order_change(columns: tuple[str, ...]) -> Update:
-    """The order's change of `columns`, each bound as `new_<column>`."""
-    return (
-        update(ORDERS)
-        .where(ORDERS.c.order_id == bindparam("which_order"))
-        .values(new_values(ORDERS, columns))
-    )
-
-
 def since_grant(history: list[Any]) -> timedelta | None:
     """From the grant, the history's first entry, to now (the entry just written)."""
     granted = next(
@@ -502,11 +467,8 @@ def since_grant(history: list[Any]) -> timedelta | None:
     return datetime.now(UTC) - datetime.fromisoformat(granted["at"])
 
 
-@cache
-def set_refunded() -> Update:
-    """The ticket's refunded amount (`refunded`) of the ticket `which_ticket`."""
-    return (
-        update(TICKETS)
-        .where(TICKETS.c.ticket_no == bindparam("which_ticket"))
-        .values(refunded_amount=bindparam("refunded"))
+def set_refunded(ticket_no: str, refunded: int) -> tuple[Update, dict[str, object]]:
+    """The statement and parameters that write a ticket's refunded amount."""
+    return change(TICKETS, "ticket_no", ("refunded_amount",)), changed(
+        ticket_no, {"refunded_amount": refunded}
     )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, select, update
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -16,7 +16,7 @@ from domain.reasons import DISPUTED_REASONS
 from domain.risk import score
 from persistence.models import Ticket
 from persistence.risk import buyer_history, evidence_summary
-from persistence.tables import TICKETS
+from persistence.tables import TICKETS, change, changed
 
 
 @cache
@@ -34,17 +34,6 @@ def _locked_ticket() -> Select[str, str, str, datetime, str]:
         .where(tickets.ticket_no == bindparam("ticket_no"))
         .with_for_update()
     )
-
-
-@cache
-def _assessed(with_summary: bool) -> Update:
-    values: dict[str, Any] = {
-        "risk_level": bindparam("level"),
-        "risk_reasons": bindparam("reasons", type_=TICKETS.c.risk_reasons.type),
-    }
-    if with_summary:
-        values["evidence_summary"] = bindparam("summary", type_=TICKETS.c.evidence_summary.type)
-    return update(TICKETS).where(TICKETS.c.ticket_no == bindparam("which_ticket")).values(values)
 
 
 class RiskActivities:
@@ -65,16 +54,17 @@ class RiskActivities:
             result = score(history)
             summary: dict[str, Any] | None = None
             assessed: dict[str, Any] = {
-                "which_ticket": request.ticket_no,
-                "level": result.level.value,
-                "reasons": list(result.reasons),
+                "risk_level": result.level.value,
+                "risk_reasons": list(result.reasons),
             }
             if ticket.reason_code in DISPUTED_REASONS:
                 disputed = await session.get(Ticket, request.ticket_no)
                 assert disputed is not None  # locked above
                 summary = await evidence_summary(session, disputed, history)
-                assessed["summary"] = summary
-            await session.execute(_assessed("summary" in assessed), assessed)
+                assessed["evidence_summary"] = summary
+            await session.execute(
+                change(TICKETS, "ticket_no", tuple(assessed)), changed(request.ticket_no, assessed)
+            )
         return c.RiskAssessment(
             level=result.level.value,
             reasons=result.reasons,

@@ -83,8 +83,7 @@ class TicketActivities:
                 # messages, and the money it books.
                 if booked is not None:
                     await session.execute(
-                        set_refunded(),
-                        {"which_ticket": transition.ticket_no, "refunded": booked.ticket_refunded},
+                        *set_refunded(transition.ticket_no, booked.ticket_refunded)
                     )
                 ticket = await ticket_with_recipients(session, transition.ticket_no)
             if transition.shipment is not None:

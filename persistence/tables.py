@@ -9,9 +9,11 @@ built on each call costs the worker (docs/BENCHMARKS.md, "The simplest ticket").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, bindparam
+from sqlalchemy import BindParameter, Table, Update, bindparam, update
 
 from persistence.models import (
     Buyer,
@@ -42,3 +44,17 @@ def new_values(table: Table, columns: tuple[str, ...]) -> dict[str, BindParamete
     """Each of `columns` set to a parameter named `new_<column>`, typed as its column: no
     parameter is named as a column, which SQLAlchemy would take for one more value to set."""
     return {column: bindparam(f"new_{column}", type_=table.c[column].type) for column in columns}
+
+
+@cache
+def change(table: Table, key: str, columns: tuple[str, ...]) -> Update:
+    """Set `columns` of the row whose `key` is the parameter `which`: one statement for each
+    set of columns, its values bound as `changed` names them."""
+    return (
+        update(table).where(table.c[key] == bindparam("which")).values(new_values(table, columns))
+    )
+
+
+def changed(which: object, values: Mapping[str, object]) -> dict[str, object]:
+    """The parameters of `change` that set `values` on the row `which`."""
+    return {f"new_{column}": value for column, value in values.items()} | {"which": which}
