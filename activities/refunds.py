@@ -21,7 +21,7 @@ from adapters.rates.port import Rate, RatesSource, RateUnavailable
 from domain.exchanges import ExchangeTerms, quote_difference
 from domain.fx import Conversion, convert
 from domain.money import format_minor
-from domain.orders import after_sales_status
+from domain.orders import OrderLine, OrderSnapshot, after_sales_status
 from domain.refund_terms import (
     RefundPolicy,
     RefundQuote,
@@ -33,9 +33,9 @@ from domain.refunds import quote_refund
 from domain.rules import percent_of
 from domain.tickets import FINAL_REFUND_STATUSES, Destination, RefundStatus
 from observability import metrics
-from persistence.models import Order, Refund
-from persistence.orders import counted_refunds, get_order, order_refunds, to_snapshot
-from persistence.tables import ORDERS, REFUNDS, TICKET_LINES, TICKETS, change, changed
+from persistence.models import Refund
+from persistence.orders import counted_refunds, snapshot_of
+from persistence.tables import ORDER_LINES, ORDERS, REFUNDS, TICKET_LINES, TICKETS, change, changed
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,94 @@ def _ticket_terms() -> Select[*tuple[Any, ...]]:
     ).where(tickets.ticket_no == bindparam("ticket_no"))
 
 
+# What a grant reads of each of the order's refunds, by column.
+_REFUND_FIELDS = (
+    "ticket_no",
+    "seq",
+    "idempotency_key",
+    "currency",
+    "amount",
+    "line_quantities",
+    "line_amounts",
+    "shipping_amount",
+    "bonus_amount",
+    "breakdown",
+    "destination",
+    "conversion",
+    "status",
+)
+_LINE_FIELDS = ("line_id", "sku", "title", "quantity", "unit_price", "discount", "tags")
+
+
+@dataclass(frozen=True)
+class LockedOrder:
+    """What a grant reads of its order once it holds the order's lock: its snapshot, how far
+    its after-sales has come, and every refund of it (counted or not), oldest first."""
+
+    snapshot: OrderSnapshot
+    after_sales_status: str
+    refunds: list[Refund]
+
+    @classmethod
+    def of(cls, order: Row[*tuple[Any, ...]], contents: Row[*tuple[Any, ...]]) -> LockedOrder:
+        lines = [OrderLine(**line) for line in contents.lines]
+        return cls(
+            snapshot=snapshot_of(order, lines),
+            after_sales_status=order.after_sales_status,
+            refunds=[Refund(**refund) for refund in contents.refunds],
+        )
+
+
+def _rows_as_json(table: Any, fields: tuple[str, ...], order_by: Any) -> Any:
+    """The rows of `table` of the order `order_id`, as one JSON array of `fields`."""
+    pairs = [part for name in fields for part in (name, table.c[name])]
+    return (
+        select(
+            func.coalesce(
+                func.jsonb_agg(aggregate_order_by(func.jsonb_build_object(*pairs), order_by)),
+                literal([], JSONB),
+            )
+        )
+        .where(table.c.order_id == bindparam("order_id"))
+        .scalar_subquery()
+    )
+
+
+@cache
+def _lock_order() -> Select[*tuple[Any, ...]]:
+    """The order `order_id`, locked: the lock serialises every grant on the order (SPEC §4
+    caps). Its lines and refunds are read by the next statement (`_order_contents`), whose
+    snapshot begins once the lock is held and so sees what the grant before it committed."""
+    orders = ORDERS.c
+    return (
+        select(
+            orders.order_id,
+            orders.buyer_id,
+            orders.merchant_id,
+            orders.currency,
+            orders.shipping_fee,
+            orders.payment,
+            orders.status,
+            orders.shipped_at,
+            orders.delivered_at,
+            orders.shipping_address,
+            orders.version,
+            orders.after_sales_status,
+        )
+        .where(orders.order_id == bindparam("order_id"))
+        .with_for_update()
+    )
+
+
+@cache
+def _order_contents() -> Select[*tuple[Any, ...]]:
+    """The lines and the refunds of the order `order_id`, in one statement."""
+    return select(
+        _rows_as_json(ORDER_LINES, _LINE_FIELDS, ORDER_LINES.c.position).label("lines"),
+        _rows_as_json(REFUNDS, _REFUND_FIELDS, REFUNDS.c.refund_id).label("refunds"),
+    )
+
+
 @cache
 def _insert_refund() -> Insert:
     return insert(REFUNDS)
@@ -165,7 +253,7 @@ def _destination(ticket: GrantedTicket, request: c.GrantRequest) -> c.RefundDest
 
 def _difference_quote(
     ticket: GrantedTicket,
-    order: Order,
+    order: OrderSnapshot,
     refunds: list[Refund],
     request: c.GrantRequest,
     policy: RefundPolicy,
@@ -174,7 +262,7 @@ def _difference_quote(
     if ticket.exchange is None:
         raise _refused("no_price_difference", f"ticket {ticket.ticket_no} exchanges no item")
     return quote_difference(
-        to_snapshot(order),
+        order,
         counted_refunds(refunds),
         ExchangeTerms.model_validate(ticket.exchange),
         request.service_fee,
@@ -197,9 +285,9 @@ class RefundActivities:
         self._rates = rates
         self._payout_provider = payout_provider
 
-    def _provider(self, destination: str, order: Order) -> str:
+    def _provider(self, destination: str, order: OrderSnapshot) -> str:
         if destination == Destination.original:
-            return str(order.payment["provider"])
+            return order.payment.provider
         if destination == Destination.bank_transfer:
             return self._payout_provider
         return destination  # our own ledger: `balance` or `coupon`
@@ -228,9 +316,11 @@ class RefundActivities:
             destination = _destination(ticket, request)
             # Asked before the order is locked: no other grant waits on the rate source.
             rate = await self._rate_for(ticket.currency, destination)
-            order = await get_order(session, ticket.order_id, lock=True)
-            assert order is not None
-            refunds = await order_refunds(session, order.order_id)
+            which = {"order_id": ticket.order_id}
+            stored = (await session.execute(_lock_order(), which)).one_or_none()
+            assert stored is not None  # a ticket's order is never deleted
+            locked = LockedOrder.of(stored, (await session.execute(_order_contents(), which)).one())
+            order, refunds = locked.snapshot, locked.refunds
             reasons = {line.line_id: line.reason_code for line in ticket.lines if line.reason_code}
             for existing in refunds:
                 if existing.ticket_no == request.ticket_no and existing.seq == request.refund_seq:
@@ -248,7 +338,7 @@ class RefundActivities:
                     quote = _difference_quote(ticket, order, refunds, request, policy)
                 else:
                     quote = quote_refund(
-                        to_snapshot(order),
+                        order,
                         counted_refunds(refunds),
                         RefundRequest(
                             lines=[
@@ -323,7 +413,7 @@ class RefundActivities:
                     change(TICKETS, "ticket_no", ("breakdown",)),
                     changed(ticket.ticket_no, {"breakdown": breakdown}),
                 )
-            if order.after_sales_status != "refunding":
+            if locked.after_sales_status != "refunding":
                 await session.execute(
                     change(ORDERS, "order_id", ("after_sales_status",)),
                     changed(order.order_id, {"after_sales_status": "refunding"}),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
@@ -32,12 +33,9 @@ class OrderVersionConflict(Exception):
 
 
 def to_snapshot(order: Order) -> OrderSnapshot:
-    return OrderSnapshot(
-        order_id=order.order_id,
-        buyer_id=order.buyer_id,
-        merchant_id=order.merchant_id,
-        currency=order.currency,
-        lines=[
+    return snapshot_of(
+        order,
+        [
             DomainLine(
                 line_id=line.line_id,
                 sku=line.sku,
@@ -49,6 +47,17 @@ def to_snapshot(order: Order) -> OrderSnapshot:
             )
             for line in order.lines
         ],
+    )
+
+
+def snapshot_of(order: Order | Row[*tuple[Any, ...]], lines: list[DomainLine]) -> OrderSnapshot:
+    """The snapshot of a stored order, a mapped row or a row of the orders table's columns."""
+    return OrderSnapshot(
+        order_id=order.order_id,
+        buyer_id=order.buyer_id,
+        merchant_id=order.merchant_id,
+        currency=order.currency,
+        lines=lines,
         shipping_fee=order.shipping_fee,
         payment=Payment.model_validate(order.payment),
         status=order.status,
@@ -126,12 +135,6 @@ async def prior_refunds(session: AsyncSession, order_id: str) -> PriorRefunds:
         )
     ).scalars()
     return counted_refunds(rows)
-
-
-async def order_refunds(session: AsyncSession, order_id: str) -> list[Refund]:
-    """Every refund of the order, counted or not."""
-    rows = await session.scalars(select(Refund).where(Refund.order_id == order_id))
-    return list(rows)
 
 
 def counted_refunds(refunds: Iterable[Refund]) -> PriorRefunds:

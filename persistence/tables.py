@@ -20,6 +20,7 @@ from persistence.models import (
     Merchant,
     Notification,
     Order,
+    OrderLine,
     Refund,
     Ticket,
     TicketLine,
@@ -32,6 +33,7 @@ BUYERS = cast(Table, Buyer.__table__)
 MERCHANTS = cast(Table, Merchant.__table__)
 NOTIFICATIONS = cast(Table, Notification.__table__)
 ORDERS = cast(Table, Order.__table__)
+ORDER_LINES = cast(Table, OrderLine.__table__)
 REFUNDS = cast(Table, Refund.__table__)
 TICKETS = cast(Table, Ticket.__table__)
 TICKET_LINES = cast(Table, TicketLine.__table__)
