@@ -89,6 +89,8 @@ class ApiKey(Base):
 
 class Order(Base):
     __tablename__ = "orders"
+    # Its timestamps come back with the INSERT or UPDATE that sets them: no read-back.
+    __mapper_args__ = {"eager_defaults": True}
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     buyer_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -140,6 +142,9 @@ class Ticket(Base):
     """The ticket's read model: the API writes the application, the workflow its state."""
 
     __tablename__ = "tickets"
+    # Its timestamps come back with the INSERT or UPDATE that sets them: the opening answers
+    # with the row it wrote, without reading it back.
+    __mapper_args__ = {"eager_defaults": True}
     # Lists are newest first, by cursor on (created_at, ticket_no): each caller's list (everyone,
     # a merchant, a warehouse) and each work queue (a status, a merchant's or a warehouse's
     # status) is a range of one of these, read in order, so a page costs the same however deep.

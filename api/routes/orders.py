@@ -54,7 +54,6 @@ async def put_order(
     except OrderVersionConflict as conflict:
         raise Problem(409, "order_version_conflict", str(conflict), field="version") from conflict
     await session.commit()
-    await session.refresh(order)
     if outcome == "created":
         response.status_code = 201
     return order_view(order)

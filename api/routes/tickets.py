@@ -24,7 +24,7 @@ from api.schemas.base import DateTime
 from api.schemas.tickets import TicketCreate, TicketDetail, TicketPage
 from api.scopes import ticket_scope
 from api.services.ticket_opening import open_ticket
-from api.services.ticket_view import load_detail
+from api.services.ticket_view import load_detail, opened_detail
 from domain.text import refuse_unstorable
 from domain.tickets import TicketStatus, TicketType
 from persistence import tickets as repo
@@ -44,13 +44,18 @@ async def create_ticket(
     idempotency_key: IdempotencyKeyDep = None,
 ) -> TicketDetail:
     """Open a ticket and start its workflow; the same `Idempotency-Key` and body give the same
-    ticket (marked `Idempotent-Replayed: true`), never a second one."""
+    ticket (marked `Idempotent-Replayed: true`), never a second one.
+
+    The answer is the ticket as opened (`submitted`, version 0); its workflow's first steps
+    follow at once, and `GET /v1/tickets/{ticket_no}` shows them. A replay answers with the
+    ticket as it is now."""
     ticket_no, created = await open_ticket(
         session, temporal, settings, principal, body, idempotency_key
     )
-    if not created:
-        # A replay answers as the first call did, and says that it is one.
-        response.headers["Idempotent-Replayed"] = "true"
+    if created is not None:
+        return opened_detail(created, principal)
+    # A replay answers as the first call did, and says that it is one.
+    response.headers["Idempotent-Replayed"] = "true"
     return await load_detail(session, ticket_no, principal)
 
 

@@ -87,8 +87,9 @@ async def open_ticket(
     principal: Principal,
     body: TicketCreate,
     idempotency_key: str | None,
-) -> tuple[str, bool]:
-    """Returns the ticket number and whether this call created it.
+) -> tuple[str, Ticket | None]:
+    """Returns the ticket number and, when this call created it, the row it wrote (with its
+    lines); None when it is a replay of an earlier call.
 
     The caller's session is left uncommitted on refusal, so closing it rolls everything back.
     """
@@ -101,7 +102,7 @@ async def open_ticket(
     earlier = await idempotency.replayed(session, principal, idempotency_key, _SCOPE, digest)
     if earlier is not None and earlier.resource_id:
         await _finish_opening(session, temporal, settings, earlier.resource_id, idempotency_key)
-        return earlier.resource_id, False
+        return earlier.resource_id, None
 
     order = to_snapshot(order_row)
     prior = await prior_refunds(session, order.order_id)
@@ -196,7 +197,7 @@ async def open_ticket(
     faults.may_take_effect("the ticket's creation", idempotency_key, ticket_no)
     await session.commit()
     await ensure_ticket_workflow(temporal, settings, opening_input(ticket, order, now))
-    return ticket_no, True
+    return ticket_no, ticket
 
 
 async def _finish_opening(

@@ -28,6 +28,23 @@ async def visible_ticket(session: AsyncSession, ticket_no: str, principal: Princ
     return ticket
 
 
+def opened_detail(ticket: Ticket, principal: Principal) -> TicketDetail:
+    """A ticket just opened, from the row this request wrote: nothing has happened to it yet
+    (no refund, parcel, message or timeline entry), so nothing is read back."""
+    return ticket_detail(
+        ticket,
+        principal.role,
+        refunds=[],
+        timeline=[],
+        shipments=[],
+        return_label=None,
+        tracking_events=[],
+        inspection=None,
+        messages=[],
+        allowed=allowed_actions(TicketStatus(ticket.status), Actor(principal.role)),
+    )
+
+
 async def load_detail(session: AsyncSession, ticket_no: str, principal: Principal) -> TicketDetail:
     """Only the parts the caller's role sees are read (api.visibility)."""
     ticket = await visible_ticket(session, ticket_no, principal)

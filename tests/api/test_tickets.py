@@ -112,6 +112,27 @@ async def test_a_partial_refund_leaves_the_order_partially_refunded(stack: Stack
     assert order["closed"] is False
 
 
+async def test_the_opening_answers_with_the_ticket_as_it_was_stored(stack: Stack) -> None:
+    """The 201 is the row the opening wrote (its workflow's steps come after, and a read shows
+    them); nothing of it is missing for not having been read back."""
+    label = await stack.new_buyer()
+    order_id = await new_order(stack, order_body([line("L1", 1, 4200)], buyer=buyer_id(label)))
+    async with stack.client(label) as buyer:
+        created = await buyer.post("/v1/tickets", json=application(order_id, ("L1", 1)))
+    assert created.status_code == 201, created.text
+    opened = created.json()
+    assert (opened["status"], opened["version"], opened["next_actor"]) == ("submitted", 0, "system")
+    assert opened["timeline"] == [] and opened["refunds"] == [] and opened["messages"] == []
+    assert opened["quoted_amount"] == 4200 and opened["breakdown"]["total"] == 4200
+    assert [(x["line_id"], x["quantity"]) for x in opened["lines"]] == [("L1", 1)]
+    assert opened["allowed_actions"] == []  # nothing is for the buyer to do while it opens
+
+    ticket = await stack.ticket_when(label, opened["ticket_no"], "completed")
+    assert ticket["created_at"] == opened["created_at"]
+    assert ticket["updated_at"] > opened["updated_at"] and ticket["version"] > 0
+    assert ticket["timeline"][0]["from_status"] == "submitted"
+
+
 async def test_the_same_idempotency_key_gives_the_same_ticket_never_two(stack: Stack) -> None:
     label = await stack.new_buyer()
     order_id = await new_order(stack, order_body([line("L1", 2, 1500)], buyer=buyer_id(label)))
