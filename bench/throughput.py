@@ -534,6 +534,7 @@ async def compare(
     rounds: int,
     warmup: int = 10,
     profile: Path | None = None,
+    profile_api: Path | None = None,
 ) -> Comparison:
     ours = Ours(stack)
     try:
@@ -541,7 +542,17 @@ async def compare(
         shape = await ours.shape()
         twin = Twin(stack.temporal, shape)
         twin_shape = await twin.shape()
-        worker = stack.pids()["worker"]
+        pids = stack.pids()
+
+        @contextlib.contextmanager
+        def sampled(number: int) -> Iterator[None]:
+            first = number == 0
+            with (
+                sampling(pids["worker"], profile if first else None),
+                sampling(pids["api"], profile_api if first else None),
+            ):
+                yield
+
         ours_rounds, twin_rounds = await alternate(
             "simple",
             ours.one,
@@ -551,7 +562,7 @@ async def compare(
             concurrency=concurrency,
             rounds=rounds,
             warmup=warmup,
-            profile=lambda number: sampling(worker, profile if number == 0 else None),
+            profile=sampled,
         )
     finally:
         await ours.aclose()
@@ -636,6 +647,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="sample the worker with py-spy during the first round of ours, stacks into this file",
     )
+    parser.add_argument(
+        "--profile-api",
+        type=Path,
+        help="sample the API the same way, its stacks into this file",
+    )
 
 
 async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
@@ -647,6 +663,7 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
             concurrency=args.concurrency,
             rounds=args.rounds,
             profile=args.profile,
+            profile_api=args.profile_api,
         )
     return [
         "## The simplest ticket against its bare twin",
