@@ -34,7 +34,8 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 # Sizes as arguments, e.g. make bench BENCH_ARGS="--tickets 500 --deadline-tickets 10000".
 BENCH_ARGS ?=
 bench: $(STAMP) ## Benchmarks (medians from one run); writes docs/BENCHMARKS.md
-	$(BIN)/python -m bench --profile .data/bench/worker-profile.txt $(BENCH_ARGS)
+	$(BIN)/python -m bench --profile .data/bench/worker-profile.txt \
+		--profile-api .data/bench/api-profile.txt $(BENCH_ARGS)
 
 .PHONY: reliability
 reliability: $(STAMP) ## Fault suite: kill and stall the stack's parts under load; writes docs/RELIABILITY.md

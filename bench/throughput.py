@@ -683,6 +683,7 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
         "",
         *comparison_tables(comparison),
         *_profiled(args.profile),
+        *_api_profiled(args.profile_api),
     ]
 
 
@@ -708,6 +709,18 @@ def _profiled(collapsed: Path | None) -> list[str]:
         f"stacks in `{collapsed.name}`):",
         "",
         *profile_breakdown.table(collapsed),
+        "",
+    ]
+
+
+def _api_profiled(collapsed: Path | None) -> list[str]:
+    if collapsed is None or not collapsed.exists():
+        return []
+    return [
+        "Where the API's CPU went in the same round (py-spy, `--profile-api`, stacks in "
+        f"`{collapsed.name}`):",
+        "",
+        *profile_breakdown.table(collapsed, profile_breakdown.API_PARTS),
         "",
     ]
 
