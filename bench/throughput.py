@@ -683,7 +683,12 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
         "",
         *comparison_tables(comparison),
         *_profiled(args.profile),
-        *_api_profiled(args.profile_api),
+        *_profiled(
+            args.profile_api,
+            "the API's CPU went in the same round",
+            "--profile-api",
+            profile_breakdown.API_PARTS,
+        ),
     ]
 
 
@@ -701,26 +706,18 @@ def comparison_tables(comparison: Comparison) -> list[str]:
     ]
 
 
-def _profiled(collapsed: Path | None) -> list[str]:
+def _profiled(
+    collapsed: Path | None,
+    whose: str = "the worker's CPU went in the first round of ours",
+    option: str = "--profile",
+    parts: profile_breakdown.Parts = profile_breakdown.PARTS,
+) -> list[str]:
     if collapsed is None or not collapsed.exists():
         return []
     return [
-        "Where the worker's CPU went in the first round of ours (py-spy, `--profile`, "
-        f"stacks in `{collapsed.name}`):",
+        f"Where {whose} (py-spy, `{option}`, stacks in `{collapsed.name}`):",
         "",
-        *profile_breakdown.table(collapsed),
-        "",
-    ]
-
-
-def _api_profiled(collapsed: Path | None) -> list[str]:
-    if collapsed is None or not collapsed.exists():
-        return []
-    return [
-        "Where the API's CPU went in the same round (py-spy, `--profile-api`, stacks in "
-        f"`{collapsed.name}`):",
-        "",
-        *profile_breakdown.table(collapsed, profile_breakdown.API_PARTS),
+        *profile_breakdown.table(collapsed, parts),
         "",
     ]
 
