@@ -123,18 +123,34 @@ async def signal(temporal: Client, workflow_id: str, signal: Any, arg: Any) -> N
 
 
 async def temporal_reachable(temporal: Client) -> None:
-    """Ask Temporal, once and briefly, whether it answers at all: if not, a request that needs
-    it is refused before it sends anything, and the caller knows nothing happened."""
+    """Ask Temporal, briefly, whether it answers at all: if not, a request that needs it is
+    refused before it sends anything, and the caller knows nothing happened."""
     try:
-        await bounded(
-            temporal.workflow_service.get_system_info(
-                GetSystemInfoRequest(), retry=False, timeout=TEMPORAL_PROBE
-            ),
-            TEMPORAL_PROBE * 2,
-        )
+        await bounded(_probe(temporal), TEMPORAL_PROBE * 2)
     except (RPCError, TemporalSilent) as error:
         log.warning("temporal unreachable: %s", error)
         raise unavailable(TEMPORAL_UNAVAILABLE, "Temporal does not answer") from error
+
+
+async def _probe(temporal: Client) -> None:
+    # Temporal closes each client connection after its maximum age (`frontend.
+    # keepAliveMaxConnectionAge`, 5 minutes by default); a call sent as the connection goes fails
+    # on the client's side (cancelled, or a transport error) without the server having answered.
+    # The probe only reads, so it asks once more, on the connection that replaces the old one. A
+    # server that is gone refuses that second ask too, and one that let the first ask use up its
+    # time is not asked again.
+    request = GetSystemInfoRequest()
+    try:
+        await temporal.workflow_service.get_system_info(
+            request, retry=False, timeout=TEMPORAL_PROBE
+        )
+    except RPCError as error:
+        if error.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            raise
+        log.info("temporal probe failed on its connection (%s), asking again", error)
+        await temporal.workflow_service.get_system_info(
+            request, retry=False, timeout=TEMPORAL_PROBE
+        )
 
 
 def unavailable(code: str, detail: str) -> Problem:
