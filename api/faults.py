@@ -136,9 +136,10 @@ async def _probe(temporal: Client) -> None:
     # Temporal closes each client connection after its maximum age (`frontend.
     # keepAliveMaxConnectionAge`, 5 minutes by default); a call sent as the connection goes fails
     # on the client's side (cancelled, or a transport error) without the server having answered.
-    # The probe only reads, so it asks once more, on the connection that replaces the old one. A
-    # server that is gone refuses that second ask too, and one that let the first ask use up its
-    # time is not asked again.
+    # The API's other calls go with the SDK's retries, which send such a call again; the probe
+    # goes without (it must answer within its bound), and asks once more itself, on the
+    # connection that replaces the old one. A server that is gone refuses that second ask too,
+    # and one that let the first ask use up its time is not asked again.
     request = GetSystemInfoRequest()
     try:
         await temporal.workflow_service.get_system_info(
