@@ -40,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bulk-idle-probes",
         type=int,
-        default=40,
-        help="the other merchant's approvals on the idle engine",
+        default=None,
+        help="the other merchant's approvals on the idle engine (default: as many as the bulk "
+        "run is expected to see, so that both p99 are read from samples of one size)",
     )
 
 
@@ -119,12 +120,15 @@ async def measure(args: argparse.Namespace, stack: Stack) -> list[str]:
     bulk = BulkSettings()  # as the stack's worker reads them, from the same environment
     # During the run: one probe each PACE seconds, for a quarter longer than the run's pace.
     during_probes = math.ceil(size / bulk.rate * 1.25 / PACE) + 10
+    # The p99 of 40 approvals is their slowest, that of 250 their third slowest: compared, the
+    # two would read different quantiles. By default the idle round is as long as the bulk run.
+    idle_probes = args.bulk_idle_probes or math.ceil(size / bulk.rate / PACE)
     opener = Ours(stack)
     retried: Counter[str] = Counter()
     try:
-        await opener.add_buyers(size + args.bulk_idle_probes + during_probes)
+        await opener.add_buyers(size + idle_probes + during_probes)
         bulk_tickets = await reviewed(stack, opener, size)
-        idle_tickets = await reviewed(stack, opener, args.bulk_idle_probes, merchant=other)
+        idle_tickets = await reviewed(stack, opener, idle_probes, merchant=other)
         during_tickets = await reviewed(stack, opener, during_probes, merchant=other)
     finally:
         await opener.aclose()
