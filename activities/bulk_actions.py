@@ -1,5 +1,6 @@
 """A bulk run's batches: each ticket's action sent as its own Update, its outcome stored as it
-comes. A ticket that is not the actor's, or that refuses the action, fails alone.
+comes. A ticket that is not the actor's, or that refuses the action, fails alone; one busy with
+another step is asked again a few times first.
 
 Retried after a crash, a batch sends again only the tickets without an outcome, each under the
 Update id it was first sent with (the run id and the ticket number), which Temporal takes once.
@@ -19,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import contracts as c
 from activities.ticket_updates import ActionRefused, ended_refusal, send_action
+from contracts.actions import BUSY_CODE
 from contracts.bulk import (
     APPLY_BULK_BATCH,
     FINISH_BULK,
@@ -39,6 +41,10 @@ from persistence.tickets import Scope, find_ticket
 UPDATE_CALL = timedelta(seconds=30)
 # Well inside the batch's heartbeat timeout (workflows.timeouts.BULK_SILENCE).
 HEARTBEAT_EVERY = 10.0
+# A ticket busy with another action (or a deadline's or the courier's outcome) when the run
+# reaches it is asked again after each of these waits, in seconds: such a step takes well under
+# a second. Still busy after the last, it fails in the run with `action_in_progress`.
+BUSY_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def update_id(run_id: str, ticket_no: str) -> str:
@@ -77,9 +83,15 @@ async def _paced(until: float, position: int) -> None:
 
 
 class BulkActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], temporal: Client) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        temporal: Client,
+        busy_waits: tuple[float, ...] = BUSY_WAITS,
+    ) -> None:
         self._sessions = sessions
         self._temporal = temporal
+        self._busy_waits = busy_waits
 
     @activity.defn(name=APPLY_BULK_BATCH)
     async def apply_bulk_batch(self, batch: BulkBatch) -> BulkCounts:
@@ -94,7 +106,7 @@ class BulkActivities:
         spacing = run.in_flight / run.rate
         for position, ticket_no in waiting:
             started = time.monotonic()
-            result = await self._apply(run, ticket_no)
+            result = await self._apply(run, ticket_no, position)
             async with self._sessions.begin() as session:
                 await record_outcome(session, run.run_id, position, result)
             counts.add(
@@ -112,7 +124,17 @@ class BulkActivities:
         async with self._sessions.begin() as session:
             await finish_run(session, run_id)
 
-    async def _apply(self, run: BulkRun, ticket_no: str) -> BulkTicketResult:
+    async def _apply(self, run: BulkRun, ticket_no: str, position: int) -> BulkTicketResult:
+        for wait in self._busy_waits:
+            result = await self._apply_once(run, ticket_no)
+            if result.code != BUSY_CODE:
+                return result
+            await _paced(time.monotonic() + wait, position)
+        return await self._apply_once(run, ticket_no)
+
+    async def _apply_once(self, run: BulkRun, ticket_no: str) -> BulkTicketResult:
+        """The ticket's action sent once: the request is built from the ticket as it is now,
+        since a busy ticket may have moved on (an inspection pass names its lines)."""
         scope = Scope(merchant_id=run.merchant_id, warehouse_id=run.warehouse_id)
         async with self._sessions() as session:
             ticket = await find_ticket(session, ticket_no, scope)

@@ -21,11 +21,13 @@ ACTION_IN_PROGRESS = "ActionInProgress"
 # The request breaks a rule of the ticket whatever its state (422, with the code as detail).
 INVALID_ACTION = "InvalidAction"
 
+# The problem code of a refusal because the ticket is busy: the same action later may be taken.
+BUSY_CODE = "action_in_progress"
 # The stable problem code of each conflict the workflow refuses with.
 _CONFLICTS = {
     ILLEGAL_TRANSITION: "illegal_transition",
     VERSION_CONFLICT: "version_conflict",
-    ACTION_IN_PROGRESS: "action_in_progress",
+    ACTION_IN_PROGRESS: BUSY_CODE,
 }
 
 

@@ -5,18 +5,24 @@ id sent again changing nothing."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import httpx
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+import contracts as c
 from activities.bulk_actions import BulkActivities, action_request, update_id
 from activities.ticket_updates import send_action
+from contracts.actions import ACTION_IN_PROGRESS
 from contracts.bulk import BulkAction, BulkBatch, BulkOutcome, BulkRun, BulkTicketResult
-from domain.tickets import Actor
+from domain.tickets import Actor, TicketStatus
 from persistence.bulk import add_run, record_outcome
 from persistence.models import BulkRun as BulkRunRow
 from persistence.tickets import Scope, find_ticket
@@ -75,6 +81,39 @@ async def _finished(
 async def _approvals(stack: Stack, ticket_no: str) -> list[str]:
     detail = (await read(stack, MERCHANT, ticket_no)).json()
     return [step["event"] for step in detail["timeline"] if step["event"] == APPROVED]
+
+
+async def _stored_run(stack: Stack, name: str, tickets: list[str]) -> BulkRun:
+    """A bulk approve of `tickets` by merchant m-1001, stored as the API stores one, for its
+    batches to be run here rather than by its workflow."""
+    run_id = f"bulk:{MERCHANT}:{name}-{uuid.uuid4().hex[:8]}"
+    run = BulkRun(
+        run_id=run_id,
+        action=BulkAction.approve,
+        actor=Actor.merchant,
+        actor_id="m-1001",
+        merchant_id="m-1001",
+        fields={"note": "bulk approve"},
+        sees_risk=True,
+        total=len(tickets),
+    )
+    async with stack.sessions.begin() as session:
+        await add_run(
+            session,
+            BulkRunRow(
+                run_id=run_id,
+                owner=MERCHANT,
+                bulk_id=run_id.rpartition(":")[2],
+                merchant_id="m-1001",
+                action="approve",
+                fields=run.fields,
+                request_hash="0" * 64,
+                total=len(tickets),
+                status="running",
+            ),
+            tickets,
+        )
+    return run
 
 
 async def test_a_bulk_approve_of_200_tickets_reports_each_one_and_its_progress_while_it_runs(
@@ -226,33 +265,8 @@ async def test_a_batch_retried_after_its_worker_died_acts_once_on_each_ticket(
     """The first attempt approved two tickets and died having stored the first's outcome only;
     the retry sends the second again under the same Update id and gets the first answer back."""
     tickets = await _many_for_review(stack, 3)
-    run_id = f"bulk:{MERCHANT}:crash-{uuid.uuid4().hex[:8]}"
-    run = BulkRun(
-        run_id=run_id,
-        action=BulkAction.approve,
-        actor=Actor.merchant,
-        actor_id="m-1001",
-        merchant_id="m-1001",
-        fields={"note": "bulk approve"},
-        sees_risk=True,
-        total=3,
-    )
-    async with stack.sessions.begin() as session:
-        await add_run(
-            session,
-            BulkRunRow(
-                run_id=run_id,
-                owner=MERCHANT,
-                bulk_id=run_id.rpartition(":")[2],
-                merchant_id="m-1001",
-                action="approve",
-                fields=run.fields,
-                request_hash="0" * 64,
-                total=3,
-                status="running",
-            ),
-            tickets,
-        )
+    run = await _stored_run(stack, "crash", tickets)
+    run_id = run.run_id
     activities = BulkActivities(stack.sessions, stack.temporal.client)
     async with stack.sessions() as session:
         first = await find_ticket(session, tickets[0], Scope(merchant_id="m-1001"))
@@ -295,3 +309,77 @@ async def test_a_batch_retried_after_its_worker_died_acts_once_on_each_ticket(
     for ticket_no in tickets:
         assert results[ticket_no]["outcome"] == "done", results[ticket_no]
         assert await _approvals(stack, ticket_no) == [APPROVED]
+
+
+@workflow.defn(name="BusyTicket")
+class BusyTicket:
+    """Stands in for a ticket's workflow that is applying another step: it refuses an approve
+    with `action_in_progress` until it is told it is free, then takes it."""
+
+    def __init__(self) -> None:
+        self._free = False
+        self._approved = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self._approved)
+
+    @workflow.signal
+    def free(self) -> None:
+        self._free = True
+
+    @workflow.update(name="approve")
+    async def approve(self, request: c.Approve) -> c.ActionResult:
+        self._approved = True
+        return c.ActionResult(status=TicketStatus.refunding, version=7)
+
+    @approve.validator
+    def _check_approve(self, request: c.Approve) -> None:
+        if not self._free:
+            raise ApplicationError("a deadline's outcome is being applied", type=ACTION_IN_PROGRESS)
+
+
+async def test_a_ticket_busy_when_the_run_reaches_it_is_asked_again_and_fails_only_if_it_stays_busy(
+    stack: Stack,
+) -> None:
+    tickets = await _many_for_review(stack, 2)
+    run = await _stored_run(stack, "busy", tickets)
+    queue = f"busy-{uuid.uuid4().hex[:8]}"
+    client = stack.temporal.client
+    busy = []
+    for ticket_no in tickets:
+        # The ticket's own workflow gives way to one that stays busy (same id, a new run).
+        await client.get_workflow_handle(ticket_no).terminate("replaced by a busy stand-in")
+        busy.append(await client.start_workflow(BusyTicket.run, id=ticket_no, task_queue=queue))
+    waits = (0.3, 0.3, 0.3, 0.3)
+    activities = BulkActivities(stack.sessions, client, busy_waits=waits)
+
+    async def free_the_first_soon() -> None:
+        await asyncio.sleep(0.5)  # after its first refusal, before its last try
+        await busy[0].signal(BusyTicket.free)
+
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[BusyTicket],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        freeing = asyncio.create_task(free_the_first_soon())
+        started = time.monotonic()
+        counts = await ActivityEnvironment().run(
+            activities.apply_bulk_batch, BulkBatch(run=run, offset=0, size=2)
+        )
+        took = time.monotonic() - started
+        await freeing
+
+    # The first ticket, free again within the waits, was approved; the second, busy all along,
+    # failed only after every wait, with the refusal a single approve would have got.
+    assert (counts.done, counts.failed) == (1, 1), counts
+    view = await _run(stack, MERCHANT, run.run_id.rpartition(":")[2])
+    results = {r["ticket_no"]: r for r in view["results"]}
+    assert results[tickets[0]]["outcome"] == "done", results[tickets[0]]
+    assert results[tickets[0]]["version"] == 7, results[tickets[0]]
+    assert results[tickets[1]]["outcome"] == "failed", results[tickets[1]]
+    assert results[tickets[1]]["code"] == "action_in_progress", results[tickets[1]]
+    assert took >= sum(waits), f"the busy ticket was given up after {took:.1f} s"
+    await busy[1].terminate("the test is over")
