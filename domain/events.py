@@ -26,6 +26,9 @@ class TicketEvent(StrEnum):
     # come in time (the returned goods are refunded instead).
     difference_paid = "difference_paid"
     difference_payment_timeout = "difference_payment_timeout"
+    # A cheaper replacement's difference above the second-approval threshold, declined by
+    # support: nothing is refunded, and the replacement is shipped all the same.
+    difference_refund_declined = "difference_refund_declined"
     escalated_by_buyer = "escalated_by_buyer"
     # A merchant rule asks for evidence photos before review; the buyer adds them, or does not.
     evidence_requested = "evidence_requested"

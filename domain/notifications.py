@@ -367,6 +367,17 @@ _TEXTS: dict[TicketEvent, tuple[Template, Template]] = {
             "The returned goods are refunded: {amount}.",
         ),
     ),
+    TicketEvent.difference_refund_declined: (
+        Template(
+            "换货差价退款复核未通过：{ticket_no}",
+            "差价不予退还，商家将照常发出换货。如有异议，可在截止时间前申请平台介入。",
+        ),
+        Template(
+            "Difference refund on {ticket_no} declined at second approval",
+            "The difference is not refunded; the merchant ships the replacement all the same. "
+            "If you disagree, ask support to step in before the deadline.",
+        ),
+    ),
     TicketEvent.replacement_shipped: (
         Template("换货已发出：{ticket_no}", "快递：{carrier} {tracking_no}"),
         Template("Replacement shipped for {ticket_no}", "Parcel: {carrier} {tracking_no}"),

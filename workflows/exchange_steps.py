@@ -106,6 +106,21 @@ class ExchangeSteps:
                 **extra,
             )
 
+    async def difference_declined(self, declined: str, actor_id: str | None) -> bool:
+        """Support declined, as second approver, the refund of a cheaper replacement's
+        difference: nothing is refunded, but the goods are back and accepted, so the replacement
+        is shipped all the same (the buyer may escalate). False for a difference refund sent
+        again after the replacement went out: that one is declined as any refund is."""
+        if not self.reship_after_refund:
+            return False
+        await self.await_reship(
+            E.difference_refund_declined,
+            f"{declined}: the difference is not refunded",
+            Actor.support,
+            actor_id,
+        )
+        return True
+
     async def difference_step(self) -> None:
         """Wait for the platform's word that the buyer paid; without it, refund the goods."""
         terms = self._ticket.exchange

@@ -5,6 +5,7 @@ Changes the record (through transitions) and the refund ledger; reads the inbox.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import workflow
@@ -26,6 +27,9 @@ from workflows.refund_ledger import RefundLedger
 from workflows.ticket_record import TicketRecord
 
 SETTLEMENT_OVERDUE = "alert support, keep reconciling"
+# A declined second approval of an exchange's difference refund ships the replacement without
+# the difference; before, it rejected the ticket although its goods were back and accepted.
+DIFFERENCE_DECLINED_RESHIPS = "difference-declined-reships"
 E = TicketEvent
 
 
@@ -42,6 +46,9 @@ class RefundSteps:
         self._record = record
         self._inbox = inbox
         self._ledger = ledger
+        # Set by the exchange's steps: given why support declined an exchange's difference
+        # refund (and who), goes on with the exchange; False when there is none to go on with.
+        self.difference_declined: Callable[[str, str | None], Awaitable[bool]] | None = None
 
     def _money(self, amount: int) -> str:
         return format_minor(amount, self._ticket.currency)
@@ -149,11 +156,21 @@ class RefundSteps:
             )
             return
         await self._ledger.void(f"second approval declined: {decision.note}")
+        declined = "support declined the refund as second approver" + (
+            f": {decision.note}" if decision.note else ""
+        )
+        exchange = self.difference_declined
+        if (
+            exchange is not None
+            and self._ledger.terms.get("price_difference")
+            and workflow.patched(DIFFERENCE_DECLINED_RESHIPS)
+            and await exchange(declined, decision.actor_id)
+        ):
+            return
         await outcomes.reject(
             self._record,
             E.second_approval_declined,
-            "support declined the refund as second approver"
-            + (f": {decision.note}" if decision.note else ""),
+            declined,
             Actor.support,
             decision.actor_id,
             self._policy.buyer_after_rejection,

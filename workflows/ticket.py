@@ -62,6 +62,7 @@ class TicketWorkflow:
             ticket, record, inbox, automation, rules, ledger, refunds
         )
         self._exchange = exchange = ExchangeSteps(ticket, record, inbox, ledger, refunds)
+        refunds.difference_declined = exchange.difference_declined
         inspection = InspectionSteps(ticket, record, inbox, automation, ledger, refunds, exchange)
         returns = ReturnSteps(
             ticket, record, inbox, self._parcel, ledger, refunds, inspection, rules

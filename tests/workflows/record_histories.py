@@ -25,6 +25,7 @@ import contracts as c
 from domain.text import refuse_unstorable
 from domain.tickets import Actor, TicketStatus, TicketType
 from tests.support.temporal import register_search_attributes, test_server_path
+from tests.workflows import service_histories
 from tests.workflows import test_exchanges as exchanges
 from tests.workflows.fakes import (
     LABEL_TRACKING,
@@ -44,6 +45,7 @@ from tests.workflows.fakes import (
 )
 from tests.workflows.ruled import rule, ruled
 from tests.workflows.test_late_timers import running
+from workflows.refund_steps import DIFFERENCE_DECLINED_RESHIPS
 from workflows.return_parcel import POLL_BY_RETRIES
 from workflows.review_steps import NO_REMINDER_PAST_THE_DEADLINE
 from workflows.ticket import TicketWorkflow
@@ -67,6 +69,7 @@ PATCHED_PATHS = {
     UNSTORABLE_STEP_TO_SUPPORT: "rejected_with_unstorable_note_for_support",
     NO_REMINDER_PAST_THE_DEADLINE: "review_reminder_missed_past_the_deadline",
     POLL_BY_RETRIES: "return_refunded_poll_stopped",
+    DIFFERENCE_DECLINED_RESHIPS: "exchange_cheaper_difference_declined_reshipped",
 }
 Scenario = Callable[
     [WorkflowEnvironment, WorkflowHandle[TicketWorkflow, c.TicketResult]], Awaitable[None]
@@ -173,6 +176,15 @@ async def _cheaper_exchanged(env: WorkflowEnvironment, handle: Handle) -> None:
     """Inspected, the difference refunded (settled by a poll), reshipped, received."""
     await _return_refunded(env, handle)
     await _replacement_received(env, handle)
+
+
+async def _difference_declined(env: WorkflowEnvironment, handle: Handle) -> None:
+    await exchanges.returned_and_inspected(env, handle)
+    await handle.execute_update(
+        TicketWorkflow.second_approval,
+        c.SecondApproval(approve=False, actor_id="s-1", note="recorded"),
+    )
+    await exchanges.reshipped_and_received(env, handle)
 
 
 async def _dearer_exchanged(env: WorkflowEnvironment, handle: Handle) -> None:
@@ -474,6 +486,11 @@ async def main() -> None:
             exchanges.exchange(exchanges.CHEAPER),
             _cheaper_exchanged,
         ),
+        "exchange_cheaper_difference_declined_reshipped": (
+            FakeProvider(price_difference=2900, needs_second_approval=True),
+            exchanges.exchange(exchanges.CHEAPER),
+            _difference_declined,
+        ),
         "exchange_dearer_difference_paid": (
             FakeProvider(),
             exchanges.exchange(exchanges.DEARER),
@@ -553,6 +570,10 @@ async def main() -> None:
     for name, record in outages.items():
         if not (HISTORIES / f"{name}.json").exists():
             _save(name, await record(env))
+    # The engine's other workflows: a bulk run, a what-if, a consistency check.
+    for name, recorder in service_histories.RECORDERS.items():
+        if not (HISTORIES / f"{name}.json").exists():
+            (HISTORIES / f"{name}.json").write_text(await recorder(env))
     await env.shutdown()
 
 

@@ -290,6 +290,41 @@ async def test_a_difference_refund_sent_again_after_a_failure_still_ships_the_re
     ]
 
 
+async def test_a_declined_second_approval_of_the_difference_ships_the_replacement_without_it(
+    time_env: WorkflowEnvironment,
+) -> None:
+    """The goods are back and accepted: support declining the difference refund does not undo
+    the exchange (before, it rejected the ticket, and the buyer had neither item nor money)."""
+    provider = FakeProvider(price_difference=2900, needs_second_approval=True)
+    async with worker(time_env, provider) as queue:
+        handle = await start(time_env, queue, **exchange(CHEAPER))
+        passed = await returned_and_inspected(time_env, handle)
+        answer = await handle.execute_update(
+            TicketWorkflow.second_approval,
+            c.SecondApproval(approve=False, actor_id="s-1", note="difference looks wrong"),
+        )
+        assert answer.status is S.awaiting_reship, answer
+        result = await reshipped_and_received(time_env, handle)
+
+    assert passed.status is S.awaiting_second_approval
+    assert statuses(provider)[4:] == [
+        S.awaiting_second_approval,
+        S.awaiting_reship,
+        S.replacement_in_transit,
+        S.completed,
+    ]
+    declined = recorded(provider, "difference_refund_declined")
+    assert declined.from_status is S.awaiting_second_approval
+    assert declined.actor_role is Actor.support and declined.actor_id == "s-1"
+    assert declined.next_actor is Actor.merchant
+    assert declined.reason.startswith(
+        "support declined the refund as second approver: difference looks wrong: the "
+        "difference is not refunded; the merchant ships the replacement"
+    )
+    assert "second_approval_declined" not in events(provider)
+    assert result.status is S.completed and result.refunded_amount == 0
+
+
 async def test_a_difference_refund_reversed_after_the_exchange_ended_is_paid_again_without_reship(
     time_env: WorkflowEnvironment,
 ) -> None:

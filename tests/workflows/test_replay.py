@@ -12,6 +12,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.workflows import service_histories
 from tests.workflows.record_histories import AFTER_COMMIT, RECORDED_AFTER_COMMIT
 from workflows.ticket import RECORD_AFTER_COMMIT, TicketWorkflow
 
@@ -45,6 +46,7 @@ def test_every_recorded_flow_has_a_history() -> None:
         "exchange_cheaper_difference_refunded",
         "exchange_dearer_difference_paid",
         "exchange_dearer_unpaid_refunded",
+        "exchange_cheaper_difference_declined_reshipped",
         "refund_before_shipment_settled_with_its_step",
         "return_refunded_settled_with_its_step",
         "return_refunded_poll_stopped",
@@ -54,6 +56,7 @@ def test_every_recorded_flow_has_a_history() -> None:
         "rule_evidence_then_kept",
         "return_shipped_by_label_refunded",
     } <= set(HISTORIES)
+    assert set(service_histories.RECORDERS) <= set(HISTORIES)
     assert {f"{name}{AFTER_COMMIT}" for name in RECORDED_AFTER_COMMIT} <= set(HISTORIES)
 
 
@@ -89,5 +92,6 @@ def test_histories_after_commit_write_each_step_in_a_regular_activity(name: str)
 async def test_recorded_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, HISTORIES[name])
     await Replayer(
-        workflows=[TicketWorkflow], data_converter=pydantic_data_converter
+        workflows=[TicketWorkflow, *service_histories.WORKFLOWS],
+        data_converter=pydantic_data_converter,
     ).replay_workflow(history)
