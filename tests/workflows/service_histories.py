@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from temporalio import activity
 from temporalio.client import WorkflowHistory
@@ -98,51 +99,32 @@ def _what_if() -> w.WhatIfRequest:
     )
 
 
-async def _recorded(env: WorkflowEnvironment, start: Callable[[str], Awaitable[str]]) -> str:
-    """Runs one workflow on a worker of its own; returns its history as JSON."""
+async def _recorded(env: WorkflowEnvironment, run: Any, argument: Any, workflow_id: str) -> str:
+    """Runs one workflow (its run method and argument) on a worker of its own; returns its
+    history as JSON."""
     queue = f"recorded-{uuid.uuid4().hex[:8]}"
     async with Worker(env.client, task_queue=queue, workflows=WORKFLOWS, activities=ACTIVITIES):
-        workflow_id = await start(queue)
-        handle = env.client.get_workflow_handle(workflow_id)
+        handle = await env.client.start_workflow(run, argument, id=workflow_id, task_queue=queue)
         await handle.result()
         history: WorkflowHistory = await handle.fetch_history()
     return history.to_json()
 
 
 async def bulk_run_finished(env: WorkflowEnvironment) -> str:
-    async def start(queue: str) -> str:
-        run = _bulk_run()
-        await env.client.start_workflow(
-            BulkActionWorkflow.run, run, id=run.run_id, task_queue=queue
-        )
-        return run.run_id
-
-    return await _recorded(env, start)
+    run = _bulk_run()
+    return await _recorded(env, BulkActionWorkflow.run, run, run.run_id)
 
 
 async def what_if_finished(env: WorkflowEnvironment) -> str:
-    async def start(queue: str) -> str:
-        request = _what_if()
-        await env.client.start_workflow(
-            RuleWhatIfWorkflow.run, request, id=request.run_id, task_queue=queue
-        )
-        return request.run_id
-
-    return await _recorded(env, start)
+    request = _what_if()
+    return await _recorded(env, RuleWhatIfWorkflow.run, request, request.run_id)
 
 
 async def consistency_check_repaired(env: WorkflowEnvironment) -> str:
-    async def start(queue: str) -> str:
-        workflow_id = f"ticket-consistency-check-{uuid.uuid4().hex[:8]}"
-        await env.client.start_workflow(
-            ConsistencyCheckWorkflow.run,
-            c.ConsistencyRequest(repair=True),
-            id=workflow_id,
-            task_queue=queue,
-        )
-        return workflow_id
-
-    return await _recorded(env, start)
+    workflow_id = f"ticket-consistency-check-{uuid.uuid4().hex[:8]}"
+    return await _recorded(
+        env, ConsistencyCheckWorkflow.run, c.ConsistencyRequest(repair=True), workflow_id
+    )
 
 
 # History name: how it is recorded.
